@@ -1,0 +1,33 @@
+"""Domain errors: each names the file it is about first, and is caught once, at the CLI."""
+
+from __future__ import annotations
+
+
+class AuditorError(Exception):
+    """An expected failure that the CLI turns into one line on stderr and exit status 2."""
+
+
+class UsageError(AuditorError):
+    """The command line asks for something that cannot be done (unknown country code...)."""
+
+
+class CaptureError(AuditorError):
+    """A capture file cannot be read at all (not a capture, unreadable, corrupt header)."""
+
+    def __init__(self, path: str, message: str, offset: int | None = None) -> None:
+        self.path = path
+        self.offset = offset
+        where = f" at offset {offset}" if offset is not None else ""
+        super().__init__(f"{path}: {message}{where}")
+
+
+class DatabaseError(AuditorError):
+    """A geolocation database is missing, corrupt or of a layout the auditor cannot read."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class PolicyError(UsageError):
+    """A policy names a country code or group that does not exist."""

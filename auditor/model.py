@@ -1,0 +1,259 @@
+"""The plain, frozen records passed between the pipeline's stages.
+
+read -> flows -> endpoints -> locate -> judge -> report. Every stage takes and returns these; none
+of them does I/O. Addresses are kept as their canonical text form (``ipaddress`` compressed form)
+so that every stage and every output format agrees on one spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
+
+
+def protocol_name(number: int) -> str:
+    return PROTOCOL_NAMES.get(number, f"ip-{number}")
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One bidirectional conversation.
+
+    Side ``a`` is the source of the first packet seen. TCP and UDP flows are keyed by the 5-tuple;
+    other IP protocols per address pair, with both ports 0. Bytes are IP-layer bytes (IP header +
+    payload as the IP header states them), so a capture's snap length does not change them.
+    """
+
+    protocol: int
+    a: str
+    a_port: int
+    b: str
+    b_port: int
+    packets_ab: int
+    packets_ba: int
+    bytes_ab: int
+    bytes_ba: int
+    first_seen: float
+    last_seen: float
+    first_frame: int  # 1-based, counted as tshark counts frames
+    syn_ab: bool = False  # a sent a bare SYN (SYN without ACK): b is listening
+    syn_ba: bool = False
+
+    @property
+    def packets(self) -> int:
+        return self.packets_ab + self.packets_ba
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_ab + self.bytes_ba
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSummary:
+    """What reading one capture file saw, including what it could not use."""
+
+    path: str
+    format: str  # "pcap" or "pcapng"
+    compressed: bool
+    link_types: tuple[int, ...]
+    packets: int  # records read
+    ip_packets: int  # records that carried IPv4/IPv6 and were counted into flows
+    ip_bytes: int
+    skipped: Mapping[str, int]  # reason ("link type 105", "ethertype 0x0806"...) -> records
+    warnings: tuple[str, ...]
+    complete: bool  # False when the file is damaged part-way and the rest could not be read
+    first_seen: float | None = None
+    last_seen: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    summary: CaptureSummary
+    flows: tuple[Flow, ...]
+
+
+class ServerReason(StrEnum):
+    """Why one side of a flow was taken to be the meeting's server."""
+
+    SYN = "syn"  # it received a bare TCP SYN
+    PORT = "port"  # it used a well-known or meeting/media port against an ephemeral one
+    NOT_CAPTURE_HOST = "not-capture-host"  # the other side is the capture's own host
+    LOWER_PORT = "lower-port"  # nothing else told: the side with the lower port
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEndpoint:
+    """The server side of one or more flows, aggregated per server address."""
+
+    ip: str
+    packets: int
+    bytes: int
+    flows: int
+    ports: tuple[str, ...]  # "443/tcp", "8801/udp", sorted
+    protocols: tuple[str, ...]
+    first_seen: float
+    last_seen: float
+    first_frame: int
+    reason: ServerReason  # the strongest reason among its flows
+    hostnames: tuple[str, ...] = ()
+    platform: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountryAnswer:
+    """What one country-bearing database says about one address."""
+
+    database: str
+    country: str | None
+    registered_country: str | None
+    represented_country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where the databases place one address, and how sure they are."""
+
+    ip: str
+    address_class: str | None = None  # "private", "loopback", "cgnat"...: never looked up
+    country: str | None = None
+    registered_country: str | None = None
+    represented_country: str | None = None
+    city: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    is_anycast: bool = False
+    accuracy_radius: int | None = None
+    answers: tuple[CountryAnswer, ...] = ()  # one per country database that knew the address
+    flags: tuple[str, ...] = ()  # "anycast", "registered-elsewhere", "disputed", "coarse"
+
+    @property
+    def is_local(self) -> bool:
+        return self.address_class is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    path: str
+    database_type: str
+    build_epoch: int
+    ip_version: int = 6
+    node_count: int = 0
+    description: str = ""
+    attribution: str = ""  # source and licence, for the data the auditor ships
+
+
+class Verdict(StrEnum):
+    ALLOWED = "allowed"
+    VIOLATION = "violation"
+    UNKNOWN = "unknown"
+    LOCAL = "local"
+
+
+class JudgeBy(StrEnum):
+    LOCATION = "location"
+    REGISTRATION = "registration"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Allowed and denied jurisdictions, already expanded to ISO 3166 alpha-2 codes."""
+
+    allow: frozenset[str]
+    deny: frozenset[str] = frozenset()
+    allow_spec: tuple[str, ...] = ()  # as the user wrote it ("US", "EU")
+    deny_spec: tuple[str, ...] = ()
+    strict: bool = False  # unknown locations (and stale databases) count as violations
+    judge_by: JudgeBy = JudgeBy.LOCATION
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    verdict: Verdict
+    reason: str  # the rule that decided, in words: "CN is not in allow list US,EU"
+    judged_country: str | None = None
+    basis: str | None = None  # "country" or "registered_country"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    endpoint: ServerEndpoint
+    location: Location
+    judgement: Judgement
+
+
+class OverallVerdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+
+
+class ExitStatus:
+    OK = 0
+    VIOLATIONS = 1
+    ERROR = 2  # usage error, or input that could not be audited
+    SIGINT = 130
+    SIGTERM = 143
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    endpoints: int
+    violations: int
+    unknown: int
+    local: int
+    allowed: int
+    packets: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Everything a report needs, and the decision: the verdict and exit status live here."""
+
+    captures: tuple[CaptureSummary, ...]
+    databases: tuple[DatabaseInfo, ...]
+    policy: Policy
+    findings: tuple[Finding, ...]
+    warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()  # captures that could not be read at all
+    strict_failures: tuple[str, ...] = field(default=())  # e.g. stale database under --strict
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors and all(c.complete for c in self.captures)
+
+    @property
+    def summary(self) -> Summary:
+        count = {v: 0 for v in Verdict}
+        for finding in self.findings:
+            count[finding.judgement.verdict] += 1
+        return Summary(
+            endpoints=len(self.findings),
+            violations=count[Verdict.VIOLATION],
+            unknown=count[Verdict.UNKNOWN],
+            local=count[Verdict.LOCAL],
+            allowed=count[Verdict.ALLOWED],
+            packets=sum(f.endpoint.packets for f in self.findings),
+            bytes=sum(f.endpoint.bytes for f in self.findings),
+        )
+
+    @property
+    def verdict(self) -> OverallVerdict:
+        if self.summary.violations or self.strict_failures:
+            return OverallVerdict.FAIL
+        if not self.complete:
+            return OverallVerdict.INCOMPLETE
+        return OverallVerdict.PASS
+
+    @property
+    def exit_status(self) -> int:
+        # A violation found in a damaged capture is still a violation: 1 beats 2.
+        return {
+            OverallVerdict.PASS: ExitStatus.OK,
+            OverallVerdict.FAIL: ExitStatus.VIOLATIONS,
+            OverallVerdict.INCOMPLETE: ExitStatus.ERROR,
+        }[self.verdict]
