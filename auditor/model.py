@@ -67,6 +67,7 @@ class CaptureSummary:
     complete: bool  # False when the file is damaged part-way and the rest could not be read
     first_seen: float | None = None
     last_seen: float | None = None
+    flows: int = 0  # filled in by the audit once flows are aggregated
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,245 @@
+"""Decides which side of each flow is the meeting's server, and aggregates flows per server."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from auditor.model import Flow, ServerEndpoint, ServerReason, protocol_name
+
+TCP = 6
+UDP = 17
+
+# Ports a meeting's servers listen on: web/TLS signalling, STUN/TURN, the vendors' media relays.
+# Anything below 1024 is a service port too.
+MEETING_PORTS: frozenset[int] = frozenset(
+    {
+        443, 80, 8080, 8443,  # HTTPS/HTTP signalling, WebSocket, HTTP proxies
+        3478, 3479, 3480, 3481,  # STUN/TURN (Teams, Meet, WebRTC)
+        5349, 5350,  # TURN over TLS
+        *range(8801, 8811),  # Zoom media/connectors
+        *range(19302, 19310),  # Google STUN/Meet media
+        10000,  # Jitsi Videobridge media
+        9000,  # Webex media
+        5004, 5005,  # RTP/RTCP defaults
+        5060, 5061,  # SIP
+        1935,  # RTMP (streaming of meetings)
+    }
+)
+
+# A strength order for reasons: when one server is seen in several flows, the report gives the
+# strongest reason any of them had.
+_REASON_STRENGTH = {
+    ServerReason.SYN: 3,
+    ServerReason.PORT: 2,
+    ServerReason.NOT_CAPTURE_HOST: 1,
+    ServerReason.LOWER_PORT: 0,
+}
+
+
+def is_service_port(port: int) -> bool:
+    return 0 < port < 1024 or port in MEETING_PORTS
+
+
+def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
+    """The capture's own host(s): per IP version, the address that takes part in most flows.
+
+    A meeting capture is taken on the client, so its address is in (nearly) every flow. We take
+    the most frequent address of each IP version when it is in at least half of that version's
+    flows; a dual-stack client thus has one host address per version. Ties are broken by the
+    private address, then by the lower address, so the result does not depend on flow order.
+    """
+    hosts: set[str] = set()
+    for version in (4, 6):
+        versioned = [f for f in flows if _version(f.a) == version]
+        if not versioned:
+            continue
+        seen: Counter[str] = Counter()
+        for flow in versioned:
+            seen[flow.a] += 1
+            if flow.b != flow.a:
+                seen[flow.b] += 1
+        best = max(seen.items(), key=lambda item: (item[1], _is_private(item[0]), item[0]))
+        address, count = best
+        in_most_flows = count > 1 and count * 2 >= len(versioned)
+        lone_private_flow = len(versioned) == 1 and _is_private(address)
+        if in_most_flows or lone_private_flow:
+            hosts.add(address)
+    return frozenset(hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSide:
+    """Which address of a flow is the server, and why."""
+
+    server: str
+    server_port: int
+    reason: ServerReason
+
+
+def choose_server(flow: Flow, hosts: frozenset[str]) -> ServerSide | None:
+    """The server side of one flow, or None when both sides are the capture's own host."""
+    a_is_host, b_is_host = flow.a in hosts, flow.b in hosts
+    if a_is_host and b_is_host:
+        return None
+    side = _side_by_evidence(flow, hosts)
+    # The capture's own host is never judged as a server, even when it is public and accepted a
+    # connection (a peer-to-peer call): judge the far side instead.
+    if side == "a" and a_is_host:
+        side, reason = "b", ServerReason.NOT_CAPTURE_HOST
+    elif side == "b" and b_is_host:
+        side, reason = "a", ServerReason.NOT_CAPTURE_HOST
+    else:
+        reason = _reason_of(flow, side, hosts)
+    if side == "a":
+        return ServerSide(flow.a, flow.a_port, reason)
+    return ServerSide(flow.b, flow.b_port, reason)
+
+
+def _side_by_evidence(flow: Flow, hosts: frozenset[str]) -> str:
+    decided = _side_by_syn(flow) or _side_by_port(flow) or _side_by_host(flow, hosts)
+    if decided:
+        return decided
+    if flow.a_port != flow.b_port:
+        return "a" if flow.a_port < flow.b_port else "b"
+    return "b"  # nothing tells: the receiver of the first packet
+
+
+def _reason_of(flow: Flow, side: str, hosts: frozenset[str]) -> ServerReason:
+    if _side_by_syn(flow) == side:
+        return ServerReason.SYN
+    if _side_by_port(flow) == side:
+        return ServerReason.PORT
+    if _side_by_host(flow, hosts) == side:
+        return ServerReason.NOT_CAPTURE_HOST
+    return ServerReason.LOWER_PORT
+
+
+def _side_by_syn(flow: Flow) -> str | None:
+    if flow.protocol != TCP or flow.syn_ab == flow.syn_ba:
+        return None
+    return "b" if flow.syn_ab else "a"  # the side that received a bare SYN was listening
+
+
+def _side_by_port(flow: Flow) -> str | None:
+    if flow.protocol not in (TCP, UDP):
+        return None
+    a_service, b_service = is_service_port(flow.a_port), is_service_port(flow.b_port)
+    if a_service == b_service:
+        return None
+    return "a" if a_service else "b"
+
+
+def _side_by_host(flow: Flow, hosts: frozenset[str]) -> str | None:
+    if flow.a in hosts:
+        return "b"
+    if flow.b in hosts:
+        return "a"
+    a_private, b_private = _is_private(flow.a), _is_private(flow.b)
+    if a_private != b_private:
+        return "b" if a_private else "a"
+    return None
+
+
+@dataclass(slots=True)
+class _Tally:
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    ports: set[tuple[int, str]] = field(default_factory=set)
+    protocols: set[str] = field(default_factory=set)
+    first_seen: float = float("inf")
+    last_seen: float = float("-inf")
+    first_frame: int = 0
+    reason: ServerReason = ServerReason.LOWER_PORT
+
+    def add(self, flow: Flow, side: ServerSide) -> None:
+        self.packets += flow.packets
+        self.bytes += flow.bytes
+        self.flows += 1
+        proto = protocol_name(flow.protocol)
+        self.protocols.add(proto)
+        if flow.protocol in (TCP, UDP):
+            self.ports.add((side.server_port, proto))
+        if flow.first_seen < self.first_seen:
+            self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
+        self.last_seen = max(self.last_seen, flow.last_seen)
+        if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason] or self.flows == 1:
+            self.reason = side.reason
+
+    def endpoint(self, ip: str) -> ServerEndpoint:
+        return ServerEndpoint(
+            ip=ip,
+            packets=self.packets,
+            bytes=self.bytes,
+            flows=self.flows,
+            ports=tuple(f"{port}/{proto}" for port, proto in sorted(self.ports)),
+            protocols=tuple(sorted(self.protocols)),
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            first_frame=self.first_frame,
+            reason=self.reason,
+        )
+
+
+def server_endpoints(flows: Sequence[Flow]) -> tuple[ServerEndpoint, ...]:
+    """Every server address of one capture's flows, with what it carried, busiest first."""
+    hosts = capture_hosts(flows)
+    tallies: dict[str, _Tally] = {}
+    for flow in flows:
+        side = choose_server(flow, hosts)
+        if side is not None:
+            tallies.setdefault(side.server, _Tally()).add(flow, side)
+    endpoints = (tally.endpoint(ip) for ip, tally in tallies.items())
+    return tuple(sorted(endpoints, key=lambda e: (-e.bytes, e.ip)))
+
+
+def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> tuple[ServerEndpoint, ...]:
+    """One endpoint per server address across several captures (a day's batch)."""
+    merged: dict[str, ServerEndpoint] = {}
+    for group in groups:
+        for endpoint in group:
+            known = merged.get(endpoint.ip)
+            merged[endpoint.ip] = endpoint if known is None else _combine(known, endpoint)
+    return tuple(sorted(merged.values(), key=lambda e: (-e.bytes, e.ip)))
+
+
+def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
+    first = left if left.first_seen <= right.first_seen else right
+    stronger = max(left.reason, right.reason, key=_REASON_STRENGTH.__getitem__)
+    return ServerEndpoint(
+        ip=left.ip,
+        packets=left.packets + right.packets,
+        bytes=left.bytes + right.bytes,
+        flows=left.flows + right.flows,
+        ports=tuple(sorted(set(left.ports) | set(right.ports), key=_port_sort_key)),
+        protocols=tuple(sorted(set(left.protocols) | set(right.protocols))),
+        first_seen=first.first_seen,
+        last_seen=max(left.last_seen, right.last_seen),
+        first_frame=first.first_frame,
+        reason=stronger,
+        hostnames=tuple(sorted(set(left.hostnames) | set(right.hostnames))),
+        platform=left.platform or right.platform,
+    )
+
+
+def _port_sort_key(port: str) -> tuple[int, str]:
+    number, _, proto = port.partition("/")
+    return int(number), proto
+
+
+def _version(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def _is_private(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_private or ip in _CGNAT
+
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
