@@ -1,0 +1,108 @@
+"""Wires the stages together: captures -> flows -> server endpoints -> locations -> verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from auditor.capture import read_capture
+from auditor.endpoints import merge_endpoints, server_endpoints
+from auditor.errors import CaptureError
+from auditor.geo import open_locator
+from auditor.model import (
+    AuditResult,
+    CaptureResult,
+    CaptureSummary,
+    DatabaseInfo,
+    Policy,
+    ServerEndpoint,
+)
+from auditor.policy import judge_findings
+
+Progress = Callable[[str, int, int], None]  # (capture path, bytes done, bytes total)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    captures: tuple[str, ...]
+    databases: tuple[str, ...]
+    policy: Policy
+    workers: int = 1
+    max_db_age_days: float | None = 45.0
+    now: float | None = None  # seconds since the epoch, for database staleness; None: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _CaptureOutcome:
+    summary: CaptureSummary | None
+    endpoints: tuple[ServerEndpoint, ...]
+    error: str | None
+
+
+def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditResult:
+    """Audit every capture of the request against its policy. Raises DatabaseError only."""
+    with open_locator(request.databases) as locator:
+        outcomes = _read_all(request, progress)
+        endpoints = merge_endpoints(o.endpoints for o in outcomes)
+        locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
+        databases = locator.databases
+    findings = judge_findings(endpoints, locations, request.policy)
+    stale = _stale_database_warnings(databases, request)
+    return AuditResult(
+        captures=tuple(o.summary for o in outcomes if o.summary is not None),
+        databases=databases,
+        policy=request.policy,
+        findings=findings,
+        warnings=stale,
+        errors=tuple(o.error for o in outcomes if o.error is not None),
+        strict_failures=stale if request.policy.strict else (),
+    )
+
+
+def _read_all(request: AuditRequest, progress: Progress | None) -> list[_CaptureOutcome]:
+    paths = request.captures
+    if len(paths) > 1 and request.workers > 1:
+        # A day's batch: one process per file keeps every core busy; each file is read whole.
+        with ProcessPoolExecutor(max_workers=min(request.workers, len(paths))) as pool:
+            return list(pool.map(_read_one, paths))
+    return [_read_one(path, request.workers, _bind(progress, path)) for path in paths]
+
+
+def _bind(progress: Progress | None, path: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(path, done, total)
+
+
+def _read_one(
+    path: str, workers: int = 1, progress: Callable[[int, int], None] | None = None
+) -> _CaptureOutcome:
+    try:
+        capture: CaptureResult = read_capture(path, workers=workers, progress=progress)
+    except CaptureError as error:
+        return _CaptureOutcome(None, (), str(error))
+    summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
+    return _CaptureOutcome(summary, server_endpoints(capture.flows), None)
+
+
+def _stale_database_warnings(
+    databases: Sequence[DatabaseInfo], request: AuditRequest
+) -> tuple[str, ...]:
+    if request.now is None or request.max_db_age_days is None:
+        return ()
+    warnings = []
+    for info in databases:
+        age_days = (request.now - info.build_epoch) / 86400
+        if age_days > request.max_db_age_days:
+            warnings.append(
+                f"{info.path}: database is {age_days:.0f} days old "
+                f"(older than --max-db-age {request.max_db_age_days:g})"
+            )
+    return tuple(warnings)
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))

@@ -1,0 +1,313 @@
+"""Command line: parses arguments, runs the audit, writes the report, returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from auditor import __version__
+from auditor.audit import AuditRequest, default_workers, run_audit
+from auditor.errors import AuditorError, UsageError
+from auditor.model import AuditResult, ExitStatus, JudgeBy, Policy
+from auditor.report.escape import sanitize_text
+
+FORMATS = ("table", "text", "json", "csv", "junit", "sarif", "html")
+# `-o report.sarif` without --format means SARIF: the extension says what the user wants.
+FORMAT_BY_SUFFIX = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xml": "junit",
+    ".sarif": "sarif",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+}
+
+
+@dataclass
+class Environment:
+    """The streams and terminal facts the CLI works with, so tests can swap them."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())
+    stderr_isatty: bool = field(default_factory=lambda: sys.stderr.isatty())
+    now: Callable[[], float] = time.time
+
+    @property
+    def colour_allowed(self) -> bool:
+        # bandit's and the no-color.org convention: colour only on a TTY, never with NO_COLOR
+        # set (to anything) or on a dumb terminal.
+        return "NO_COLOR" not in self.env and self.env.get("TERM") != "dumb"
+
+    @property
+    def stdout_is_terminal(self) -> bool:
+        return self.stdout_isatty and self.colour_allowed
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C, leaving no partial report behind."""
+
+
+def main(argv: Sequence[str], environment: Environment | None = None) -> int:
+    env = environment or Environment()
+    if argv and argv[0] == "db":
+        from auditor.geo.cli import db_main
+
+        return db_main(list(argv[1:]), env.env, env.stdout, env.stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0)
+    except UsageError as error:
+        _error(env, str(error))
+        return ExitStatus.ERROR
+    with _sigterm_as_exception():
+        try:
+            return _audit(args, env)
+        except KeyboardInterrupt:
+            _error(env, "interrupted; no report written")
+            return ExitStatus.SIGINT
+        except _Terminated:
+            _error(env, "terminated; no report written")
+            return ExitStatus.SIGTERM
+        except AuditorError as error:
+            if args.debug:
+                traceback.print_exc(file=env.stderr)
+            _error(env, str(error))
+            return ExitStatus.ERROR
+        except Exception as error:  # a bug of ours: still one line, the traceback on request
+            if args.debug:
+                traceback.print_exc(file=env.stderr)
+            _error(env, f"internal error: {type(error).__name__}: {error} (--debug shows more)")
+            return ExitStatus.ERROR
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as UsageError, so they reach the one error path."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{message} (audit --help shows the options)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit",
+        description="Audit where a video meeting's traffic went: replay captures, geolocate "
+        "every server endpoint, judge it against a jurisdiction policy.",
+        epilog="Exit status: 0 every endpoint allowed and every capture read whole; "
+        "1 at least one violation; 2 usage error or input that could not be audited. "
+        "'audit db info' and 'audit db update' manage the geolocation databases.",
+    )
+    parser.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s), "
+                        "optionally gzip-compressed")
+    policy = parser.add_argument_group("policy")
+    policy.add_argument("--allow", action="append", default=[], metavar="CODES",
+                        help="allowed jurisdictions: ISO 3166 alpha-2 codes and groups "
+                        "(EU, EEA, ...), comma-separated, repeatable")
+    policy.add_argument("--deny", action="append", default=[], metavar="CODES",
+                        help="denied jurisdictions, even inside an allowed group")
+    policy.add_argument("--policy", metavar="FILE", help="a TOML policy file (allow, deny, "
+                        "strict, judge_by)")
+    policy.add_argument("--strict", action="store_true",
+                        help="unknown locations and stale databases count as violations")
+    policy.add_argument("--judge-by", choices=[j.value for j in JudgeBy], default=None,
+                        help="judge the located country, the registered one, or both "
+                        "(default: location)")
+    geo = parser.add_argument_group("geolocation")
+    geo.add_argument("--db", action="append", default=[], metavar="MMDB",
+                     help="MaxMind-format database (City/Country/ASN...), repeatable; default: "
+                     "$AUDITOR_DB, the GeoIP folders, then the bundled database")
+    geo.add_argument("--max-db-age", type=float, default=45.0, metavar="DAYS",
+                     help="warn when a database is older than this (default 45)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", "-f", choices=FORMATS, default=None,
+                     help="report format (default: table on a terminal, text otherwise, or "
+                     "from the -o file's extension)")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE "
+                     "(atomically) instead of stdout")
+    out.add_argument("--exit-zero", action="store_true",
+                     help="exit 0 even when there are violations (errors still exit 2)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings on "
+                     "stderr")
+    run = parser.add_argument_group("run")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes to use (default: up to 2, one per core)")
+    run.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
+    return parser
+
+
+def _audit(args: argparse.Namespace, env: Environment) -> int:
+    policy = _policy_from(args)
+    request = AuditRequest(
+        captures=tuple(args.captures),
+        databases=tuple(_databases(args, env)),
+        policy=policy,
+        workers=args.workers or default_workers(),
+        max_db_age_days=args.max_db_age,
+        now=env.now(),
+    )
+    with _progress(env, quiet=args.quiet) as progress:
+        result = run_audit(request, progress)
+    _warn_about(result, env, quiet=args.quiet)
+    _write_report(result, args, env)
+    if args.exit_zero and result.exit_status == ExitStatus.VIOLATIONS:
+        return ExitStatus.OK
+    return result.exit_status
+
+
+def _policy_from(args: argparse.Namespace) -> Policy:
+    from auditor.policy import load_policy_file, parse_policy
+
+    judge_by = JudgeBy(args.judge_by) if args.judge_by else None
+    if args.policy:
+        if args.allow or args.deny:
+            raise UsageError("give either --policy or --allow/--deny, not both")
+        loaded = load_policy_file(args.policy)
+        return parse_policy(
+            loaded.allow_spec,
+            loaded.deny_spec,
+            strict=args.strict or loaded.strict,
+            judge_by=judge_by or loaded.judge_by,
+        )
+    return parse_policy(
+        args.allow, args.deny, strict=args.strict, judge_by=judge_by or JudgeBy.LOCATION
+    )
+
+
+def _databases(args: argparse.Namespace, env: Environment) -> list[str]:
+    from auditor.geo import discover_databases
+
+    found = discover_databases(args.db, env.env)
+    if not found:
+        raise UsageError(
+            "no geolocation database found: give one with --db FILE.mmdb or set AUDITOR_DB"
+        )
+    return found
+
+
+def _format_name(args: argparse.Namespace, env: Environment) -> str:
+    if args.format:
+        return str(args.format)
+    if args.output:
+        return FORMAT_BY_SUFFIX.get(Path(args.output).suffix.lower(), "text")
+    return "table" if env.stdout_is_terminal else "text"
+
+
+def _write_report(result: AuditResult, args: argparse.Namespace, env: Environment) -> None:
+    from auditor.report import get_format
+
+    name = _format_name(args, env)
+    if name == "table" and not args.output and env.stdout_is_terminal:
+        from rich.console import Console
+
+        from auditor.report.table import print_table
+
+        print_table(result, Console(file=env.stdout, force_terminal=True, highlight=False))
+        return
+    text = get_format(name).render(result)
+    if args.output:
+        write_atomically(Path(args.output), text)
+    else:
+        env.stdout.write(text)
+        env.stdout.flush()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write the whole report or nothing: a reader never sees half a file, even on SIGKILL."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as error:
+        raise AuditorError(f"{path}: cannot write report: {error.strerror}") from error
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _warn_about(result: AuditResult, env: Environment, *, quiet: bool) -> None:
+    for error in result.errors:
+        _error(env, error)
+    if quiet:
+        return
+    for capture in result.captures:
+        for warning in capture.warnings:
+            _warning(env, f"{capture.path}: {warning}")
+    for warning in result.warnings:
+        _warning(env, warning)
+
+
+def _error(env: Environment, message: str) -> None:
+    env.stderr.write(f"audit: error: {sanitize_text(message)}\n")
+    env.stderr.flush()
+
+
+def _warning(env: Environment, message: str) -> None:
+    env.stderr.write(f"audit: warning: {sanitize_text(message)}\n")
+
+
+@contextlib.contextmanager
+def _progress(
+    env: Environment, *, quiet: bool
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar of bytes read, on stderr, only when stderr is a terminal."""
+    if quiet or not env.stderr_isatty or not env.colour_allowed:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=env.stderr),
+        transient=True,
+    )
+    tasks: dict[str, object] = {}
+
+    def update(path: str, done: int, total: int) -> None:
+        if path not in tasks:
+            tasks[path] = bar.add_task(path, total=total)
+        bar.update(tasks[path], completed=done)  # type: ignore[arg-type]
+
+    with bar:
+        yield update
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (tests running main() in a thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
