@@ -1,0 +1,137 @@
+"""Which side of a flow is the server, and how flows add up per server endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.endpoints import (
+    capture_hosts,
+    choose_server,
+    merge_endpoints,
+    server_endpoints,
+)
+from auditor.model import Flow, ServerReason
+
+CLIENT = "192.168.1.23"
+
+
+def flow(
+    a: str,
+    a_port: int,
+    b: str,
+    b_port: int,
+    *,
+    protocol: int = 17,
+    packets: tuple[int, int] = (1, 1),
+    size: int = 100,
+    syn_ab: bool = False,
+    syn_ba: bool = False,
+    first: float = 1.0,
+    frame: int = 1,
+) -> Flow:
+    return Flow(
+        protocol=protocol,
+        a=a,
+        a_port=a_port,
+        b=b,
+        b_port=b_port,
+        packets_ab=packets[0],
+        packets_ba=packets[1],
+        bytes_ab=packets[0] * size,
+        bytes_ba=packets[1] * size,
+        first_seen=first,
+        last_seen=first + 1,
+        first_frame=frame,
+        syn_ab=syn_ab,
+        syn_ba=syn_ba,
+    )
+
+
+def test_bare_syn_receiver_is_the_server_even_on_odd_ports() -> None:
+    f = flow(CLIENT, 40000, "203.0.114.9", 45000, protocol=6, syn_ab=True)
+    side = choose_server(f, frozenset())
+    assert side is not None
+    assert (side.server, side.reason) == ("203.0.114.9", ServerReason.SYN)
+
+
+def test_syn_seen_from_server_side_when_capture_started_mid_flow() -> None:
+    # First packet seen goes server -> client, but the SYN went the other way round.
+    f = flow("198.18.0.1", 5555, CLIENT, 6000, protocol=6, syn_ba=True)
+    side = choose_server(f, frozenset())
+    assert side is not None
+    assert side.server == "198.18.0.1"
+
+
+@pytest.mark.parametrize(
+    ("a_port", "b_port", "expected"),
+    [(50123, 8801, "b"), (3478, 61000, "a"), (50000, 19302, "b"), (443, 50000, "a")],
+)
+def test_meeting_port_against_ephemeral_port(a_port: int, b_port: int, expected: str) -> None:
+    a, b = "100.20.0.1", "151.101.1.1"
+    side = choose_server(flow(a, a_port, b, b_port), frozenset())
+    assert side is not None
+    assert side.server == (a if expected == "a" else b)
+    assert side.reason == ServerReason.PORT
+
+
+def test_two_ephemeral_ports_the_capture_host_is_the_client() -> None:
+    f = flow("170.114.52.2", 40001, CLIENT, 50000)
+    side = choose_server(f, frozenset({CLIENT}))
+    assert side is not None
+    assert (side.server, side.reason) == ("170.114.52.2", ServerReason.NOT_CAPTURE_HOST)
+
+
+def test_public_client_is_never_judged_as_a_server() -> None:
+    client = "81.2.69.142"  # a public address, as on a home router or a cloud VM
+    flows = [
+        flow(client, 50000 + n, f"175.16.199.{n}", 8801, packets=(5, 5)) for n in range(1, 5)
+    ]
+    # A peer connects *to* the client (it received the bare SYN): still not a server.
+    flows.append(flow("89.160.20.115", 50999, client, 443, protocol=6, syn_ab=True))
+    assert capture_hosts(flows) == frozenset({client})
+    servers = {e.ip for e in server_endpoints(flows)}
+    assert client not in servers
+    assert "89.160.20.115" in servers
+
+
+def test_flow_between_two_capture_hosts_has_no_server() -> None:
+    hosts = frozenset({"10.0.0.1", "fd00::1"})
+    assert choose_server(flow("10.0.0.1", 1, "10.0.0.1", 2), hosts) is None
+
+
+def test_dual_stack_client_has_one_host_per_ip_version() -> None:
+    v6_client = "2001:db8::23"
+    flows = [flow(CLIENT, 50000 + n, f"170.114.52.{n}", 443) for n in range(3)]
+    flows += [flow(v6_client, 50000 + n, f"2a02:d180::{n}", 443) for n in range(1, 4)]
+    assert capture_hosts(flows) == frozenset({CLIENT, v6_client})
+
+
+def test_aggregation_per_server_counts_everything_once() -> None:
+    server = "175.16.199.1"
+    flows = [
+        flow(CLIENT, 50000, server, 8801, packets=(10, 12), size=1000, first=5.0, frame=7),
+        flow(CLIENT, 50001, server, 443, protocol=6, packets=(3, 2), size=60, syn_ab=True,
+             first=2.0, frame=3),
+        flow(CLIENT, 50002, "170.114.52.2", 443, protocol=6, packets=(1, 1), syn_ab=True),
+    ]
+    endpoints = {e.ip: e for e in server_endpoints(flows)}
+    relay = endpoints[server]
+    assert relay.packets == 27
+    assert relay.bytes == 22 * 1000 + 5 * 60
+    assert relay.flows == 2
+    assert relay.ports == ("443/tcp", "8801/udp")
+    assert relay.protocols == ("tcp", "udp")
+    assert (relay.first_seen, relay.first_frame) == (2.0, 3)
+    assert relay.reason == ServerReason.SYN  # the strongest reason among its flows
+    assert CLIENT not in endpoints
+
+
+def test_merge_across_captures_adds_up() -> None:
+    server = "175.16.199.1"
+    day1 = server_endpoints([flow(CLIENT, 50000, server, 8801, packets=(2, 2), first=10.0)])
+    day2 = server_endpoints([flow("10.1.1.1", 50000, server, 8802, packets=(3, 3), first=1.0)])
+    (merged,) = merge_endpoints([day1, day2])
+    assert merged.packets == 10
+    assert merged.flows == 2
+    assert merged.ports == ("8801/udp", "8802/udp")
+    assert merged.first_seen == 1.0
