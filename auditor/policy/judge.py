@@ -1,0 +1,176 @@
+"""Judges each located server endpoint against a policy: allowed, violation, unknown or local."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from auditor.model import Finding, JudgeBy, Judgement, Location, Policy, ServerEndpoint, Verdict
+from auditor.policy.groups import expand, is_country
+
+COUNTRY = "country"
+REGISTERED = "registered_country"
+BOTH = "country+registered_country"
+ANSWERS = "answers"
+ADDRESS_CLASS = "address_class"
+
+_LABELS = {COUNTRY: "located in", REGISTERED: "registered in"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Basis:
+    """One country code to judge, and where it came from."""
+
+    source: str  # COUNTRY or REGISTERED
+    code: str
+
+
+def _covering(code: str, spec: Iterable[str]) -> list[str]:
+    return [item for item in spec if code in (expand(item) or frozenset())]
+
+
+def rule(code: str, policy: Policy) -> tuple[Verdict, str]:
+    """The verdict for one country code, and the rule that decided it, in words."""
+    if code in policy.deny:
+        return (
+            Verdict.VIOLATION,
+            f"{code} is denied ({', '.join(_covering(code, policy.deny_spec))})",
+        )
+    if code in policy.allow:
+        if not policy.allow_spec:
+            return Verdict.ALLOWED, f"{code} is not denied ({', '.join(policy.deny_spec)})"
+        return (
+            Verdict.ALLOWED,
+            f"{code} is allowed ({', '.join(_covering(code, policy.allow_spec))})",
+        )
+    allowed = ", ".join(policy.allow_spec)
+    return Verdict.VIOLATION, f"{code} is outside the allowed jurisdictions ({allowed})"
+
+
+def _code(value: str | None) -> str | None:
+    return value.upper() if value is not None and is_country(value) else None
+
+
+def _bases(country: str | None, registered: str | None, judge_by: JudgeBy) -> list[_Basis]:
+    """What to judge: the chosen country, falling back to the other one when it is missing."""
+    located = [_Basis(COUNTRY, c) for c in (_code(country),) if c]
+    registered_ = [_Basis(REGISTERED, c) for c in (_code(registered),) if c]
+    if judge_by is JudgeBy.BOTH:
+        return located + registered_
+    first, second = (located, registered_)
+    if judge_by is JudgeBy.REGISTRATION:
+        first, second = second, first
+    return first or second
+
+
+def _wanted_source(judge_by: JudgeBy) -> str:
+    return REGISTERED if judge_by is JudgeBy.REGISTRATION else COUNTRY
+
+
+def _judge_bases(bases: list[_Basis], policy: Policy) -> Judgement:
+    judged = [(basis, *rule(basis.code, policy)) for basis in bases]
+    deciding = next((j for j in judged if j[1] is Verdict.VIOLATION), judged[0])
+    basis, verdict, reason = deciding
+    if policy.judge_by is JudgeBy.BOTH:
+        reason = "; ".join(f"{_LABELS[b.source]} {b.code}: {r}" for b, _, r in judged)
+        if len(bases) == 1:
+            reason += f" (only the {_LABELS[basis.source].split()[0]} country is known)"
+        source = BOTH if len(bases) == 2 else basis.source
+    else:
+        source = basis.source
+        if source != _wanted_source(policy.judge_by):
+            missing = "located" if source == REGISTERED else "registered"
+            reason = (
+                f"no {missing} country known, judged by {_LABELS[source]} {basis.code}: {reason}"
+            )
+    return Judgement(verdict, reason, judged_country=basis.code, basis=source)
+
+
+def _no_country(location: Location) -> Judgement:
+    odd = [c for c in (location.country, location.registered_country) if c and not is_country(c)]
+    if odd:
+        reason = f"the databases give {odd[0]!r} for {location.ip}, a region rather than a country"
+    elif location.answers or location.asn is not None:
+        reason = f"no country is known for {location.ip}"
+    else:
+        reason = f"no database knows where {location.ip} is"
+    return Judgement(Verdict.UNKNOWN, reason)
+
+
+def _answer_codes(location: Location, judge_by: JudgeBy) -> list[str]:
+    """Every distinct country the databases give, in the order they gave them."""
+    codes: list[str] = []
+    pairs = [(a.country, a.registered_country) for a in location.answers]
+    pairs.append((location.country, location.registered_country))
+    for country, registered in pairs:
+        for basis in _bases(country, registered, judge_by):
+            if basis.code not in codes:
+                codes.append(basis.code)
+    return codes
+
+
+def _is_anycast(location: Location) -> bool:
+    return location.is_anycast or "anycast" in location.flags
+
+
+def _is_disputed(location: Location, judge_by: JudgeBy) -> bool:
+    """Flagged by the locating stage, or seen here: the databases name different countries."""
+    if "disputed" in location.flags:
+        return True
+    if judge_by is JudgeBy.BOTH:
+        # Located and registered differing is not a dispute; each kind disagreeing is.
+        kinds = (JudgeBy.LOCATION, JudgeBy.REGISTRATION)
+        return any(len(_answer_codes(location, kind)) > 1 for kind in kinds)
+    return len(_answer_codes(location, judge_by)) > 1
+
+
+def _judge_uncertain(location: Location, codes: list[str], policy: Policy) -> Judgement:
+    """Anycast or disputed: only a unanimous outcome over every answer is trusted."""
+    what = "anycast address" if _is_anycast(location) else "databases disagree"
+    verdicts = [rule(code, policy)[0] for code in codes]
+    listed = ", ".join(codes)
+    if all(v is Verdict.ALLOWED for v in verdicts):
+        reason = f"{what} ({listed}): every answer is allowed"
+        return Judgement(Verdict.ALLOWED, reason, judged_country=codes[0], basis=ANSWERS)
+    if not _is_anycast(location) and all(v is Verdict.VIOLATION for v in verdicts):
+        # Whichever database is right, the endpoint is out of policy.
+        reason = f"{what} ({listed}): every answer is outside the policy"
+        return Judgement(Verdict.VIOLATION, reason, judged_country=codes[0], basis=ANSWERS)
+    reason = f"{what} ({listed}): not every answer is allowed, so where it is cannot be told"
+    return Judgement(Verdict.UNKNOWN, reason, judged_country=None, basis=ANSWERS)
+
+
+def _judge_unchecked(location: Location, policy: Policy) -> Judgement:
+    if location.is_local:
+        reason = f"{location.ip} is a {location.address_class} address: not looked up or judged"
+        return Judgement(Verdict.LOCAL, reason, basis=ADDRESS_CLASS)
+    codes = _answer_codes(location, policy.judge_by)
+    if codes and (_is_anycast(location) or _is_disputed(location, policy.judge_by)):
+        return _judge_uncertain(location, codes, policy)
+    bases = _bases(location.country, location.registered_country, policy.judge_by)
+    if not bases:
+        return _no_country(location)
+    return _judge_bases(bases, policy)
+
+
+def judge(location: Location, policy: Policy) -> Judgement:
+    """The verdict on one location, with the rule that decided it; --strict fails unknowns."""
+    judgement = _judge_unchecked(location, policy)
+    if judgement.verdict is Verdict.UNKNOWN and policy.strict:
+        reason = f"{judgement.reason} (--strict counts unknown locations as violations)"
+        return replace(judgement, verdict=Verdict.VIOLATION, reason=reason)
+    return judgement
+
+
+def judge_findings(
+    endpoints: Iterable[ServerEndpoint],
+    locations: Mapping[str, Location] | Iterable[Location],
+    policy: Policy,
+) -> tuple[Finding, ...]:
+    """One finding per endpoint, in the endpoints' order; an unlocated endpoint is unknown."""
+    by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
+    findings = []
+    for endpoint in endpoints:
+        location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
+        findings.append(Finding(endpoint, location, judge(location, policy)))
+    return tuple(findings)

@@ -1,0 +1,118 @@
+"""Builds a Policy from --allow/--deny items or a TOML policy file."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from auditor.errors import PolicyError
+from auditor.model import JudgeBy, Policy
+from auditor.policy.groups import ALL_COUNTRIES, expand, normalise, suggest
+
+POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by"})
+
+
+def split_items(items: Iterable[str]) -> tuple[str, ...]:
+    """Each item may hold several comma-separated codes ("US,EU"); blanks are dropped."""
+    return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
+
+
+def _unknown(item: str, option: str) -> PolicyError:
+    hints = suggest(item)
+    hint = f" (did you mean {' or '.join(repr(h) for h in hints)}?)" if hints else ""
+    return PolicyError(f"unknown country code or group {item!r} in {option}{hint}")
+
+
+def expand_items(items: Sequence[str], option: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The countries the items stand for, and the items in canonical spelling, in order."""
+    countries: set[str] = set()
+    spec: list[str] = []
+    for item in items:
+        expanded = expand(item)
+        if expanded is None:
+            raise _unknown(item, option)
+        countries |= expanded
+        canonical = normalise(item)
+        if canonical not in spec:
+            spec.append(canonical)
+    return frozenset(countries), tuple(spec)
+
+
+def parse_policy(
+    allow: Sequence[str],
+    deny: Sequence[str] = (),
+    *,
+    strict: bool = False,
+    judge_by: JudgeBy | str = JudgeBy.LOCATION,
+) -> Policy:
+    """A policy from command-line items; deny-only allows every other country."""
+    allow_items, deny_items = split_items(allow), split_items(deny)
+    if not allow_items and not deny_items:
+        raise PolicyError("give --allow or --deny: a policy needs at least one jurisdiction")
+    allowed, allow_spec = expand_items(allow_items, "--allow")
+    denied, deny_spec = expand_items(deny_items, "--deny")
+    if not allow_items:
+        allowed = ALL_COUNTRIES
+    return Policy(
+        allow=allowed,
+        deny=denied,
+        allow_spec=allow_spec,
+        deny_spec=deny_spec,
+        strict=strict,
+        judge_by=_judge_by(judge_by, "--judge-by"),
+    )
+
+
+def _judge_by(value: JudgeBy | str, where: str) -> JudgeBy:
+    try:
+        return JudgeBy(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(j.value for j in JudgeBy)
+        raise PolicyError(f"{where}: {value!r} is not one of {choices}") from None
+
+
+def _string_list(value: object, key: str, path: Path) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    raise PolicyError(f"{path}: {key!r} must be a list of country codes or group names")
+
+
+def _policy_from_table(table: Mapping[str, object], path: Path) -> Policy:
+    unknown_keys = sorted(set(table) - POLICY_FILE_KEYS)
+    if unknown_keys:
+        known = ", ".join(sorted(POLICY_FILE_KEYS))
+        raise PolicyError(f"{path}: unknown key {unknown_keys[0]!r} (known keys: {known})")
+    strict = table.get("strict", False)
+    if not isinstance(strict, bool):
+        raise PolicyError(f"{path}: 'strict' must be true or false")
+    judge_by = table.get("judge_by", JudgeBy.LOCATION.value)
+    if not isinstance(judge_by, str):
+        raise PolicyError(f"{path}: 'judge_by' must be a string")
+    try:
+        return parse_policy(
+            _string_list(table.get("allow", []), "allow", path),
+            _string_list(table.get("deny", []), "deny", path),
+            strict=strict,
+            judge_by=_judge_by(judge_by, f"{path}: judge_by"),
+        )
+    except PolicyError as error:
+        message = str(error).replace("--allow", "allow").replace("--deny", "deny")
+        if message.startswith(f"{path}:"):
+            raise
+        raise PolicyError(f"{path}: {message}") from error
+
+
+def load_policy_file(path: str | Path) -> Policy:
+    """A policy from a TOML file with keys allow, deny, strict and judge_by."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            table = tomllib.load(file)
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read policy file: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{path}: not a valid TOML policy file: {error}") from error
+    return _policy_from_table(table, path)

@@ -1,0 +1,59 @@
+"""The country list and the jurisdiction groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.policy import groups
+
+
+def test_iso_list_is_complete() -> None:
+    assert len(groups.ISO_3166_ALPHA2) == 249
+    assert all(len(code) == 2 and code.isupper() for code in groups.ISO_3166_ALPHA2)
+    assert groups.ISO_3166_ALPHA2["DE"] == "Germany"
+
+
+@pytest.mark.parametrize(("name", "size"), [("EU", 27), ("EEA", 30), ("EFTA", 4), ("FIVE_EYES", 5)])
+def test_group_sizes(name: str, size: int) -> None:
+    assert len(groups.GROUPS[name]) == size
+
+
+def test_groups_hold_only_known_codes() -> None:
+    for members in groups.GROUPS.values():
+        assert members <= groups.ALL_COUNTRIES
+
+
+def test_eea_is_eu_plus_three() -> None:
+    extra = groups.EEA - groups.EU
+    assert extra == {"IS", "LI", "NO"}
+    assert "GB" not in groups.EU
+    assert "CH" not in groups.EEA
+    assert "CH" in groups.EFTA
+
+
+@pytest.mark.parametrize("spelling", ["eu", "Eu", " EU ", "EU"])
+def test_case_insensitive(spelling: str) -> None:
+    assert groups.expand(spelling) == groups.EU
+
+
+def test_aliases() -> None:
+    assert groups.expand("uk") == {"GB"}
+    assert groups.expand("el") == {"GR"}
+    assert groups.expand("fvey") == groups.FIVE_EYES
+    assert groups.expand("xk") == {"XK"}
+
+
+@pytest.mark.parametrize("code", ["XX", "ZZ", "", "USA", "AP"])
+def test_unknown(code: str) -> None:
+    assert groups.expand(code) is None
+
+
+def test_region_codes_are_not_countries() -> None:
+    assert not groups.is_country("EU")
+    assert not groups.is_country("AP")
+    assert groups.is_country("us")
+
+
+def test_suggestions() -> None:
+    assert groups.suggest("Germany") == ["DE"]
+    assert "EEA" in groups.suggest("EEE")

@@ -1,0 +1,172 @@
+"""Judging locations against a policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.model import CountryAnswer, JudgeBy, Location, ServerEndpoint, ServerReason, Verdict
+from auditor.policy import judge, judge_findings, parse_policy
+
+US_EU = parse_policy(["US,EU"])
+
+
+def _loc(**kwargs: object) -> Location:
+    return Location(ip="203.0.113.9", **kwargs)  # type: ignore[arg-type]
+
+
+def test_allowed_and_violation() -> None:
+    allowed = judge(_loc(country="DE"), US_EU)
+    assert allowed.verdict is Verdict.ALLOWED
+    assert allowed.reason == "DE is allowed (EU)"
+    assert allowed.basis == "country"
+    violation = judge(_loc(country="CN", registered_country="CN"), US_EU)
+    assert violation.verdict is Verdict.VIOLATION
+    assert violation.reason == "CN is outside the allowed jurisdictions (US, EU)"
+    assert violation.judged_country == "CN"
+
+
+def test_lower_case_database_code() -> None:
+    assert judge(_loc(country="de"), US_EU).verdict is Verdict.ALLOWED
+
+
+def test_local_is_not_judged() -> None:
+    judgement = judge(Location(ip="10.0.0.1", address_class="private"), US_EU)
+    assert judgement.verdict is Verdict.LOCAL
+    assert "private" in judgement.reason
+
+
+def test_deny_beats_allow_group() -> None:
+    policy = parse_policy(["EU"], ["DE"])
+    judgement = judge(_loc(country="DE"), policy)
+    assert judgement.verdict is Verdict.VIOLATION
+    assert judgement.reason == "DE is denied (DE)"
+    assert judge(_loc(country="FR"), policy).verdict is Verdict.ALLOWED
+
+
+def test_deny_only() -> None:
+    policy = parse_policy([], ["CN"])
+    assert judge(_loc(country="BR"), policy).verdict is Verdict.ALLOWED
+    assert judge(_loc(country="BR"), policy).reason == "BR is not denied (CN)"
+    assert judge(_loc(country="CN"), policy).verdict is Verdict.VIOLATION
+
+
+def test_only_registered_country_known() -> None:
+    judgement = judge(_loc(registered_country="CN"), US_EU)
+    assert judgement.verdict is Verdict.VIOLATION
+    assert judgement.basis == "registered_country"
+    assert "no located country known" in judgement.reason
+    assert "registered in CN" in judgement.reason
+
+
+def test_registered_elsewhere_is_judged_by_location() -> None:
+    judgement = judge(_loc(country="DE", registered_country="CN"), US_EU)
+    assert judgement.verdict is Verdict.ALLOWED
+    assert judgement.judged_country == "DE"
+
+
+def test_judge_by_registration() -> None:
+    policy = parse_policy(["US,EU"], judge_by=JudgeBy.REGISTRATION)
+    judgement = judge(_loc(country="DE", registered_country="CN"), policy)
+    assert judgement.verdict is Verdict.VIOLATION
+    assert judgement.basis == "registered_country"
+    fallback = judge(_loc(country="DE"), policy)
+    assert fallback.verdict is Verdict.ALLOWED
+    assert "no registered country known" in fallback.reason
+
+
+@pytest.mark.parametrize(
+    ("country", "registered", "verdict"),
+    [
+        ("DE", "US", Verdict.ALLOWED),
+        ("DE", "CN", Verdict.VIOLATION),
+        ("CN", "DE", Verdict.VIOLATION),
+        ("DE", None, Verdict.ALLOWED),
+        (None, None, Verdict.UNKNOWN),
+    ],
+)
+def test_judge_by_both(country: str | None, registered: str | None, verdict: Verdict) -> None:
+    policy = parse_policy(["US,EU"], judge_by="both")
+    judgement = judge(_loc(country=country, registered_country=registered), policy)
+    assert judgement.verdict is verdict
+
+
+def test_both_reason_names_each() -> None:
+    policy = parse_policy(["US,EU"], judge_by="both")
+    judgement = judge(_loc(country="DE", registered_country="CN"), policy)
+    assert judgement.reason.startswith("located in DE: DE is allowed (EU); registered in CN: CN")
+    assert judgement.basis == "country+registered_country"
+
+
+def test_unknown_and_strict() -> None:
+    judgement = judge(_loc(), US_EU)
+    assert judgement.verdict is Verdict.UNKNOWN
+    assert judgement.reason == "no database knows where 203.0.113.9 is"
+    strict = judge(_loc(), parse_policy(["US"], strict=True))
+    assert strict.verdict is Verdict.VIOLATION
+    assert "--strict" in strict.reason
+
+
+def test_region_code_is_unknown() -> None:
+    judgement = judge(_loc(country="EU"), parse_policy(["EU"]))
+    assert judgement.verdict is Verdict.UNKNOWN
+    assert "'EU'" in judgement.reason
+
+
+def test_anycast_unknown_unless_all_allowed() -> None:
+    anycast = judge(_loc(country="CN", is_anycast=True), US_EU)
+    assert anycast.verdict is Verdict.UNKNOWN
+    assert "anycast" in anycast.reason
+    ok = judge(_loc(country="US", flags=("anycast",)), US_EU)
+    assert ok.verdict is Verdict.ALLOWED
+    assert ok.basis == "answers"
+
+
+def _answers(*countries: str) -> tuple[CountryAnswer, ...]:
+    return tuple(CountryAnswer(f"db{i}", c, None) for i, c in enumerate(countries))
+
+
+def test_disputed() -> None:
+    split = judge(_loc(country="US", answers=_answers("US", "CN"), flags=("disputed",)), US_EU)
+    assert split.verdict is Verdict.UNKNOWN
+    assert "US, CN" in split.reason
+    agreed = judge(_loc(country="US", answers=_answers("US", "DE"), flags=("disputed",)), US_EU)
+    assert agreed.verdict is Verdict.ALLOWED
+    # Whichever database is right, both answers are out of policy.
+    both_out = judge(_loc(country="CN", answers=_answers("CN", "RU")), US_EU)
+    assert both_out.verdict is Verdict.VIOLATION
+
+
+def test_disagreement_is_seen_without_the_flag() -> None:
+    judgement = judge(_loc(country="US", answers=_answers("US", "CN")), US_EU)
+    assert judgement.verdict is Verdict.UNKNOWN
+
+
+def test_anycast_strict_is_violation() -> None:
+    policy = parse_policy(["US"], strict=True)
+    assert judge(_loc(country="CN", is_anycast=True), policy).verdict is Verdict.VIOLATION
+
+
+def _endpoint(ip: str) -> ServerEndpoint:
+    return ServerEndpoint(
+        ip=ip,
+        packets=1,
+        bytes=60,
+        flows=1,
+        ports=("443/tcp",),
+        protocols=("tcp",),
+        first_seen=0.0,
+        last_seen=0.0,
+        first_frame=1,
+        reason=ServerReason.SYN,
+    )
+
+
+def test_judge_findings_keeps_order_and_fills_missing() -> None:
+    endpoints = [_endpoint("198.51.100.1"), _endpoint("198.51.100.2")]
+    locations = {"198.51.100.1": Location(ip="198.51.100.1", country="CN")}
+    findings = judge_findings(endpoints, locations, US_EU)
+    assert [f.endpoint.ip for f in findings] == ["198.51.100.1", "198.51.100.2"]
+    assert [f.judgement.verdict for f in findings] == [Verdict.VIOLATION, Verdict.UNKNOWN]
+    assert findings[1].location.ip == "198.51.100.2"
+    as_list = judge_findings(endpoints, list(locations.values()), US_EU)
+    assert as_list == findings
