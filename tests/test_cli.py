@@ -1,0 +1,219 @@
+"""The whole audit through the command line: exit statuses, JSON report, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.l2 import CookedLinuxV2
+from scapy.utils import wrpcap, wrpcapng
+
+from auditor.cli import Environment, main
+from fixtures.meeting import Server, meeting_packets, on_ethernet
+
+REPO = Path(__file__).resolve().parent.parent
+CLIENT = "192.168.1.23"
+US = Server("216.160.83.57", 443, "tcp", 5, name="us.example")  # US, registered GB
+SE = Server("89.160.20.113", 8801, "udp", 30)  # Sweden: EU
+CN = Server("175.16.199.7", 8801, "udp", 20)  # China
+GB = Server("81.2.69.143", 3478, "udp", 4)  # Britain: not EU since 2020
+DE6 = Server("2a02:d180::7", 443, "udp", 6)  # Germany over IPv6
+
+
+@pytest.fixture(scope="session")
+def city_db(shared_data: Path) -> str:
+    return str(shared_data / "mmdb" / "test-data" / "GeoIP2-City-Test.mmdb")
+
+
+def run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    environment = Environment(
+        stdout=out, stderr=err, env=env or {}, stdout_isatty=False, stderr_isatty=False
+    )
+    status = main(list(argv), environment)
+    return status, out.getvalue(), err.getvalue()
+
+
+def audit_json(capture: Path, db: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    status, out, err = run([str(capture), "--db", db, "--format", "json", *extra])
+    return status, json.loads(out) if out else {}, err
+
+
+def write_meeting(path: Path, servers: Sequence[Server], client: str = CLIENT) -> Path:
+    frames = on_ethernet(meeting_packets(client, servers, resolver="192.168.1.1"), client)
+    if path.suffix == ".pcapng":
+        wrpcapng(str(path), frames)
+    else:
+        wrpcap(str(path), frames)
+    return path
+
+
+def by_ip(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["ip"]: e for e in report["endpoints"]}
+
+
+def test_all_allowed_exits_0(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "ok.pcap", [US, SE, DE6])
+    status, report, _ = audit_json(capture, city_db, "--allow", "US,EU")
+    assert status == 0
+    assert report["schema"] == "auditor.report/1"
+    assert report["verdict"] == "pass"
+    assert report["complete"] is True
+    endpoints = by_ip(report)
+    assert endpoints[US.ip]["verdict"] == "allowed"
+    assert endpoints[SE.ip]["country"] == "SE"
+    assert endpoints["2a02:d180::7"]["country"] == "DE"
+    assert endpoints["192.168.1.1"]["verdict"] == "local"
+    assert CLIENT not in endpoints
+
+
+def test_violation_exits_1_and_names_the_country(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "cn.pcapng", [US, SE, CN, GB])
+    status, report, _ = audit_json(capture, city_db, "--allow", "us,eu")
+    assert status == 1
+    assert report["verdict"] == "fail"
+    endpoints = by_ip(report)
+    assert endpoints[CN.ip]["verdict"] == "violation"
+    assert endpoints[CN.ip]["country"] == "CN"
+    assert endpoints[GB.ip]["verdict"] == "violation"  # GB is not in the EU group
+    assert report["summary"]["violations"] == 2
+    assert report["policy"]["allow"] == ["US", "EU"]
+
+
+def test_packets_and_ip_bytes_per_endpoint_are_exact(tmp_path: Path, city_db: str) -> None:
+    packets = meeting_packets(CLIENT, [US, SE, CN], resolver="192.168.1.1")
+    capture = tmp_path / "exact.pcap"
+    wrpcap(str(capture), on_ethernet(packets, CLIENT, vlans=(100, 200)))
+    expected: dict[str, list[int]] = {}
+    for packet in packets:
+        server = packet.dst if packet.src == CLIENT else packet.src
+        tally = expected.setdefault(server, [0, 0])
+        tally[0] += 1
+        tally[1] += len(packet)  # the IP layer: header and payload
+    _, report, _ = audit_json(capture, city_db, "--allow", "US,EU")
+    got = {ip: [e["packets"], e["bytes"]] for ip, e in by_ip(report).items()}
+    assert got == expected
+
+
+def test_public_client_on_sll2_is_not_a_server(tmp_path: Path, city_db: str) -> None:
+    client = "81.2.69.160"  # public, and placed in GB by the database
+    packets = meeting_packets(client, [US, SE, CN])
+    frames = []
+    for packet in packets:
+        frame = CookedLinuxV2(proto=0x0800, pkttype=0 if packet.dst == client else 4) / packet
+        frame.time = packet.time
+        frames.append(frame)
+    capture = tmp_path / "sll2.pcap"
+    wrpcap(str(capture), frames, linktype=276)
+    status, report, _ = audit_json(capture, city_db, "--allow", "US,EU")
+    assert client not in by_ip(report)
+    assert set(by_ip(report)) == {US.ip, SE.ip, CN.ip}
+    assert status == 1
+
+
+def test_truncated_capture_keeps_findings_and_says_incomplete(
+    tmp_path: Path, city_db: str
+) -> None:
+    whole = write_meeting(tmp_path / "whole.pcap", [CN, US])
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 30])
+    status, report, err = audit_json(cut, city_db, "--allow", "US,EU")
+    assert status == 1  # the violation was read before the damage: 1 beats 2
+    assert report["complete"] is False
+    assert report["verdict"] == "fail"
+    assert report["captures"][0]["warnings"]
+    assert str(cut) in err
+    assert by_ip(report)[CN.ip]["verdict"] == "violation"
+
+
+def test_truncated_capture_without_violation_exits_2(tmp_path: Path, city_db: str) -> None:
+    whole = write_meeting(tmp_path / "whole.pcap", [US, SE])
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole.read_bytes()[:-30])
+    status, report, _ = audit_json(cut, city_db, "--allow", "US,EU")
+    assert status == 2
+    assert report["verdict"] == "incomplete"
+    assert by_ip(report)[US.ip]["verdict"] == "allowed"
+
+
+def test_not_a_capture_is_one_line_exit_2(tmp_path: Path, city_db: str) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("<html>this is not a capture</html>\n")
+    status, _, err = run([str(bogus), "--db", city_db, "--allow", "US"])
+    assert status == 2
+    assert str(bogus) in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--allow", "US,XX"], "XX"),
+        (["--allow", "US", "--db", "/nonexistent/db.mmdb"], "/nonexistent/db.mmdb"),
+        (["--allow", "US", "--bogus-flag"], "--bogus-flag"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, city_db: str, argv: list[str], needle: str) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US])
+    db = [] if "--db" in argv else ["--db", city_db]
+    status, _, err = run([str(capture), *db, *argv])
+    assert status == 2
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_database_exits_2(tmp_path: Path) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US])
+    db = tmp_path / "broken.mmdb"
+    db.write_bytes(b"\x00" * 4096)
+    status, _, err = run([str(capture), "--db", str(db), "--allow", "US"])
+    assert status == 2
+    assert str(db) in err
+    assert "Traceback" not in err
+
+
+def test_exit_zero_and_report_file(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "cn.pcap", [CN])
+    report_path = tmp_path / "out" / "report.json"
+    report_path.parent.mkdir()
+    status, out, _ = run(
+        [str(capture), "--db", city_db, "--allow", "US", "-o", str(report_path), "--exit-zero"]
+    )
+    assert status == 0
+    assert out == ""
+    assert json.loads(report_path.read_text())["verdict"] == "fail"
+    assert [p.name for p in report_path.parent.iterdir()] == ["report.json"]
+
+
+def test_several_captures_in_one_run(tmp_path: Path, city_db: str) -> None:
+    first = write_meeting(tmp_path / "a.pcap", [US, SE])
+    second = write_meeting(tmp_path / "b.pcapng", [US, CN], client="10.9.8.7")
+    status, report, _ = audit_json(first, city_db, str(second), "--allow", "US,EU",
+                                   "--workers", "2")
+    assert status == 1
+    assert [c["path"] for c in report["captures"]] == [str(first), str(second)]
+    us = by_ip(report)[US.ip]
+    assert us["flows"] == 2
+
+
+def test_installed_command_audits_the_shipped_demo() -> None:
+    audit = shutil.which("audit", path=str(Path(sys.executable).parent))
+    assert audit is not None, "the `audit` console script is not installed"
+    demo = REPO / "fixtures" / "demo-meeting.pcap"
+    proc = subprocess.run(
+        [audit, str(demo), "--allow", "US,EU", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    violations = [e for e in report["endpoints"] if e["verdict"] == "violation"]
+    assert [(e["ip"], e["country"]) for e in violations] == [("113.96.232.215", "CN")]
