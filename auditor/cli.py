@@ -43,8 +43,9 @@ class Environment:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())
-    stderr_isatty: bool = field(default_factory=lambda: sys.stderr.isatty())
+    # Lambdas on purpose: look sys.stdout up when the Environment is made, not at import.
+    stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())  # noqa: PLW0108
+    stderr_isatty: bool = field(default_factory=lambda: sys.stderr.isatty())  # noqa: PLW0108
     now: Callable[[], float] = time.time
 
     @property
@@ -58,7 +59,7 @@ class Environment:
         return self.stdout_isatty and self.colour_allowed
 
 
-class _Terminated(Exception):
+class _TerminatedError(Exception):
     """SIGTERM arrived: unwind like Ctrl-C, leaving no partial report behind."""
 
 
@@ -68,9 +69,10 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
         from auditor.geo.cli import db_main
 
         return db_main(list(argv[1:]), env.env, env.stdout, env.stderr)
-    parser = build_parser()
+    live = bool(argv) and argv[0] == "live"
+    parser = build_live_parser() if live else build_parser()
     try:
-        args = parser.parse_args(list(argv))
+        args = parser.parse_args(list(argv[1:] if live else argv))
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
     except UsageError as error:
@@ -78,11 +80,11 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
         return ExitStatus.ERROR
     with _sigterm_as_exception():
         try:
-            return _audit(args, env)
+            return _live(args, env) if live else _audit(args, env)
         except KeyboardInterrupt:
             _error(env, "interrupted; no report written")
             return ExitStatus.SIGINT
-        except _Terminated:
+        except _TerminatedError:
             _error(env, "terminated; no report written")
             return ExitStatus.SIGTERM
         except AuditorError as error:
@@ -111,10 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
         "every server endpoint, judge it against a jurisdiction policy.",
         epilog="Exit status: 0 every endpoint allowed and every capture read whole; "
         "1 at least one violation; 2 usage error or input that could not be audited. "
-        "'audit db info' and 'audit db update' manage the geolocation databases.",
+        "'audit live' captures from an interface first; 'audit db info' and "
+        "'audit db update' manage the geolocation databases.",
     )
-    parser.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file(s), "
-                        "optionally gzip-compressed")
+    parser.add_argument("captures", nargs="+", metavar="CAPTURE",
+                        help="pcap or pcapng file(s), optionally gzip-compressed")
+    _add_audit_options(parser)
+    return parser
+
+
+def build_live_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit live",
+        description="Capture a meeting live from an interface (scapy; needs root or "
+        "CAP_NET_RAW), save it as pcap, then audit it.",
+    )
+    live = parser.add_argument_group("capture")
+    live.add_argument("-i", "--interface", required=True, help="interface to capture on")
+    live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    live.add_argument("--count", type=int, metavar="PACKETS", help="stop after this many packets")
+    live.add_argument("-w", "--write", metavar="FILE", help="keep the capture in FILE (pcap); "
+                      "default: a temporary file, removed after the audit")
+    _add_audit_options(parser)
+    return parser
+
+
+def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     policy = parser.add_argument_group("policy")
     policy.add_argument("--allow", action="append", default=[], metavar="CODES",
                         help="allowed jurisdictions: ISO 3166 alpha-2 codes and groups "
@@ -149,11 +173,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="processes to use (default: up to 2, one per core)")
     run.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
-    return parser
 
 
-def _audit(args: argparse.Namespace, env: Environment) -> int:
-    policy = _policy_from(args)
+def _live(args: argparse.Namespace, env: Environment) -> int:
+    from auditor.live import capture_live
+
+    if args.write:
+        target = Path(args.write)
+        return _audit_live_into(target, args, env, capture_live)
+    with tempfile.TemporaryDirectory(prefix="auditor-live-") as folder:
+        return _audit_live_into(Path(folder) / "live.pcap", args, env, capture_live)
+
+
+def _audit_live_into(
+    target: Path,
+    args: argparse.Namespace,
+    env: Environment,
+    capture_live: Callable[..., object],
+) -> int:
+    policy = _policy_from(args)  # a bad policy should fail before minutes of capturing
+    if not args.quiet:
+        env.stderr.write(f"audit: capturing on {sanitize_text(args.interface)}...\n")
+    capture_live(args.interface, target, duration=args.duration, count=args.count)
+    args.captures = [str(target)]
+    return _audit(args, env, policy)
+
+
+def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = None) -> int:
+    policy = policy or _policy_from(args)
     request = AuditRequest(
         captures=tuple(args.captures),
         databases=tuple(_databases(args, env)),
@@ -300,7 +347,7 @@ def _progress(
 @contextlib.contextmanager
 def _sigterm_as_exception() -> Iterator[None]:
     def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-        raise _Terminated
+        raise _TerminatedError
 
     try:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
