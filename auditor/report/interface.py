@@ -1,0 +1,41 @@
+"""The interface every report format implements, and the options they share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from auditor import __version__
+from auditor.model import AuditResult
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """What a format may need besides the result; fixed values make output reproducible."""
+
+    width: int = 100  # terminal columns for the table
+    color: bool = True  # the table emits ANSI styles (force_terminal) when true
+    generated_at: datetime | None = None  # None: the time of rendering
+    tool_version: str = __version__
+
+
+class ReportFormat(ABC):
+    """One output format: turns an AuditResult into the text of a report."""
+
+    name: ClassVar[str]
+    extension: ClassVar[str]  # for a default file name: "json", "csv"...
+    media_type: ClassVar[str]
+
+    def __init__(self, options: RenderOptions | None = None) -> None:
+        self.options = options or RenderOptions()
+
+    @property
+    @abstractmethod
+    def is_manifest(self) -> bool:
+        """True when every endpoint is listed; False when only what needs attention is."""
+
+    @abstractmethod
+    def render(self, result: AuditResult) -> str:
+        """The whole report as text, ending with a newline."""

@@ -1,0 +1,157 @@
+"""Presentation helpers shared by the formats: ordering, labels, dates; all output is cleaned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from auditor.model import (
+    AuditResult,
+    CaptureSummary,
+    DatabaseInfo,
+    Finding,
+    Location,
+    OverallVerdict,
+    Policy,
+    Verdict,
+)
+from auditor.policy.groups import country_name
+from auditor.report.escape import clean
+from auditor.report.interface import RenderOptions
+
+# Violations first: the reader's eye lands on what failed the audit.
+VERDICT_ORDER = {Verdict.VIOLATION: 0, Verdict.UNKNOWN: 1, Verdict.ALLOWED: 2, Verdict.LOCAL: 3}
+VERDICT_STYLES = {
+    Verdict.VIOLATION: "bold red",
+    Verdict.UNKNOWN: "yellow",
+    Verdict.ALLOWED: "green",
+    Verdict.LOCAL: "dim",
+}
+OVERALL_STYLES = {
+    OverallVerdict.PASS: "bold green",
+    OverallVerdict.FAIL: "bold red",
+    OverallVerdict.INCOMPLETE: "bold yellow",
+}
+NAME_LIMIT = 80  # longer org, city or host names are cut in tables: data must not flood the screen
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Violations, unknown, allowed, local; within each, most bytes first, then by address."""
+    return sorted(
+        findings,
+        key=lambda f: (VERDICT_ORDER[f.judgement.verdict], -f.endpoint.bytes, f.endpoint.ip),
+    )
+
+
+def country_label(code: str | None) -> str:
+    if not code:
+        return ""
+    name = country_name(code)
+    return clean(f"{code} {name}" if name else code, NAME_LIMIT)
+
+
+def place_label(location: Location) -> str:
+    """Country code and name, and the city when known: "DE Germany, Frankfurt am Main"."""
+    if location.address_class:
+        return f"({clean(location.address_class)})"
+    label = country_label(location.country)
+    if location.city:
+        label = f"{label}, {clean(location.city, NAME_LIMIT)}" if label else clean(location.city)
+    return label
+
+
+def registered_label(location: Location) -> str:
+    """The registered country, only when it differs from the located one."""
+    registered = location.registered_country
+    if not registered or registered == location.country:
+        return ""
+    return clean(registered)
+
+
+def network_label(location: Location) -> str:
+    parts = [f"AS{location.asn}" if location.asn is not None else "", location.org or ""]
+    return clean(" ".join(p for p in parts if p), NAME_LIMIT)
+
+
+def flags_of(finding: Finding) -> tuple[str, ...]:
+    """The location's flags, with anycast added when only the boolean says so."""
+    flags = list(finding.location.flags)
+    if finding.location.is_anycast and "anycast" not in flags:
+        flags.insert(0, "anycast")
+    return tuple(clean(flag) for flag in flags)
+
+
+def iso_time(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def build_date(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+
+def generated_at(options: RenderOptions) -> str:
+    moment = options.generated_at or datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def policy_label(policy: Policy) -> str:
+    """'allow US, EU; deny CN; judged by location; strict'."""
+    parts = [f"allow {', '.join(policy.allow_spec) or 'all countries not denied'}"]
+    if policy.deny_spec:
+        parts.append(f"deny {', '.join(policy.deny_spec)}")
+    parts.append(f"judged by {policy.judge_by.value}")
+    if policy.strict:
+        parts.append("strict")
+    return "; ".join(parts)
+
+
+def skipped_label(capture: CaptureSummary) -> str:
+    total = sum(capture.skipped.values())
+    if not total:
+        return "none skipped"
+    reasons = ", ".join(f"{clean(reason)}: {n}" for reason, n in sorted(capture.skipped.items()))
+    return f"{total} skipped ({reasons})"
+
+
+def capture_label(capture: CaptureSummary) -> str:
+    """One line per capture: path, format, counts, and whether it was read to the end."""
+    compressed = ", gzip" if capture.compressed else ""
+    state = "complete" if capture.complete else "INCOMPLETE"
+    return (
+        f"{clean(capture.path)} ({clean(capture.format)}{compressed}): "
+        f"{plural(capture.packets, 'packet')}, {capture.ip_packets} IP, "
+        f"{plural(capture.flows, 'flow')}, {skipped_label(capture)}; {state}"
+    )
+
+
+def database_label(database: DatabaseInfo) -> str:
+    line = f"{clean(database.path)} ({clean(database.database_type)}, built "
+    line += f"{build_date(database.build_epoch)})"
+    if database.attribution:
+        line += f": {clean(database.attribution)}"
+    return line
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def summary_label(result: AuditResult) -> str:
+    s = result.summary
+    return (
+        f"{plural(s.endpoints, 'endpoint')}: {plural(s.violations, 'violation')}, "
+        f"{s.unknown} unknown, {s.allowed} allowed, {s.local} local; "
+        f"{plural(s.packets, 'packet')}, {plural(s.bytes, 'byte')}"
+    )
+
+
+def verdict_word(result: AuditResult) -> str:
+    return result.verdict.value.upper()
+
+
+def attention(result: AuditResult) -> list[Finding]:
+    """Findings whose reason a reader needs: violations and unknowns, in report order."""
+    wanted = (Verdict.VIOLATION, Verdict.UNKNOWN)
+    return [f for f in sorted_findings(result.findings) if f.judgement.verdict in wanted]

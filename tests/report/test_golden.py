@@ -1,0 +1,22 @@
+"""Every format rendered from the same sample result, compared with its reviewed golden file."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.report import get_format
+from auditor.report.interface import RenderOptions
+from tests.report.factory import FIXED, PLAIN, sample_result
+from tests.report.golden import check_golden
+
+CASES = [
+    ("table", FIXED, "table.ansi"),
+    ("table", PLAIN, "table.txt"),
+    ("text", FIXED, "text.txt"),
+    ("json", FIXED, "report.json"),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "golden"), CASES, ids=[c[2] for c in CASES])
+def test_golden(name: str, options: RenderOptions, golden: str) -> None:
+    check_golden(golden, get_format(name, options).render(sample_result()))
