@@ -1,0 +1,102 @@
+"""Address classes (private, loopback, CGNAT...) decided before any database lookup."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Checked in order, first match wins: specific blocks come before the broad ones that contain
+# them. The stdlib's is_private/is_reserved have shifted between Python patch releases, so the
+# IANA special-purpose registries are spelled out here instead.
+_V4_CLASSES: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/32", "unspecified"),
+    ("0.0.0.0/8", "reserved"),  # "this network"
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "cgnat"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    # 192.0.0.9 (PCP anycast) and 192.0.0.10 (TURN anycast) are globally reachable: looked up.
+    ("192.0.0.9/32", ""),
+    ("192.0.0.10/32", ""),
+    ("192.0.0.0/24", "reserved"),  # IETF protocol assignments
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "reserved"),  # deprecated 6to4 relay anycast
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "reserved"),  # benchmarking
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    ("240.0.0.0/4", "reserved"),
+)
+
+_V6_CLASSES: tuple[tuple[str, str], ...] = (
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "private"),  # local-use NAT64 (RFC 8215), inside ::/8
+    ("::/8", "reserved"),  # IPv4-compatible and the rest of the IETF-reserved ::/8
+    ("100::/64", "reserved"),  # discard-only
+    ("2001:1::1/128", ""),  # PCP anycast: globally reachable
+    ("2001:1::2/128", ""),  # TURN anycast: globally reachable
+    ("2001:3::/32", ""),  # AMT
+    ("2001:4:112::/48", ""),  # AS112-v6
+    ("2001:20::/28", ""),  # ORCHIDv2
+    ("2001:30::/28", ""),  # drone remote ID
+    ("2001::/32", ""),  # Teredo: the server side is a real public host
+    ("2001:2::/48", "reserved"),  # benchmarking
+    ("2001::/23", "reserved"),  # IETF protocol assignments
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),  # RFC 9637
+    ("5f00::/16", "reserved"),  # SRv6 SIDs
+    ("fc00::/7", "private"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "reserved"),  # deprecated site-local
+    ("ff00::/8", "multicast"),
+    ("2000::/3", ""),  # global unicast
+    ("::/0", "reserved"),  # everything outside 2000::/3 is unallocated
+)
+
+_V4_TABLE = tuple((ipaddress.IPv4Network(n), c) for n, c in _V4_CLASSES)
+_V6_TABLE = tuple((ipaddress.IPv6Network(n), c) for n, c in _V6_CLASSES)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def parse_address(ip: str) -> IPAddress:
+    """The address as an object; ValueError for text that is not an IP address."""
+    return ipaddress.ip_address(ip.strip())
+
+
+def lookup_address(address: IPAddress) -> IPAddress:
+    """The address a database should be asked about: the IPv4 inside a mapped or NAT64 one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+@lru_cache(maxsize=65536)
+def classify_address(ip: str) -> str | None:
+    """None for a public address, else its class ("private", "cgnat", "documentation"...).
+
+    Raises ValueError when ``ip`` is not an IP address: that is a caller's bug, not data.
+    """
+    address = lookup_address(parse_address(ip))
+    if isinstance(address, ipaddress.IPv4Address):
+        return _first_class(address, _V4_TABLE)
+    return _first_class(address, _V6_TABLE)
+
+
+def _first_class(
+    address: IPAddress,
+    table: tuple[tuple[ipaddress.IPv4Network, str], ...]
+    | tuple[tuple[ipaddress.IPv6Network, str], ...],
+) -> str | None:
+    for network, name in table:
+        if address in network:
+            return name or None
+    return None

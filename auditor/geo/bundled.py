@@ -1,0 +1,46 @@
+"""The databases shipped inside the package, and the credit their data's licences require."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+COUNTRY_FILE = "auditor-country.mmdb"
+ASN_FILE = "auditor-asn.mmdb"
+
+# database_type values the build script writes; geoip2 reads the first with .country() (its
+# type contains "Country") and the second with .asn() (its type contains "GeoLite2-ASN", as
+# DB-IP's compatible files do).
+COUNTRY_TYPE = "auditor-Country"
+ASN_TYPE = "auditor-ASN (compat=GeoLite2-ASN)"
+
+COUNTRY_ATTRIBUTION = (
+    "ip-location-db geo-whois-asn-country (https://github.com/sapics/ip-location-db): "
+    "RIR whois and ASN data by the NRO (https://www.nro.net), CC BY 4.0, and public geofeeds"
+)
+ASN_ATTRIBUTION = (
+    "ip-location-db asn (https://github.com/sapics/ip-location-db): data by RouteViews "
+    "(https://www.routeviews.org), DB-IP (https://db-ip.com) and the NRO (https://www.nro.net), "
+    "CC BY 4.0"
+)
+
+BUNDLED_ATTRIBUTION = {COUNTRY_TYPE: COUNTRY_ATTRIBUTION, ASN_TYPE: ASN_ATTRIBUTION}
+
+
+def bundled_directory() -> Path:
+    """auditor/data as a real directory (the package is installed unzipped: mmdb needs a path)."""
+    return Path(str(resources.files("auditor") / "data"))
+
+
+def bundled_databases() -> list[str]:
+    """The shipped databases that are present, country first."""
+    directory = bundled_directory()
+    return [
+        str(directory / name) for name in (COUNTRY_FILE, ASN_FILE) if (directory / name).is_file()
+    ]
+
+
+def notice_text() -> str:
+    """auditor/data/NOTICE: source, licence, attribution and build date of the shipped data."""
+    notice = bundled_directory() / "NOTICE"
+    return notice.read_text(encoding="utf-8") if notice.is_file() else ""

@@ -1,0 +1,153 @@
+"""The mmdb layouts the auditor reads, and how each record becomes one small answer tuple."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from geoip2.models import ASN, ISP, City, Country
+
+
+class Layout(StrEnum):
+    """How a database's records are shaped; GEOIP2_* are read through geoip2's Reader."""
+
+    GEOIP2_ENTERPRISE = "geoip2-enterprise"
+    GEOIP2_CITY = "geoip2-city"
+    GEOIP2_COUNTRY = "geoip2-country"
+    GEOIP2_ASN = "geoip2-asn"
+    GEOIP2_ISP = "geoip2-isp"
+    IP_LOCATION_DB = "ip-location-db"
+    IPINFO = "ipinfo"
+
+    @property
+    def uses_geoip2(self) -> bool:
+        return self.value.startswith("geoip2-")
+
+
+class Answer(NamedTuple):
+    """What one database says about one network; cached, so kept small and immutable."""
+
+    country: str | None = None
+    registered_country: str | None = None
+    represented_country: str | None = None
+    city: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    is_anycast: bool = False
+    accuracy_radius: int | None = None
+
+    @property
+    def has_country(self) -> bool:
+        return bool(self.country or self.registered_country or self.represented_country)
+
+
+UNKNOWN = Answer()
+
+# ip-location-db names its files' types "country ipv4", "asn ipvAll", "city ipv6"...
+_IP_LOCATION_DB_TYPE = re.compile(r"(country|asn|city)\s+ipv(4|6|all)", re.IGNORECASE)
+
+
+def detect_layout(database_type: str) -> Layout | None:
+    """The layout a database_type names, or None when the auditor cannot read it.
+
+    The substrings are the ones geoip2's Reader checks (case-sensitive) before each method, so
+    DB-IP's "DBIP-City-Lite" or "DBIP-ASN-Lite (compat=GeoLite2-ASN)" dispatch the same way.
+    """
+    if database_type.lower().startswith("ipinfo"):
+        return Layout.IPINFO
+    if _IP_LOCATION_DB_TYPE.fullmatch(database_type.strip()):
+        return Layout.IP_LOCATION_DB
+    for needle, layout in (
+        ("Enterprise", Layout.GEOIP2_ENTERPRISE),
+        ("City", Layout.GEOIP2_CITY),
+        ("Country", Layout.GEOIP2_COUNTRY),
+        ("GeoLite2-ASN", Layout.GEOIP2_ASN),
+        ("GeoIP2-ISP", Layout.GEOIP2_ISP),
+    ):
+        if needle in database_type:
+            return layout
+    return None
+
+
+def text(value: object) -> str | None:
+    """A string from the database, or None: crafted records may put anything anywhere."""
+    return value if isinstance(value, str) and value else None
+
+
+def integer(value: object) -> int | None:
+    # bool is an int subclass; a crafted record's true is not AS1.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def answer_from_geoip2(model: Country | ASN) -> Answer:
+    """Flatten a geoip2 model into an Answer, reading only what its class defines."""
+    if isinstance(model, ISP):  # before ASN: ISP is its subclass
+        return Answer(
+            asn=integer(model.autonomous_system_number),
+            # The ISP's own name is what this database adds over an ASN database.
+            org=text(model.isp)
+            or text(model.autonomous_system_organization)
+            or text(model.organization),
+        )
+    if isinstance(model, ASN):
+        return Answer(
+            asn=integer(model.autonomous_system_number),
+            org=text(model.autonomous_system_organization),
+        )
+    traits = model.traits
+    # Enterprise is a City subclass; a Country model has neither city nor accuracy.
+    city = model.city.name if isinstance(model, City) else None
+    radius = model.location.accuracy_radius if isinstance(model, City) else None
+    return Answer(
+        country=text(model.country.iso_code),
+        registered_country=text(model.registered_country.iso_code),
+        represented_country=text(model.represented_country.iso_code),
+        city=text(city),
+        asn=integer(getattr(traits, "autonomous_system_number", None)),
+        org=text(getattr(traits, "autonomous_system_organization", None))
+        or text(getattr(traits, "organization", None)),
+        is_anycast=getattr(traits, "is_anycast", False) is True,
+        accuracy_radius=integer(radius),
+    )
+
+
+def answer_from_record(layout: Layout, record: object) -> Answer:
+    """Flatten a raw maxminddb record of an ip-location-db or IPinfo database."""
+    if not isinstance(record, Mapping):
+        raise TypeError(f"record is a {type(record).__name__}, not a map")
+    if layout is Layout.IPINFO:
+        return _ipinfo_answer(record)
+    return Answer(
+        country=text(record.get("country_code")),
+        city=text(record.get("city")),
+        asn=integer(record.get("autonomous_system_number")),
+        org=text(record.get("autonomous_system_organization")),
+    )
+
+
+def _ipinfo_answer(record: Mapping[str, Any]) -> Answer:
+    # IPinfo Lite has country_code + country (a name); the older free files put the code
+    # in "country" and the name in "country_name".
+    country = text(record.get("country_code"))
+    if country is None:
+        candidate = text(record.get("country"))
+        country = candidate if candidate is not None and len(candidate) == 2 else None
+    return Answer(
+        country=country,
+        city=text(record.get("city")),
+        asn=parse_asn(record.get("asn")),
+        org=text(record.get("as_name")),
+    )
+
+
+def parse_asn(value: object) -> int | None:
+    """An AS number from 15169, "15169" or "AS15169"; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        digits = value.upper().removeprefix("AS")
+        if digits.isascii() and digits.isdigit():
+            return int(digits)
+    return None

@@ -1,0 +1,295 @@
+"""Looking addresses up in one or more mmdb databases, with a per-network cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Self
+
+import geoip2.database
+import geoip2.errors
+import maxminddb
+from geoip2.models import ASN, Country
+
+from auditor.errors import DatabaseError
+from auditor.geo.addresses import IPAddress, classify_address, lookup_address, parse_address
+from auditor.geo.layouts import UNKNOWN, Answer, Layout, answer_from_geoip2, answer_from_record
+from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
+from auditor.model import CountryAnswer, DatabaseInfo, Location
+
+DEFAULT_COARSE_RADIUS_KM = 500
+
+# A handful of lookups at open so that a corrupt tree or data section is reported before the
+# audit starts, not half-way through it. Covers both ends and the middle of each tree.
+_PROBES_V4 = (
+    "0.0.0.0",  # noqa: S104 - an address to look up, not to bind
+    "1.1.1.1",
+    "8.8.8.8",
+    "81.2.69.160",
+    "128.0.0.1",
+    "255.255.255.255",
+)
+_PROBES_V6 = ("::", "2001:4860::1", "2a02:d180::1", "8000::1", "ffff::1")
+
+# Caches are bounded so that a capture with millions of distinct addresses cannot grow them
+# without limit; past the bound they start again, which costs lookups, never correctness.
+_CACHE_LIMIT = 200_000
+
+
+class NetworkCache:
+    """Answers keyed by the database network that holds them.
+
+    Networks within one mmdb never overlap, so an address belongs to at most one cached network,
+    and it is found by masking it at each prefix length seen so far (a handful in practice).
+    """
+
+    def __init__(self) -> None:
+        self._by_length: dict[tuple[int, int], dict[int, Answer]] = {}
+        self._size = 0
+
+    def get(self, address: IPAddress) -> Answer | None:
+        bits = address.max_prefixlen
+        value = int(address)
+        for (version, length), block in self._by_length.items():
+            if version == address.version:
+                answer = block.get(value >> (bits - length))
+                if answer is not None:
+                    return answer
+        return None
+
+    def put(self, address: IPAddress, prefix_len: int, answer: Answer) -> None:
+        bits = address.max_prefixlen
+        if not 0 <= prefix_len <= bits:
+            return  # a corrupt tree can report nonsense; such answers are just not cached
+        if self._size >= _CACHE_LIMIT:
+            self._by_length.clear()
+            self._size = 0
+        block = self._by_length.setdefault((address.version, prefix_len), {})
+        block[int(address) >> (bits - prefix_len)] = answer
+        self._size += 1
+
+
+class _Database:
+    """One open database: its reader, layout, description and cache."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.info, self.layout = _inspect(path)
+        self.cache = NetworkCache()
+        self._geoip2: geoip2.database.Reader | None = None
+        self._raw: maxminddb.Reader | None = None
+        try:
+            if self.layout.uses_geoip2:
+                self._geoip2 = geoip2.database.Reader(path, mode=maxminddb.MODE_AUTO)
+            else:
+                self._raw = maxminddb.open_database(path, maxminddb.MODE_AUTO)
+        except Exception as exc:
+            raise DatabaseError(path, f"cannot open: {one_line(exc)}") from exc
+
+    def answer(self, address: IPAddress) -> Answer:
+        """What this database says about the address; UNKNOWN when it has no record."""
+        if address.version == 6 and self.info.ip_version == 4:
+            return UNKNOWN  # an IPv4-only database knows nothing of IPv6, and that is no error
+        cached = self.cache.get(address)
+        if cached is not None:
+            return cached
+        try:
+            answer, prefix_len = self._lookup(address)
+        except Exception as exc:
+            message = f"corrupt database: lookup of {address} failed: {one_line(exc)}"
+            raise DatabaseError(self.path, message) from exc
+        self.cache.put(address, prefix_len, answer)
+        return answer
+
+    def _lookup(self, address: IPAddress) -> tuple[Answer, int]:
+        if self._geoip2 is not None:
+            return self._lookup_geoip2(self._geoip2, address)
+        assert self._raw is not None  # noqa: S101 - one of the two is always open
+        record, prefix_len = self._raw.get_with_prefix_len(address)
+        if record is None:
+            return UNKNOWN, prefix_len
+        return answer_from_record(self.layout, record), prefix_len
+
+    def _lookup_geoip2(
+        self, reader: geoip2.database.Reader, address: IPAddress
+    ) -> tuple[Answer, int]:
+        method: Callable[[IPAddress], object] = {
+            Layout.GEOIP2_ENTERPRISE: reader.enterprise,
+            Layout.GEOIP2_CITY: reader.city,
+            Layout.GEOIP2_COUNTRY: reader.country,
+            Layout.GEOIP2_ASN: reader.asn,
+            Layout.GEOIP2_ISP: reader.isp,
+        }[self.layout]
+        try:
+            model = method(address)
+        except geoip2.errors.AddressNotFoundError as missing:
+            network = missing.network
+            return UNKNOWN, network.prefixlen if network is not None else -1
+        if not isinstance(model, Country | ASN):
+            raise TypeError(f"geoip2 returned a {type(model).__name__}")
+        network = model.network if isinstance(model, ASN) else model.traits.network
+        if network is None:
+            raise DatabaseError(self.path, f"corrupt database: no network for {address}")
+        return answer_from_geoip2(model), network.prefixlen
+
+    def close(self) -> None:
+        for reader in (self._geoip2, self._raw):
+            if reader is not None:
+                reader.close()
+        self._geoip2 = self._raw = None
+
+
+def _inspect(path: str) -> tuple[DatabaseInfo, Layout]:
+    """Open the file raw, check its metadata and a few records, and close it again."""
+    if not os.path.isfile(path):
+        reason = "is a directory" if os.path.isdir(path) else "no such file"
+        raise DatabaseError(path, f"cannot open database: {reason}")
+    try:
+        reader = maxminddb.open_database(path, maxminddb.MODE_AUTO)
+    except OSError as exc:
+        raise DatabaseError(path, f"cannot open database: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        # maxminddb's message repeats the path and asks a question; say it once, plainly.
+        kind = type(exc).__name__
+        raise DatabaseError(
+            path, f"not a valid MaxMind DB file: corrupt or truncated ({kind})"
+        ) from exc
+    try:
+        metadata = reader.metadata()
+        check_metadata(path, metadata)
+        # Corruption is reported as such even when the layout would be refused anyway.
+        _probe(path, reader, metadata.ip_version)
+        return database_info(path, metadata), layout_of(path, metadata.database_type)
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(path, f"corrupt database: {one_line(exc)}") from exc
+    finally:
+        reader.close()
+
+
+def _probe(path: str, reader: maxminddb.Reader, ip_version: int) -> None:
+    probes = _PROBES_V4 + (_PROBES_V6 if ip_version == 6 else ())
+    for ip in probes:
+        try:
+            reader.get_with_prefix_len(ip)
+        except Exception as exc:
+            message = f"corrupt database: lookup of {ip} failed: {one_line(exc)}"
+            raise DatabaseError(path, message) from exc
+
+
+class Locator:
+    """Locates addresses in the given databases, in the given order; a context manager."""
+
+    def __init__(
+        self, databases: Sequence[_Database], coarse_radius_km: int = DEFAULT_COARSE_RADIUS_KM
+    ) -> None:
+        self._databases = tuple(databases)
+        self._coarse_radius_km = coarse_radius_km
+        self._locations: dict[str, Location] = {}
+
+    @property
+    def databases(self) -> tuple[DatabaseInfo, ...]:
+        return tuple(db.info for db in self._databases)
+
+    def locate(self, ip: str) -> Location:
+        """Where the databases place ``ip``; local classes are returned without a lookup.
+
+        Raises DatabaseError when a database turns out to be corrupt, and ValueError when ``ip``
+        is not an address at all (a caller's bug: addresses come from parsed packets).
+        """
+        location = self._locations.get(ip)
+        if location is None:
+            location = self._locate(ip)
+            if len(self._locations) >= _CACHE_LIMIT:
+                self._locations.clear()
+            self._locations[ip] = location
+        return location
+
+    def _locate(self, ip: str) -> Location:
+        address_class = classify_address(ip)
+        if address_class is not None:
+            return Location(ip, address_class=address_class)
+        address = lookup_address(parse_address(ip))
+        answers = [(db, db.answer(address)) for db in self._databases]
+        return merge_answers(ip, answers, self._coarse_radius_km)
+
+    def close(self) -> None:
+        for db in self._databases:
+            db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def merge_answers(
+    ip: str, answers: Sequence[tuple[_Database, Answer]], coarse_radius_km: int
+) -> Location:
+    """One Location from each database's answer, first database first; flags the doubts."""
+    country_answers = tuple(
+        CountryAnswer(db.path, a.country, a.registered_country, a.represented_country)
+        for db, a in answers
+        if a.has_country
+    )
+    primary = next((a for _, a in answers if a.country), None) or next(
+        (a for _, a in answers if a.has_country), UNKNOWN
+    )
+    network_owner = next((a for _, a in answers if a.asn is not None or a.org), UNKNOWN)
+    radius = primary.accuracy_radius
+    if radius is None:
+        radius = next((a.accuracy_radius for _, a in answers if a.accuracy_radius), None)
+    location = Location(
+        ip,
+        country=primary.country,
+        registered_country=primary.registered_country,
+        represented_country=primary.represented_country,
+        city=primary.city or next((a.city for _, a in answers if a.city), None),
+        asn=network_owner.asn,
+        org=network_owner.org,
+        is_anycast=any(a.is_anycast for _, a in answers),
+        accuracy_radius=radius,
+        answers=country_answers,
+    )
+    return _with_flags(location, coarse_radius_km)
+
+
+def _with_flags(location: Location, coarse_radius_km: int) -> Location:
+    flags: list[str] = []
+    if location.is_anycast:
+        flags.append("anycast")
+    if (
+        location.country
+        and location.registered_country
+        and location.country != location.registered_country
+    ):
+        flags.append("registered-elsewhere")
+    if len({a.country for a in location.answers if a.country}) > 1:
+        flags.append("disputed")
+    if location.accuracy_radius is not None and location.accuracy_radius > coarse_radius_km:
+        flags.append("coarse")
+    if not flags:
+        return location
+    return replace(location, flags=tuple(flags))
+
+
+def open_locator(paths: Sequence[str], coarse_radius_km: int = DEFAULT_COARSE_RADIUS_KM) -> Locator:
+    """Open every database, or none: the first that cannot be read raises DatabaseError."""
+    opened: list[_Database] = []
+    try:
+        for path in paths:
+            opened.append(_Database(os.fspath(path)))
+    except BaseException:
+        for db in opened:
+            db.close()
+        raise
+    return Locator(opened, coarse_radius_km)
