@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from auditor.report.csv_format import CsvFormat
+from auditor.report.html import HtmlFormat
 from auditor.report.interface import RenderOptions, ReportFormat
 from auditor.report.json_format import JsonFormat
+from auditor.report.junit import JunitFormat
+from auditor.report.sarif import SarifFormat
 from auditor.report.table import TableFormat, print_table
 from auditor.report.text import TextFormat
 
@@ -16,6 +20,10 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     TEXT = "text"
     JSON = "json"
+    CSV = "csv"
+    JUNIT = "junit"
+    SARIF = "sarif"
+    HTML = "html"
 
     def to_format(self, options: RenderOptions | None = None) -> ReportFormat:
         return _FORMATS[self](options)
@@ -25,6 +33,10 @@ _FORMATS: dict[OutputFormat, type[ReportFormat]] = {
     OutputFormat.TABLE: TableFormat,
     OutputFormat.TEXT: TextFormat,
     OutputFormat.JSON: JsonFormat,
+    OutputFormat.CSV: CsvFormat,
+    OutputFormat.JUNIT: JunitFormat,
+    OutputFormat.SARIF: SarifFormat,
+    OutputFormat.HTML: HtmlFormat,
 }
 
 

@@ -14,6 +14,10 @@ CASES = [
     ("table", PLAIN, "table.txt"),
     ("text", FIXED, "text.txt"),
     ("json", FIXED, "report.json"),
+    ("csv", FIXED, "report.csv"),
+    ("junit", FIXED, "junit.xml"),
+    ("sarif", FIXED, "report.sarif"),
+    ("html", FIXED, "report.html"),
 ]
 
 

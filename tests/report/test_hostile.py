@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import replace
+from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
@@ -78,9 +83,104 @@ def test_every_format_is_covered() -> None:
     assert {f.value for f in OutputFormat} <= COVERED
 
 
-COVERED = {"table", "text", "json"}
+COVERED = {"table", "text", "json", "csv", "junit", "sarif", "html"}
 
 
 def test_sample_renders_in_every_format() -> None:
     for fmt in OutputFormat:
         assert get_format(fmt, PLAIN).render(sample_result())
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+def test_csv_cells_cannot_run_formulas(value: str) -> None:
+    output = _render("csv", _hostile_everywhere(value))
+    assert not UNSAFE.search(output.replace("\n", ""))
+    rows = list(csv.reader(output.splitlines()))
+    assert len(rows) == 2
+    for cell in rows[1]:
+        assert not cell.startswith(FORMULA_STARTS), cell
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+def test_sarif_strings_are_clean(value: str) -> None:
+    document = json.loads(_render("sarif", _hostile_everywhere(value)))
+    for text in _strings(document):
+        assert not UNSAFE.search(text), text
+    for artifact in document["runs"][0]["artifacts"]:
+        assert " " not in artifact["location"]["uri"]
+        assert "<" not in artifact["location"]["uri"]
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+def test_junit_is_well_formed_and_clean(value: str) -> None:
+    output = _render("junit", _hostile_everywhere(value))
+    root = ET.fromstring(output)  # noqa: S314 - our own output
+    assert root.tag == "testsuites"
+    assert "<script" not in output
+    for element in root.iter():
+        for text in (element.text or "", *element.attrib.values()):
+            assert not UNSAFE.search(text.replace("\n", ""))
+
+
+ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "h1",
+    "h2",
+    "p",
+    "span",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    "ul",
+    "li",
+    "footer",
+}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+def test_html_cannot_inject_markup(value: str) -> None:
+    benign = _Tags()
+    benign.feed(_render("html", _hostile_everywhere(BENIGN)))
+    hostile_output = _render("html", _hostile_everywhere(value))
+    hostile = _Tags()
+    hostile.feed(hostile_output)
+    # The same elements and attributes as with a benign name: data added none.
+    assert hostile.tags == benign.tags
+    assert {tag for tag, _ in hostile.tags} <= ALLOWED_TAGS
+    for _, attrs in hostile.tags:
+        for name, _ in attrs:
+            assert name in {"lang", "charset", "http-equiv", "content", "name", "class"}
+    assert not UNSAFE.search(hostile_output.replace("\n", ""))

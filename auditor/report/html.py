@@ -1,0 +1,139 @@
+"""The HTML report: one self-contained page, no scripts, no external resources, all text escaped."""
+
+from __future__ import annotations
+
+from auditor.model import AuditResult, Finding
+from auditor.report.escape import html_text
+from auditor.report.interface import ReportFormat
+from auditor.report.view import (
+    capture_label,
+    database_label,
+    flags_of,
+    generated_at,
+    network_label,
+    place_label,
+    policy_label,
+    registered_label,
+    sorted_findings,
+    summary_label,
+    verdict_word,
+)
+
+# No default-src at all: the page may load nothing, run nothing, and submit nowhere.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.verdict { font-weight: bold; padding: 2px 8px; border-radius: 4px; }
+.pass, .allowed { color: #155724; } .fail, .violation { color: #a00; }
+.incomplete, .unknown { color: #8a6d00; } .local { color: #777; }
+h1 .verdict { font-size: 1.2em; }
+""".strip()
+
+HEADERS = (
+    "Endpoint",
+    "Verdict",
+    "Country",
+    "Registered",
+    "Flags",
+    "ASN / org",
+    "Hostnames",
+    "Packets",
+    "Bytes",
+    "Flows",
+    "Ports",
+    "Reason",
+)
+
+
+def _cell(text: str, css: str = "") -> str:
+    attribute = f' class="{css}"' if css else ""
+    return f"<td{attribute}>{text}</td>"
+
+
+def _row(finding: Finding) -> str:
+    endpoint, location, verdict = finding.endpoint, finding.location, finding.judgement.verdict
+    cells = [
+        _cell(html_text(endpoint.ip)),
+        _cell(verdict.value, f"verdict {verdict.value}"),
+        _cell(html_text(place_label(location))),
+        _cell(html_text(registered_label(location))),
+        _cell(html_text(", ".join(flags_of(finding)))),
+        _cell(html_text(network_label(location))),
+        _cell("<br>".join(html_text(h) for h in endpoint.hostnames)),
+        _cell(f"{endpoint.packets:,}", "num"),
+        _cell(f"{endpoint.bytes:,}", "num"),
+        _cell(f"{endpoint.flows:,}", "num"),
+        _cell(html_text(", ".join(endpoint.ports))),
+        _cell(html_text(finding.judgement.reason)),
+    ]
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def _list(title: str, items: list[str]) -> str:
+    if not items:
+        return ""
+    entries = "".join(f"<li>{html_text(item)}</li>" for item in items)
+    return f"<h2>{title}</h2><ul>{entries}</ul>"
+
+
+def _captures(result: AuditResult) -> list[str]:
+    lines = []
+    for capture in result.captures:
+        lines.append(capture_label(capture))
+        lines.extend(f"warning: {w}" for w in capture.warnings)
+    lines.extend(f"error: {e}" for e in result.errors)
+    return lines
+
+
+def page(result: AuditResult, when: str, version: str) -> str:
+    verdict = result.verdict.value
+    header = "".join(f"<th>{h}</th>" for h in HEADERS)
+    rows = "\n".join(_row(f) for f in sorted_findings(result.findings))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="referrer" content="no-referrer">
+<title>auditor report: {verdict_word(result)}</title>
+<style>
+{STYLE}
+</style>
+</head>
+<body>
+<h1>Jurisdiction audit: <span class="verdict {verdict}">{verdict_word(result)}</span></h1>
+<p>{html_text(summary_label(result))}</p>
+<p>Policy: {html_text(policy_label(result.policy))}</p>
+<table>
+<thead><tr>{header}</tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+{_list("Captures", _captures(result))}
+{_list("Databases", [database_label(d) for d in result.databases])}
+{_list("Strict failures", list(result.strict_failures))}
+{_list("Warnings", list(result.warnings))}
+<footer><p>Generated {html_text(when)} by auditor {html_text(version)}.</p></footer>
+</body>
+</html>
+"""
+
+
+class HtmlFormat(ReportFormat):
+    """A single page to archive or send: opens offline, executes nothing."""
+
+    name = "html"
+    extension = "html"
+    media_type = "text/html"
+
+    @property
+    def is_manifest(self) -> bool:
+        return True
+
+    def render(self, result: AuditResult) -> str:
+        return page(result, generated_at(self.options), self.options.tool_version)
