@@ -1,0 +1,258 @@
+"""Structure of each format: the JSON schema, SARIF's required fields, JUnit counts, ordering."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from io import StringIO
+
+import pytest
+from rich.console import Console
+
+from auditor.model import OverallVerdict, Verdict
+from auditor.report import OutputFormat, get_format, print_table
+from auditor.report.csv_format import HEADER
+from auditor.report.json_format import SCHEMA
+from auditor.report.sarif import artifact_uri
+from tests.report.factory import FIXED, PLAIN, capture, policy, sample_findings, sample_result
+
+MINIMUM_ENDPOINT = {
+    "ip",
+    "verdict",
+    "country",
+    "registered_country",
+    "asn",
+    "org",
+    "packets",
+    "bytes",
+    "flows",
+    "ports",
+    "hostnames",
+    "reason",
+}
+
+
+def _json(result: object = None) -> dict[str, object]:
+    return json.loads(get_format("json", FIXED).render(result or sample_result()))  # type: ignore[arg-type]
+
+
+def test_json_minimum_schema() -> None:
+    document = _json()
+    assert document["schema"] == SCHEMA == "auditor.report/1"
+    assert document["verdict"] == "fail"
+    assert document["complete"] is True
+    assert document["exit_status"] == 1
+    (cap,) = document["captures"]  # type: ignore[misc]
+    assert {"path", "packets", "flows", "skipped", "warnings"} <= set(cap)
+    assert cap["flows"] == 7
+    (db,) = document["databases"]  # type: ignore[misc]
+    assert {"path", "type", "build_epoch"} <= set(db)
+    assert document["policy"]["allow"] == ["US", "EU"]  # type: ignore[index]
+    assert document["policy"]["deny"] == []  # type: ignore[index]
+    endpoints = document["endpoints"]
+    assert isinstance(endpoints, list)
+    for endpoint in endpoints:
+        assert set(endpoint) >= MINIMUM_ENDPOINT
+        assert isinstance(endpoint["hostnames"], list)
+    summary = document["summary"]
+    assert {"endpoints", "violations", "unknown", "packets", "bytes"} <= set(summary)  # type: ignore[arg-type]
+    assert summary == {  # type: ignore[comparison-overlap]
+        "endpoints": 6,
+        "violations": 1,
+        "unknown": 1,
+        "allowed": 3,
+        "local": 1,
+        "packets": 223,
+        "bytes": 973_020,
+    }
+
+
+def test_json_endpoints_violations_first() -> None:
+    verdicts = [e["verdict"] for e in _json()["endpoints"]]  # type: ignore[attr-defined]
+    assert verdicts == ["violation", "unknown", "allowed", "allowed", "allowed", "local"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "verdict", "status"),
+    [
+        ({"findings": ()}, "pass", 0),
+        ({"captures": (capture(complete=False, warnings=("truncated at offset 99",)),)}, "fail", 1),
+        ({"findings": (), "captures": (capture(complete=False),)}, "incomplete", 2),
+        ({"findings": (), "errors": ("x.pcap: not a capture file",)}, "incomplete", 2),
+        ({"findings": (), "strict_failures": ("db is 90 days old",)}, "fail", 1),
+    ],
+)
+def test_json_verdict_and_exit_status(
+    changes: dict[str, object], verdict: str, status: int
+) -> None:
+    document = _json(sample_result(**changes))
+    assert document["verdict"] == verdict
+    assert document["exit_status"] == status
+
+
+def test_json_is_deterministic_with_fixed_time() -> None:
+    fmt = get_format("json", FIXED)
+    assert fmt.render(sample_result()) == fmt.render(sample_result())
+
+
+def test_csv_rows() -> None:
+    rows = list(csv.DictReader(StringIO(get_format("csv", FIXED).render(sample_result()))))
+    assert list(rows[0]) == list(HEADER)
+    assert rows[0]["verdict"] == "violation"
+    assert rows[2]["org"] == "Zoom Video Communications, Inc."
+    assert rows[2]["hostnames"] == "zoom.us us05web.zoom.us"
+
+
+def test_junit_counts() -> None:
+    root = ET.fromstring(get_format("junit", FIXED).render(sample_result()))  # noqa: S314
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "1"
+    assert suite.get("skipped") == "2"
+    assert suite.get("errors") == "0"
+    assert suite.get("tests") == str(len(suite.findall("testcase")))
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert "CN is outside" in (failure.get("message") or "")
+
+
+def test_junit_incomplete_capture_is_an_error() -> None:
+    result = sample_result(captures=(capture(complete=False, warnings=("cut at 99",)),))
+    root = ET.fromstring(get_format("junit", FIXED).render(result))  # noqa: S314
+    error = root.find("testsuite/testcase/error")
+    assert error is not None
+    assert error.get("message") == "cut at 99"
+
+
+def _sarif(result: object = None) -> dict[str, object]:
+    return json.loads(get_format("sarif", FIXED).render(result or sample_result()))  # type: ignore[arg-type]
+
+
+def test_sarif_required_structure() -> None:
+    document = _sarif()
+    assert document["version"] == "2.1.0"
+    assert str(document["$schema"]).endswith("sarif-2.1.0.json")
+    (run,) = document["runs"]  # type: ignore[misc]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "auditor"
+    rule_ids = [rule["id"] for rule in driver["rules"]]
+    assert rule_ids[0] == "AUDITOR001"
+    assert (
+        driver["rules"][0]["shortDescription"]["text"] == "endpoint outside allowed jurisdictions"
+    )
+    for rule in driver["rules"]:
+        assert rule["defaultConfiguration"]["level"] in {"none", "note", "warning", "error"}
+    for result in run["results"]:
+        assert result["ruleId"] in rule_ids
+        assert rule_ids[result["ruleIndex"]] == result["ruleId"]
+        assert result["message"]["text"]
+        assert result["level"] in {"none", "note", "warning", "error"}
+        for location in result["locations"]:
+            assert location["physicalLocation"]["artifactLocation"]["uri"]
+    assert [r["ruleId"] for r in run["results"]] == ["AUDITOR001", "AUDITOR002"]
+    first = run["results"][0]
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "meeting.pcapng"
+    assert first["locations"][0]["properties"]["frame"] == 42
+    assert run["invocations"][0]["exitCode"] == 1
+
+
+def test_sarif_other_results() -> None:
+    result = sample_result(
+        findings=(), captures=(capture(complete=False),), strict_failures=("stale database",)
+    )
+    results = _sarif(result)["runs"][0]["results"]  # type: ignore[index]
+    assert [r["ruleId"] for r in results] == ["AUDITOR003", "AUDITOR004"]
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        ("meeting.pcap", "meeting.pcap"),
+        ("/tmp/a b/m.pcap", "file:///tmp/a%20b/m.pcap"),
+        ("dir/\udcffx.pcap", "dir/%FFx.pcap"),
+    ],
+)
+def test_sarif_artifact_uri(path: str, uri: str) -> None:
+    assert artifact_uri(path) == uri
+
+
+def test_html_is_self_contained() -> None:
+    page = get_format("html", FIXED).render(sample_result())
+    assert "<script" not in page
+    assert "src=" not in page
+    assert "href=" not in page
+    assert "default-src 'none'" in page
+
+
+def test_table_order_and_panel() -> None:
+    text = get_format("table", replace(PLAIN, width=200)).render(sample_result())
+    lines = [line for line in text.splitlines() if line.strip().split(" ")[0].count(".") == 3]
+    assert lines[0].split()[0] == "203.0.113.50"
+    assert "FAIL" in text
+    assert "GeoLite2 data created by MaxMind" in text
+
+
+def test_table_without_color_has_no_ansi() -> None:
+    assert "\x1b" not in get_format("table", PLAIN).render(sample_result())
+
+
+def test_print_table_uses_the_given_console() -> None:
+    console = Console(file=StringIO(), width=150, force_terminal=False, _environ={})
+    print_table(sample_result(), console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Server endpoints" in output
+    assert "Audit verdict" in output
+
+
+def test_panel_lists_incomplete_capture_warnings() -> None:
+    result = sample_result(captures=(capture(complete=False, warnings=("truncated at 4096",)),))
+    for name in ("table", "text"):
+        output = get_format(name, replace(PLAIN, width=200)).render(result)
+        assert "INCOMPLETE" in output
+        assert "truncated at 4096" in output
+
+
+def test_text_has_no_trailing_spaces_and_one_line_per_endpoint() -> None:
+    output = get_format("text", PLAIN).render(sample_result())
+    assert all(line == line.rstrip() for line in output.splitlines())
+    rows = [
+        line
+        for line in output.splitlines()
+        if line.split("  ")[0].strip() in {f.endpoint.ip for f in sample_findings()}
+    ]
+    assert len(rows) == 6
+
+
+def test_overall_verdict_words() -> None:
+    result = sample_result(findings=())
+    assert result.verdict is OverallVerdict.PASS
+    assert get_format("text", PLAIN).render(result).startswith("verdict: PASS")
+
+
+def test_deny_only_policy_label() -> None:
+    result = sample_result(policy=policy("", "CN"), findings=())
+    assert "allow all countries not denied; deny CN" in get_format("text", PLAIN).render(result)
+
+
+@pytest.mark.parametrize("name", ["TABLE", "json", " Sarif "])
+def test_get_format_names(name: str) -> None:
+    assert get_format(name).name == name.strip().lower()
+
+
+def test_get_format_unknown() -> None:
+    with pytest.raises(ValueError, match="unknown report format 'xml'"):
+        get_format("xml")
+
+
+def test_manifest_flags() -> None:
+    assert not get_format(OutputFormat.SARIF).is_manifest
+    assert get_format(OutputFormat.JSON).is_manifest
+
+
+def test_verdict_counts_match_model() -> None:
+    result = sample_result()
+    assert result.summary.violations == sum(
+        f.judgement.verdict is Verdict.VIOLATION for f in result.findings
+    )
