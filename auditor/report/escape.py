@@ -50,6 +50,11 @@ def clean_optional(text: str | None, limit: int | None = None) -> str | None:
     return None if text is None else clean(text, limit)
 
 
+def sanitize_text(text: str) -> str:
+    """For plain terminal lines (stderr messages): every control character made visible."""
+    return clean(text)
+
+
 def terminal_text(text: str, style: str = "", limit: int | None = None) -> Text:
     """A rich Text, never parsed as markup: ``[green]PASS[/]`` stays literal."""
     return Text(clean(text, limit), style=style)
