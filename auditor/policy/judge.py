@@ -98,15 +98,22 @@ def _no_country(location: Location) -> Judgement:
 
 
 def _answer_codes(location: Location, judge_by: JudgeBy) -> list[str]:
-    """Every distinct country the databases give, in the order they gave them."""
-    codes: list[str] = []
+    """Every distinct country the databases give, of the kind judged, in the order given.
+
+    The fallback to the other kind applies to all answers at once: one database's registered
+    country beside another's located one is not a dispute between them.
+    """
     pairs = [(a.country, a.registered_country) for a in location.answers]
     pairs.append((location.country, location.registered_country))
-    for country, registered in pairs:
-        for basis in _bases(country, registered, judge_by):
-            if basis.code not in codes:
-                codes.append(basis.code)
-    return codes
+    located = [c for c in (_code(p[0]) for p in pairs) if c]
+    registered = [c for c in (_code(p[1]) for p in pairs) if c]
+    if judge_by is JudgeBy.BOTH:
+        found = located + registered
+    elif judge_by is JudgeBy.REGISTRATION:
+        found = registered or located
+    else:
+        found = located or registered
+    return list(dict.fromkeys(found))
 
 
 def _is_anycast(location: Location) -> bool:

@@ -170,3 +170,17 @@ def test_judge_findings_keeps_order_and_fills_missing() -> None:
     assert findings[1].location.ip == "198.51.100.2"
     as_list = judge_findings(endpoints, list(locations.values()), US_EU)
     assert as_list == findings
+
+
+def test_registered_only_answer_beside_located_one_is_not_a_dispute() -> None:
+    answers = (CountryAnswer("a.mmdb", None, "CN"), CountryAnswer("b.mmdb", "US", "US"))
+    judgement = judge(_loc(country="US", registered_country="US", answers=answers), US_EU)
+    assert judgement.verdict is Verdict.ALLOWED
+    assert judgement.basis == "country"
+
+
+def test_both_mode_dispute_in_one_kind() -> None:
+    policy = parse_policy(["US,EU"], judge_by="both")
+    answers = (CountryAnswer("a.mmdb", "US", "US"), CountryAnswer("b.mmdb", "CN", "US"))
+    judgement = judge(_loc(country="US", registered_country="US", answers=answers), policy)
+    assert judgement.verdict is Verdict.UNKNOWN
