@@ -1,0 +1,114 @@
+"""The capture stage: read a pcap or pcapng file (maybe gzipped) into flows and a summary."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from auditor.capture import pcap
+from auditor.capture.flowtable import FlowTable, total_packets
+from auditor.capture.pcapng import SHB, PcapngReader
+from auditor.capture.source import CHUNK, ByteSource
+from auditor.errors import CaptureError
+from auditor.model import CaptureResult, CaptureSummary
+
+__all__ = ["read_capture"]
+
+PARALLEL_MIN_BYTES = 8 * CHUNK  # below this, starting processes costs more than it saves
+
+
+def read_capture(
+    path: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> CaptureResult:
+    """Read every packet record of a capture into bidirectional flows.
+
+    Raises CaptureError when the file cannot be read at all. A file damaged part-way is read up
+    to the damage and comes back with ``summary.complete`` False and a warning naming the offset.
+    """
+    name = os.fspath(path)
+    try:
+        return _read(name, workers=workers, progress=progress, fast=True)
+    except CaptureError:
+        raise
+    except OSError as exc:
+        raise CaptureError(name, f"cannot read: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        # A bug must not become a traceback for the user: it is reported as this file failing.
+        raise CaptureError(name, f"internal error while reading: {exc!r}") from exc
+
+
+def _read(
+    name: str,
+    *,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    fast: bool,
+) -> CaptureResult:
+    src = ByteSource(name, progress=progress)
+    try:
+        head = src.read(CHUNK)
+        fmt = _sniff(name, head, src)
+        if fmt == "pcap":
+            header = pcap.parse_header(name, head)
+            if workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
+                from auditor.capture.parallel import read_pcap_parallel
+
+                ft, complete = read_pcap_parallel(name, header, workers, progress, fast=fast)
+            else:
+                ft = FlowTable()
+                complete = pcap.read_records(src, header, ft, head[pcap.HEADER_SIZE :], fast=fast)
+        else:
+            if workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
+                from auditor.capture.parallel import read_pcapng_parallel
+
+                ft, complete = read_pcapng_parallel(name, workers, progress, fast=fast)
+            else:
+                ft = FlowTable()
+                complete = PcapngReader(src, ft, None, fast=fast).run(head)
+        compressed, total = src.compressed, src.total
+    finally:
+        src.close()
+    if progress is not None:
+        progress(total, total)
+    return _result(name, fmt, compressed, ft, complete)
+
+
+def _sniff(name: str, head: bytes, src: ByteSource) -> str:
+    """"pcap" or "pcapng" from the magic number; CaptureError for anything else."""
+    if len(head) < 4:
+        if src.damage is not None:
+            raise CaptureError(name, src.damage)
+        if not head:
+            raise CaptureError(name, "empty file, not a pcap or pcapng capture")
+        raise CaptureError(name, f"file too short to be a capture ({len(head)} bytes)")
+    magic = int.from_bytes(head[:4], "big")
+    if magic in pcap.MAGICS:
+        return "pcap"
+    if magic == SHB:
+        return "pcapng"
+    what = "gzip-compressed data" if src.compressed else "file"
+    raise CaptureError(name, f"not a pcap or pcapng {what} (magic 0x{magic:08x})")
+
+
+def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool) -> CaptureResult:
+    flows = ft.to_flows()
+    ip_packets, ip_bytes = total_packets(flows)
+    first, last = ft.time_span()
+    summary = CaptureSummary(
+        path=name,
+        format=fmt,
+        compressed=compressed,
+        link_types=tuple(ft.link_types),
+        packets=ft.frames,
+        ip_packets=ip_packets,
+        ip_bytes=ip_bytes,
+        skipped=dict(sorted(ft.skipped.items())),
+        warnings=tuple(ft.warnings),
+        complete=complete,
+        first_seen=first,
+        last_seen=last,
+    )
+    return CaptureResult(summary=summary, flows=flows)

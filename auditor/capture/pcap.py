@@ -1,0 +1,211 @@
+"""The classic pcap reader: file header and the record loop, with its fast path."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from auditor.capture.decode import decode_packet
+from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_CAPLEN, constants
+from auditor.capture.flowtable import FlowTable
+from auditor.capture.source import CHUNK, ByteSource
+from auditor.errors import CaptureError
+
+HEADER_SIZE: Final = 24
+# magic as read big-endian -> (byte order of the file, nanosecond timestamps)
+MAGICS: Final = {
+    0xA1B2C3D4: (">", False),
+    0xD4C3B2A1: ("<", False),
+    0xA1B23C4D: (">", True),
+    0x4D3CB2A1: ("<", True),
+}
+LINKTYPE_RESERVED: Final = 0x03FF0000
+
+
+@dataclass(frozen=True, slots=True)
+class PcapHeader:
+    endian: str
+    nano: bool
+    snaplen: int
+    link_type: int
+
+
+def parse_header(path: str, head: bytes) -> PcapHeader:
+    """The global header, or CaptureError: a file with a bad header cannot be read at all."""
+    endian, nano = MAGICS[int.from_bytes(head[:4], "big")]
+    if len(head) < HEADER_SIZE:
+        raise CaptureError(
+            path, f"file ends inside the pcap file header ({len(head)} of {HEADER_SIZE} bytes)"
+        )
+    major, minor, _zone, _sigfigs, snaplen, link_field = struct.unpack_from(
+        endian + "HHiIII", head, 4
+    )
+    if major != 2 or minor > 4:
+        raise CaptureError(path, f"unsupported pcap version {major}.{minor}")
+    if link_field & LINKTYPE_RESERVED:
+        raise CaptureError(
+            path, f"pcap link type field has reserved bits set (0x{link_field:08x})"
+        )
+    # The upper bits carry the FCS length, which does not matter for IP-layer counts.
+    return PcapHeader(endian, nano, snaplen, link_field & 0xFFFF)
+
+
+def read_records(
+    src: ByteSource,
+    hdr: PcapHeader,
+    ft: FlowTable,
+    buf: bytes,
+    *,
+    fast: bool = True,
+) -> bool:
+    """Count every record from the start of ``buf`` on; False when damage stopped the read.
+
+    ``buf`` starts at a record boundary, at stream offset ``src.offset - len(buf)``.
+    """
+    link = hdr.link_type
+    scale = 1e-9 if hdr.nano else 1e-6
+    record_header = struct.Struct(hdr.endian + "III4x").unpack_from
+    unpack = struct.Struct(hdr.endian + "III4x" + ETH_IPV4_TAIL).unpack_from
+    unpack6 = IPV6_AT_ETH.unpack_from
+    eth4, eth6, frag_mask, host16 = constants(hdr.endian)
+    ft.link_types[link] = None
+    tcp, udp = ft.tables[6], ft.tables[17]
+    tcp_get, udp_get = tcp.get, udp.get
+    add = ft.add
+    decode = decode_packet
+    ethernet_fast = fast and link == 1
+    frame = ft.frames
+    base = src.offset - len(buf)  # stream offset of buf[0]
+    pos = 0
+    n = len(buf)
+    while True:
+        if ethernet_fast:
+            # The hot loop: common Ethernet/IPv4|IPv6/TCP|UDP records are counted inline;
+            # every other record goes to the general decoder. Both give the same result.
+            while pos + 64 <= n:
+                sec, frac, incl, et, vihl, tlr, frag, proto, key, flags = unpack(buf, pos)
+                nxt = pos + 16 + incl
+                if nxt > n or incl > MAX_CAPLEN:
+                    break
+                frame += 1
+                if et == eth4:
+                    if vihl == 0x45 and not frag & frag_mask and incl >= 48:
+                        tl = host16[tlr]
+                        if tl >= 34:
+                            if proto == 17:
+                                t = sec + frac * scale
+                                r = udp_get(key)
+                                if r is None:
+                                    add(17, key, tl, t, frame, 0)
+                                else:
+                                    r[0] += 1
+                                    r[1] += tl
+                                    if t > r[3]:
+                                        r[3] = t
+                                    elif t < r[2]:
+                                        r[2] = t
+                                pos = nxt
+                                continue
+                            if proto == 6:
+                                t = sec + frac * scale
+                                syn = 1 if flags & 0x12 == 0x02 else 0
+                                r = tcp_get(key)
+                                if r is None:
+                                    add(6, key, tl, t, frame, syn)
+                                else:
+                                    r[0] += 1
+                                    r[1] += tl
+                                    if t > r[3]:
+                                        r[3] = t
+                                    elif t < r[2]:
+                                        r[2] = t
+                                    if syn:
+                                        r[5] = 1
+                                pos = nxt
+                                continue
+                elif et == eth6 and incl >= 68:
+                    vtc, plen, nh, key, flags = unpack6(buf, pos + 30)
+                    if vtc & 0xF0 == 0x60 and plen >= 14 and (nh == 17 or nh == 6):  # noqa: PLR1714
+                        t = sec + frac * scale
+                        syn = 1 if nh == 6 and flags & 0x12 == 0x02 else 0
+                        table = udp if nh == 17 else tcp
+                        r = table.get(key)
+                        if r is None:
+                            add(nh, key, 40 + plen, t, frame, syn)
+                        else:
+                            r[0] += 1
+                            r[1] += 40 + plen
+                            if t > r[3]:
+                                r[3] = t
+                            elif t < r[2]:
+                                r[2] = t
+                            if syn:
+                                r[5] = 1
+                        pos = nxt
+                        continue
+                decode(ft, link, buf[pos + 16 : nxt], sec + frac * scale, frame)
+                pos = nxt
+        # The careful path: one record with every check, refilling the buffer as needed.
+        if n - pos < 16:
+            buf, base, pos, n = _refill(src, buf, base, pos, 16)
+            if n == 0:
+                ft.frames = frame
+                return _clean_end(src, ft)
+            if n < 16:
+                ft.frames = frame
+                return _damaged(
+                    src, ft, base, "truncated record at offset {}: file ends inside a record header"
+                )
+        sec, frac, incl = record_header(buf, pos)
+        if incl > MAX_CAPLEN:
+            ft.frames = frame
+            ft.warnings.append(
+                f"corrupt record at offset {base + pos}: claims {incl} captured bytes"
+                f" (limit {MAX_CAPLEN}); the rest of the file is not read"
+            )
+            return False
+        if pos + 16 + incl > n:
+            buf, base, pos, n = _refill(src, buf, base, pos, 16 + incl)
+            if n < 16 + incl:
+                ft.frames = frame
+                return _damaged(
+                    src,
+                    ft,
+                    base,
+                    "truncated record at offset {}: file ends inside a "
+                    f"{incl}-byte packet",
+                )
+        frame += 1
+        decode(ft, link, buf[pos + 16 : pos + 16 + incl], sec + frac * scale, frame)
+        pos += 16 + incl
+
+
+def _refill(
+    src: ByteSource, buf: bytes, base: int, pos: int, need: int
+) -> tuple[bytes, int, int, int]:
+    """Drop consumed bytes and read until ``need`` bytes are buffered, or the stream ends."""
+    rest = buf[pos:]
+    base += pos
+    while len(rest) < need:
+        more = src.read(max(CHUNK, need - len(rest)))
+        if not more:
+            # A record straddles the end of this worker's byte range: finish it (and what
+            # follows, since the next worker's start was a false sync), rather than stop.
+            if rest and src.extend():
+                continue
+            break
+        rest += more
+    return rest, base, 0, len(rest)
+
+
+def _clean_end(src: ByteSource, ft: FlowTable) -> bool:
+    if src.damage is not None:
+        ft.warnings.append(src.damage)
+        return False
+    return True
+
+
+def _damaged(src: ByteSource, ft: FlowTable, offset: int, message: str) -> bool:
+    ft.warnings.append(src.damage if src.damage is not None else message.format(offset))
+    return False
