@@ -1,4 +1,4 @@
-"""The JSON report, schema "auditor.report/1" (documented in SCHEMA.md next to this module).
+"""The JSON report, schema "auditor.report/1" (every field documented in SCHEMA.md beside it).
 
 Minimum, stable fields (more may be added; none is removed or changes meaning within /1):
 

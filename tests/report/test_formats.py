@@ -256,3 +256,15 @@ def test_verdict_counts_match_model() -> None:
     assert result.summary.violations == sum(
         f.judgement.verdict is Verdict.VIOLATION for f in result.findings
     )
+
+
+def test_schema_doc_names_every_endpoint_field() -> None:
+    from pathlib import Path
+
+    import auditor.report
+
+    doc = (Path(auditor.report.__file__).parent / "SCHEMA.md").read_text(encoding="utf-8")
+    document = _json()
+    endpoint = document["endpoints"][0]  # type: ignore[index]
+    for key in [*document, *endpoint, *document["captures"][0], *document["policy"]]:  # type: ignore[index]
+        assert f"`{key}`" in doc, key
