@@ -10,11 +10,12 @@ from io import StringIO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from auditor.model import AuditResult, Finding
+from auditor.model import AuditResult, Finding, Verdict
 from auditor.report.escape import clean, terminal_text
 from auditor.report.interface import ReportFormat
 from auditor.report.view import (
@@ -27,6 +28,7 @@ from auditor.report.view import (
     flags_of,
     network_label,
     place_label,
+    plural,
     policy_label,
     registered_label,
     sorted_findings,
@@ -34,7 +36,10 @@ from auditor.report.view import (
     verdict_word,
 )
 
+HOSTNAME_WIDTH = 24  # longer host names fold in the compact table rather than squeeze the rest
 MAX_LISTED = 4  # hostnames or ports shown per cell before "+N more"
+
+WIDE_LAYOUT_WIDTH = 150  # below this many columns, the compact layout stacks related facts
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Endpoint", "left"),
@@ -49,17 +54,36 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Ports", "left"),
     ("Verdict", "left"),
 )
+# The same facts in fewer, taller cells: host names under the address, the registered country
+# and the flags under the located country. Minimum widths keep every column on screen.
+COMPACT_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("Endpoint", "left", 12),
+    ("Country", "left", 8),
+    ("ASN / org", "left", 10),
+    ("Packets", "right", 0),
+    ("Bytes", "right", 0),
+    ("Flows", "right", 0),
+    ("Ports", "left", 8),
+    ("Verdict", "left", len(Verdict.VIOLATION.value)),
+)
+NO_WRAP = frozenset({"Verdict", "Packets", "Bytes", "Flows"})
 
 
-def _listed(values: tuple[str, ...], separator: str) -> Text:
+def _listed(values: tuple[str, ...], separator: str, prefix: str = "") -> Text:
     shown = [clean(v, NAME_LIMIT) for v in values[:MAX_LISTED]]
     if len(values) > MAX_LISTED:
         shown.append(f"+{len(values) - MAX_LISTED} more")
-    return Text(separator.join(shown))
+    return Text(prefix + separator.join(shown) if shown else "")
 
 
 def _number(value: int) -> Text:
     return Text(f"{value:,}")
+
+
+def _stacked(first: Text, second: Text, style: str = "dim") -> Text:
+    if not second.plain:
+        return first
+    return Text.assemble(first, "\n", Text(second.plain, style=style))
 
 
 def _row(finding: Finding) -> list[Text]:
@@ -79,14 +103,117 @@ def _row(finding: Finding) -> list[Text]:
     ]
 
 
-def endpoint_table(result: AuditResult) -> Table:
-    table = Table(title="Server endpoints", box=box.SIMPLE_HEAVY, highlight=False)
-    for header, justify in COLUMNS:
-        no_wrap = justify == "right" or header in ("Endpoint", "Verdict")
-        table.add_column(header, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
-    for finding in sorted_findings(result.findings):
-        table.add_row(*_row(finding))
+def _compact_place(finding: Finding) -> Text:
+    location = finding.location
+    if location.is_local:
+        return Text(f"({clean(location.address_class or '')})")
+    city = clean(location.city, NAME_LIMIT) if location.city else ""
+    lines = [", ".join(p for p in (clean(location.country or ""), city) if p)]
+    registered = registered_label(location)
+    place = Text(lines[0])
+    if registered:
+        place = _stacked(place, Text(f"registered {registered}"))
+    for flag in flags_of(finding):
+        place = _stacked(place, Text(flag), style="yellow")
+    return place
+
+
+def _compact_row(finding: Finding) -> list[Text]:
+    endpoint, location, verdict = finding.endpoint, finding.location, finding.judgement.verdict
+    return [
+        # Host names indented, so none reads as an endpoint of its own.
+        _stacked(terminal_text(endpoint.ip), _listed(endpoint.hostnames, "\n  ", prefix="  ")),
+        _compact_place(finding),
+        Text(network_label(location)),
+        _number(endpoint.packets),
+        _number(endpoint.bytes),
+        _number(endpoint.flows),
+        _listed(endpoint.ports, "\n"),
+        Text(verdict.value, style=VERDICT_STYLES[verdict]),
+    ]
+
+
+def _table(compact: bool, endpoint_width: int) -> Table:
+    table = Table(
+        title="Server endpoints",
+        box=box.SIMPLE_HEAVY,
+        highlight=False,
+        padding=(0, 1),
+        collapse_padding=compact,
+        pad_edge=not compact,
+    )
+    if not compact:
+        for header, justify in COLUMNS:
+            no_wrap = header in NO_WRAP or header == "Endpoint"
+            table.add_column(header, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+        return table
+    for header, justify, minimum in COMPACT_COLUMNS:
+        # An address folded over two lines would read as two addresses: keep it whole.
+        width = endpoint_width if header == "Endpoint" else minimum
+        table.add_column(
+            header,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=header in NO_WRAP,
+            min_width=width or None,
+            overflow="fold",
+        )
     return table
+
+
+def _compact_width(result: AuditResult) -> int:
+    """Columns the compact table needs at least; narrower consoles get the list layout."""
+    numbers = [(f.endpoint.packets, f.endpoint.bytes, f.endpoint.flows) for f in result.findings]
+    widest = [
+        max([len(h), *(len(f"{row[i]:,}") for row in numbers)])
+        for i, h in enumerate(("Packets", "Bytes", "Flows"))
+    ]
+    others = sum(m for header, _, m in COMPACT_COLUMNS if header != "Endpoint")
+    fixed = others + sum(widest)
+    # Two columns between cells, the box's edges, and slack: rich gives a wrapped column no less
+    # than its longest word, so the minimums above are not always reached.
+    return fixed + _endpoint_width(result) + 2 * len(COMPACT_COLUMNS) + 8
+
+
+def _endpoint_width(result: AuditResult) -> int:
+    """Room for the longest address, and for indented host names up to a point."""
+    names = [len(h) + 2 for f in result.findings for h in f.endpoint.hostnames]
+    ips = [len(f.endpoint.ip) for f in result.findings]
+    return max([len("Endpoint"), *ips, min(max(names, default=0), HOSTNAME_WIDTH)])
+
+
+def endpoint_table(result: AuditResult, width: int = WIDE_LAYOUT_WIDTH) -> Table:
+    """All endpoints in report order; a compact layout when the console is narrower than 150."""
+    compact = width < WIDE_LAYOUT_WIDTH
+    table = _table(compact, _endpoint_width(result))
+    for finding in sorted_findings(result.findings):
+        table.add_row(*(_compact_row(finding) if compact else _row(finding)))
+    return table
+
+
+def _list_entry(finding: Finding) -> RenderableType:
+    endpoint, verdict = finding.endpoint, finding.judgement.verdict
+    where = ", ".join(_compact_place(finding).plain.split("\n"))
+    network = network_label(finding.location)
+    traffic = (
+        f"{plural(endpoint.packets, 'packet')}, {plural(endpoint.bytes, 'byte')}, "
+        f"{plural(endpoint.flows, 'flow')}; ports {', '.join(clean(p) for p in endpoint.ports)}"
+    )
+    details = [Text("  ".join(p for p in (where, network) if p))] if where or network else []
+    details.append(Text(traffic))
+    details.extend(Text(clean(h, NAME_LIMIT), style="dim") for h in endpoint.hostnames)
+    head = Text.assemble(
+        terminal_text(endpoint.ip, "bold"), "  ", (verdict.value, VERDICT_STYLES[verdict])
+    )
+    # Padding keeps wrapped detail lines indented under their address.
+    return Group(head, Padding(Text("\n").join(details), (0, 0, 0, 2)))
+
+
+def endpoint_view(result: AuditResult, width: int) -> RenderableType:
+    """The table, or for a console too narrow for any table, one block of lines per endpoint."""
+    if width >= WIDE_LAYOUT_WIDTH or width >= _compact_width(result):
+        return endpoint_table(result, width)
+    entries = [_list_entry(f) for f in sorted_findings(result.findings)]
+    return Group(Text("Server endpoints", style="italic"), *entries)
 
 
 def _section(title: str, lines: list[Text]) -> list[Text]:
@@ -136,7 +263,7 @@ def summary_panel(result: AuditResult) -> Panel:
 
 def print_table(result: AuditResult, console: Console) -> None:
     """The table and the summary panel, on the console the caller chose (its TTY, its colours)."""
-    console.print(endpoint_table(result))
+    console.print(endpoint_view(result, console.width))
     console.print(summary_panel(result))
 
 

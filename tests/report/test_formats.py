@@ -268,3 +268,15 @@ def test_schema_doc_names_every_endpoint_field() -> None:
     endpoint = document["endpoints"][0]  # type: ignore[index]
     for key in [*document, *endpoint, *document["captures"][0], *document["policy"]]:  # type: ignore[index]
         assert f"`{key}`" in doc, key
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 90, 100, 120, 149, 150, 200])
+def test_table_keeps_every_fact_at_any_width(width: int) -> None:
+    result = sample_result()
+    output = get_format("table", replace(PLAIN, width=width)).render(result)
+    words = output.split()
+    for finding in result.findings:
+        assert finding.endpoint.ip in words, (width, finding.endpoint.ip)
+    for verdict in ("violation", "unknown", "allowed", "local"):
+        assert verdict in words, (width, verdict)
+    assert "FAIL" in output

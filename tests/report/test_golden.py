@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from auditor.report import get_format
@@ -12,6 +14,8 @@ from tests.report.golden import check_golden
 CASES = [
     ("table", FIXED, "table.ansi"),
     ("table", PLAIN, "table.txt"),
+    ("table", replace(PLAIN, width=100), "table-compact.txt"),
+    ("table", replace(PLAIN, width=60), "table-list.txt"),
     ("text", FIXED, "text.txt"),
     ("json", FIXED, "report.json"),
     ("csv", FIXED, "report.csv"),
