@@ -60,14 +60,13 @@ def _read(
             else:
                 ft = FlowTable()
                 complete = pcap.read_records(src, header, ft, head[pcap.HEADER_SIZE :], fast=fast)
-        else:
-            if workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
-                from auditor.capture.parallel import read_pcapng_parallel
+        elif workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
+            from auditor.capture.parallel import read_pcapng_parallel
 
-                ft, complete = read_pcapng_parallel(name, workers, progress, fast=fast)
-            else:
-                ft = FlowTable()
-                complete = PcapngReader(src, ft, None, fast=fast).run(head)
+            ft, complete = read_pcapng_parallel(name, workers, progress, fast=fast)
+        else:
+            ft = FlowTable()
+            complete = PcapngReader(src, ft, None, fast=fast).run(head)
         compressed, total = src.compressed, src.total
     finally:
         src.close()
@@ -77,7 +76,7 @@ def _read(
 
 
 def _sniff(name: str, head: bytes, src: ByteSource) -> str:
-    """"pcap" or "pcapng" from the magic number; CaptureError for anything else."""
+    """The format, "pcap" or "pcapng", from the magic number; CaptureError for anything else."""
     if len(head) < 4:
         if src.damage is not None:
             raise CaptureError(name, src.damage)

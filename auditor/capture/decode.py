@@ -15,16 +15,22 @@ PORT_PROTOCOLS: Final = frozenset({6, 17})
 # options, mobility, HIP, shim6, experimental.
 IPV6_EXT_8: Final = frozenset({0, 43, 60, 135, 139, 140, 253, 254})
 AF_INET6_VALUES: Final = frozenset({10, 24, 28, 30})  # Linux, BSDs, FreeBSD, macOS
-PPP_TO_ETHERTYPE: Final = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
+PPP_TO_ETHERTYPE: Final = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0x0283: 0x8848}
+MAX_IPV6_HEADERS: Final = 64
 RAW_LINK_TYPES: Final = frozenset({101, 12, 14})
 
 SUPPORTED_LINK_TYPES: Final = frozenset(
-    {0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 226, 228, 229, 239, 258, 276}
+    {0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 192, 226, 228, 229, 239, 258, 276}
 )
 
 
-def decode_packet(ft: FlowTable, link_type: int, data: bytes, ts: float, frame: int) -> None:
-    """Count one captured packet into ``ft``, or count why it was skipped."""
+def decode_packet(  # noqa: PLR0917 - per-packet call, positional on purpose
+    ft: FlowTable, link_type: int, data: bytes, ts: float, frame: int, wire_len: int
+) -> None:
+    """Count one captured packet into ``ft``, or count why it was skipped.
+
+    ``wire_len`` is the frame's length on the wire, of which ``data`` may be only the start.
+    """
     ft.seen(ts)
     found = link_payload(link_type, data, 0)
     if isinstance(found, str):
@@ -32,9 +38,9 @@ def decode_packet(ft: FlowTable, link_type: int, data: bytes, ts: float, frame: 
         return
     ethertype, off = found
     if ethertype == ETH_IPV4:
-        decode_ipv4(ft, data, off, ts, frame)
+        decode_ipv4(ft, data, off, ts, frame, wire_len)
     elif ethertype == ETH_IPV6:
-        decode_ipv6(ft, data, off, ts, frame)
+        decode_ipv6(ft, data, off, ts, frame, wire_len)
     else:
         ft.skip(f"non-IP ethertype 0x{ethertype:04x}")
 
@@ -74,6 +80,8 @@ def link_payload(link_type: int, d: bytes, off: int) -> tuple[int, int] | str:
         return _nflog(d, off)
     if link_type == 258:
         return _pktap(d, off)
+    if link_type == 192:
+        return _ppi(d, off)
     return f"link type {link_type} (not supported)"
 
 
@@ -210,14 +218,27 @@ def _pktap(d: bytes, off: int) -> tuple[int, int] | str:
     return link_payload(inner, d, off + header_len)
 
 
-def decode_ipv4(ft: FlowTable, d: bytes, off: int, ts: float, frame: int) -> None:
+def _ppi(d: bytes, off: int) -> tuple[int, int] | str:
+    """Per-Packet Information: a length-prefixed header naming the link type that follows."""
+    if len(d) - off < 8:
+        return "truncated PPI header"
+    header_len = int.from_bytes(d[off + 2 : off + 4], "little")
+    inner = int.from_bytes(d[off + 4 : off + 8], "little")
+    if header_len < 8 or off + header_len > len(d) or inner == 192:
+        return "corrupt PPI header"
+    return link_payload(inner, d, off + header_len)
+
+
+def decode_ipv4(  # noqa: PLR0917 - per-packet call, positional on purpose
+    ft: FlowTable, d: bytes, off: int, ts: float, frame: int, wire_len: int
+) -> None:
     n = len(d)
     if n - off < 20:
         ft.skip("truncated IPv4 header")
         return
     version = d[off] >> 4
     if version == 6:  # Wireshark dissects a v6 header under the v4 ethertype as IPv6
-        decode_ipv6(ft, d, off, ts, frame)
+        decode_ipv6(ft, d, off, ts, frame, wire_len)
         return
     if version != 4:
         ft.skip(f"bad IPv4 version {version}")
@@ -255,7 +276,9 @@ def decode_ipv4(ft: FlowTable, d: bytes, off: int, ts: float, frame: int) -> Non
     ft.add(proto, key, total, ts, frame, syn)
 
 
-def decode_ipv6(ft: FlowTable, d: bytes, off: int, ts: float, frame: int) -> None:
+def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
+    ft: FlowTable, d: bytes, off: int, ts: float, frame: int, wire_len: int
+) -> None:
     n = len(d)
     if n - off < 40:
         ft.skip("truncated IPv6 header")
@@ -270,14 +293,16 @@ def decode_ipv6(ft: FlowTable, d: bytes, off: int, ts: float, frame: int) -> Non
     nbytes = 40 + plen
     end = min(n, off + nbytes) if plen else n
     p = off + 40
-    for _ in range(MAX_TAGS * 2):
+    for _ in range(MAX_IPV6_HEADERS):
         if nh in IPV6_EXT_8:
             if end - p < 2 or end - p < (d[p + 1] + 1) * 8:
                 ft.skip("truncated IPv6 extension header")
                 return
             if nh == 0 and plen == 0:
                 jumbo = _jumbo_length(d, p, p + (d[p + 1] + 1) * 8)
-                if jumbo is None:
+                # RFC 2675: only for payloads too big for the 16-bit field, and never more
+                # than the frame itself carried on the wire.
+                if jumbo is None or jumbo <= 0xFFFF or off + 40 + jumbo > wire_len:
                     ft.skip("bad IPv6 jumbo payload")
                     return
                 nbytes = 40 + jumbo
@@ -288,6 +313,9 @@ def decode_ipv6(ft: FlowTable, d: bytes, off: int, ts: float, frame: int) -> Non
                 return
             nh, p = d[p], p + (d[p + 1] + 2) * 4
         elif nh == 44:
+            if plen == 0:  # a jumbogram cannot be fragmented: Wireshark rejects it too
+                ft.skip("bad IPv6 fragment (payload length 0)")
+                return
             if end - p < 8:
                 ft.skip("truncated IPv6 extension header")
                 return

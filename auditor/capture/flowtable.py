@@ -71,7 +71,9 @@ class FlowTable:
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
 
-    def add(self, proto: int, key: bytes, nbytes: int, ts: float, frame: int, syn: int) -> None:
+    def add(  # noqa: PLR0917 - per-packet call, positional on purpose
+        self, proto: int, key: bytes, nbytes: int, ts: float, frame: int, syn: int
+    ) -> None:
         """Count one IP packet; the fast path inlines the update half of this."""
         table = self.tables.get(proto)
         if table is None:

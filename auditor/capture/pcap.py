@@ -44,9 +44,7 @@ def parse_header(path: str, head: bytes) -> PcapHeader:
     if major != 2 or minor > 4:
         raise CaptureError(path, f"unsupported pcap version {major}.{minor}")
     if link_field & LINKTYPE_RESERVED:
-        raise CaptureError(
-            path, f"pcap link type field has reserved bits set (0x{link_field:08x})"
-        )
+        raise CaptureError(path, f"pcap link type field has reserved bits set (0x{link_field:08x})")
     # The upper bits carry the FCS length, which does not matter for IP-layer counts.
     return PcapHeader(endian, nano, snaplen, link_field & 0xFFFF)
 
@@ -65,7 +63,7 @@ def read_records(
     """
     link = hdr.link_type
     scale = 1e-9 if hdr.nano else 1e-6
-    record_header = struct.Struct(hdr.endian + "III4x").unpack_from
+    record_header = struct.Struct(hdr.endian + "IIII").unpack_from
     unpack = struct.Struct(hdr.endian + "III4x" + ETH_IPV4_TAIL).unpack_from
     unpack6 = IPV6_AT_ETH.unpack_from
     eth4, eth6, frag_mask, host16 = constants(hdr.endian)
@@ -144,7 +142,8 @@ def read_records(
                                 r[5] = 1
                         pos = nxt
                         continue
-                decode(ft, link, buf[pos + 16 : nxt], sec + frac * scale, frame)
+                wire_len = max(record_header(buf, pos)[3], incl)
+                decode(ft, link, buf[pos + 16 : nxt], sec + frac * scale, frame, wire_len)
                 pos = nxt
         # The careful path: one record with every check, refilling the buffer as needed.
         if n - pos < 16:
@@ -157,7 +156,7 @@ def read_records(
                 return _damaged(
                     src, ft, base, "truncated record at offset {}: file ends inside a record header"
                 )
-        sec, frac, incl = record_header(buf, pos)
+        sec, frac, incl, wire_len = record_header(buf, pos)
         if incl > MAX_CAPLEN:
             ft.frames = frame
             ft.warnings.append(
@@ -173,11 +172,11 @@ def read_records(
                     src,
                     ft,
                     base,
-                    "truncated record at offset {}: file ends inside a "
-                    f"{incl}-byte packet",
+                    f"truncated record at offset {{}}: file ends inside a {incl}-byte packet",
                 )
         frame += 1
-        decode(ft, link, buf[pos + 16 : pos + 16 + incl], sec + frac * scale, frame)
+        wire_len = max(wire_len, incl)
+        decode(ft, link, buf[pos + 16 : pos + 16 + incl], sec + frac * scale, frame, wire_len)
         pos += 16 + incl
 
 

@@ -113,6 +113,7 @@ class PcapngReader:
             nfast, divisor, endian = self._fast_interfaces()
             if nfast:
                 unpack, trailer = _fast_structs(endian)
+                wire = trailer
                 eth4, eth6, frag_mask, host16 = constants(endian)
                 frame = ft.frames
                 t = self.last_ts
@@ -185,7 +186,8 @@ class PcapngReader:
                             pos = nxt
                             continue
                     self.last_ts = t
-                    decode(ft, 1, buf[pos + 28 : pos + 28 + caplen], t, frame)
+                    wire_len = max(wire(buf, pos + 24)[0], caplen)
+                    decode(ft, 1, buf[pos + 28 : pos + 28 + caplen], t, frame, wire_len)
                     pos = nxt
                 if frame != ft.frames:
                     self.last_ts = t
@@ -231,7 +233,9 @@ class PcapngReader:
         if btype == SHB:
             endian_found = BYTE_ORDER_MAGIC.get(buf[pos + 8 : pos + 12])
             if endian_found is None:
-                raise Damage(f"corrupt section header at offset {offset}: bad byte-order magic", offset)
+                raise Damage(
+                    f"corrupt section header at offset {offset}: bad byte-order magic", offset
+                )
             endian = endian_found
         elif self.section is None:
             raise Damage(f"no section header block at offset {offset}", offset)
@@ -298,9 +302,11 @@ class PcapngReader:
         if blen < 32:
             raise Damage(f"corrupt packet block at offset {offset}: length {blen}", offset)
         if opb:
-            iface_id, _drops, hi, lo, caplen = struct.unpack_from(endian + "HHIII", buf, pos + 8)
+            iface_id, _drops, hi, lo, caplen, wire_len = struct.unpack_from(
+                endian + "HHIIII", buf, pos + 8
+            )
         else:
-            iface_id, hi, lo, caplen = struct.unpack_from(endian + "IIII", buf, pos + 8)
+            iface_id, hi, lo, caplen, wire_len = struct.unpack_from(endian + "IIIII", buf, pos + 8)
         if caplen > blen - 32:
             raise Damage(
                 f"corrupt packet block at offset {offset}: {caplen} captured bytes"
@@ -313,7 +319,14 @@ class PcapngReader:
             return
         ts = ((hi << 32) | lo) / iface.divisor + iface.offset
         self.last_ts = ts
-        decode_packet(self.ft, iface.link_type, buf[pos + 28 : pos + 28 + caplen], ts, self.ft.frames)
+        decode_packet(
+            self.ft,
+            iface.link_type,
+            buf[pos + 28 : pos + 28 + caplen],
+            ts,
+            self.ft.frames,
+            max(wire_len, caplen),
+        )
 
     def _simple_packet(self, buf: bytes, pos: int, blen: int, endian: str, offset: int) -> None:
         if blen < 16:
@@ -327,7 +340,12 @@ class PcapngReader:
         if iface.snaplen:
             caplen = min(caplen, iface.snaplen)
         decode_packet(
-            self.ft, iface.link_type, buf[pos + 12 : pos + 12 + caplen], self.last_ts, self.ft.frames
+            self.ft,
+            iface.link_type,
+            buf[pos + 12 : pos + 12 + caplen],
+            self.last_ts,
+            self.ft.frames,
+            max(orig_len, caplen),
         )
 
     def _iface(self, iface_id: int, offset: int) -> Interface | None:
@@ -336,7 +354,9 @@ class PcapngReader:
         if iface_id < len(interfaces):
             return interfaces[iface_id]
         if self._before_any_data():
-            raise Damage(f"packet block before any interface description, at offset {offset}", offset)
+            raise Damage(
+                f"packet block before any interface description, at offset {offset}", offset
+            )
         self.ft.skip(f"packet on undefined interface {iface_id}")
         return None
 

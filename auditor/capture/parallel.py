@@ -1,0 +1,272 @@
+"""Reading one big uncompressed capture with several processes, each over a byte range."""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import struct
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from typing import Any, BinaryIO, Final
+
+from auditor.capture import pcap
+from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
+from auditor.capture.flowtable import FlowTable
+from auditor.capture.pcapng import KNOWN_BLOCKS, Damage, PcapngReader, Section
+from auditor.capture.source import CHUNK, ByteSource
+from auditor.errors import CaptureError
+
+SYNC_RECORDS: Final = 16  # chained plausible records (or blocks) that make a resync point
+SYNC_WINDOW: Final = SYNC_RECORDS * (16 + MAX_CAPLEN) + CHUNK
+
+Progress = Callable[[int, int], None]
+# (flow table, read without damage, ran past its range's end, section at its end)
+WorkerResult = tuple[FlowTable, bool, bool, Section | None]
+
+
+def read_pcap_parallel(
+    name: str, header: pcap.PcapHeader, workers: int, progress: Progress | None, *, fast: bool
+) -> tuple[FlowTable, bool]:
+    size = os.path.getsize(name)
+    starts = [pcap.HEADER_SIZE]
+    with open(name, "rb") as f:
+        for i in range(1, workers):
+            found = _sync(f, size * i // workers, size, _pcap_chain(header))
+            if found is not None and found > starts[-1]:
+                starts.append(found)
+    jobs = [
+        (_pcap_worker, (name, header, start, stop, fast)) for start, stop in _ranges(starts, size)
+    ]
+    results = _run(jobs, size, progress)
+    return _merge(results, lambda start, section: _rest_pcap(name, header, start, fast), starts)
+
+
+def read_pcapng_parallel(
+    name: str, workers: int, progress: Progress | None, *, fast: bool
+) -> tuple[FlowTable, bool]:
+    size = os.path.getsize(name)
+    first = leading_section(name)
+    if first is None:  # broken start: the serial reader says precisely what is wrong
+        return _rest_pcapng(name, 0, None, fast, at_start=True)
+    starts = [0]
+    with open(name, "rb") as f:
+        for i in range(1, workers):
+            guess = (size * i // workers) & ~3  # blocks start 4-aligned in a well-formed file
+            found = _sync(f, guess, size, _pcapng_chain(first.endian))
+            if found is not None and found > starts[-1]:
+                starts.append(found)
+    jobs = []
+    for index, (start, stop) in enumerate(_ranges(starts, size)):
+        section = None if index == 0 else copy.deepcopy(first)
+        jobs.append((_pcapng_worker, (name, start, stop, section, fast)))
+    results = _run(jobs, size, progress)
+    sections = [None, *[first] * (len(starts) - 1)]
+    return _merge(
+        results,
+        lambda start, section: _rest_pcapng(name, start, section, fast, at_start=False),
+        starts,
+        sections,
+    )
+
+
+def leading_section(name: str) -> Section | None:
+    """The section header and interfaces at the start of a pcapng file, before any packet."""
+    src = ByteSource(name)
+    try:
+        buf = src.read(CHUNK)
+        reader = PcapngReader(src, FlowTable(), None)
+        pos = 0
+        while len(buf) - pos >= 12:
+            endian = reader.section.endian if reader.section is not None else "<"
+            btype = struct.unpack_from(endian + "I", buf, pos)[0]
+            if reader.section is not None and btype not in (1, 0x0A0D0D0A):
+                break
+            blen = reader._block_length(buf, pos, 0)
+            if len(buf) - pos < blen:
+                break
+            reader._block(buf, pos, blen, pos)
+            pos += blen
+        return reader.section
+    except Damage:
+        return None
+    finally:
+        src.close()
+
+
+def _ranges(starts: Sequence[int], size: int) -> list[tuple[int, int]]:
+    return list(zip(starts, [*starts[1:], size], strict=True))
+
+
+def _sync(f: BinaryIO, offset: int, size: int, chain: Callable[[bytes, int], bool]) -> int | None:
+    """The first offset at or after ``offset`` where a chain of plausible records starts."""
+    f.seek(offset)
+    window = f.read(SYNC_WINDOW)
+    at_eof = offset + len(window) >= size
+    limit = len(window) if at_eof else len(window) - SYNC_WINDOW + CHUNK
+    for p in range(max(limit, 0)):
+        if chain(window, p):
+            return offset + p
+    return None
+
+
+def _pcap_chain(header: pcap.PcapHeader) -> Callable[[bytes, int], bool]:
+    unpack = struct.Struct(header.endian + "IIII").unpack_from
+    frac_limit = 1_000_000_000 if header.nano else 1_000_000
+
+    def chain(window: bytes, p: int) -> bool:
+        for _ in range(SYNC_RECORDS):
+            if p == len(window):
+                return True  # the chain ran exactly to the end of the file
+            if len(window) - p < 16:
+                return False
+            _sec, frac, incl, orig = unpack(window, p)
+            # Zero-length records are refused so that a run of zero bytes is no chain.
+            if frac >= frac_limit or not 0 < incl <= MAX_CAPLEN or not incl <= orig <= MAX_BLOCK:
+                return False
+            p += 16 + incl
+            if p > len(window):
+                return False
+        return True
+
+    return chain
+
+
+def _pcapng_chain(endian: str) -> Callable[[bytes, int], bool]:
+    unpack = struct.Struct(endian + "II").unpack_from
+    trailer = struct.Struct(endian + "I").unpack_from
+
+    def chain(window: bytes, p: int) -> bool:
+        if p % 4:
+            return False
+        for _ in range(SYNC_RECORDS):
+            if p == len(window):
+                return True
+            if len(window) - p < 12:
+                return False
+            btype, blen = unpack(window, p)
+            if btype not in KNOWN_BLOCKS or blen < 12 or blen % 4 or blen > len(window) - p:
+                return False
+            if trailer(window, p + blen - 4)[0] != blen:
+                return False
+            p += blen
+        return True
+
+    return chain
+
+
+def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
+    name: str, header: pcap.PcapHeader, start: int, stop: int, fast: bool, slot: int
+) -> WorkerResult:
+    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
+    try:
+        ft = FlowTable()
+        complete = pcap.read_records(src, header, ft, src.read(CHUNK), fast=fast)
+        return ft, complete, src.overshot, None
+    finally:
+        src.close()
+
+
+def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
+    name: str, start: int, stop: int, section: Section | None, fast: bool, slot: int
+) -> WorkerResult | tuple[str, str, int | None]:
+    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
+    try:
+        ft = FlowTable()
+        reader = PcapngReader(src, ft, section, fast=fast)
+        complete = reader.run(src.read(CHUNK))
+        return ft, complete, src.overshot, reader.section
+    except CaptureError as exc:
+        # Exceptions with required arguments do not survive pickling: send the parts.
+        return exc.path, str(exc).removeprefix(f"{exc.path}: "), exc.offset
+    finally:
+        src.close()
+
+
+_shared: Any = None  # per-worker bytes done, in shared memory, while a parallel read runs
+
+
+def _slot_progress(slot: int, start: int) -> Callable[[int, int], None] | None:
+    shared = _shared
+    if shared is None:
+        return None
+
+    def report(done: int, _total: int) -> None:
+        shared[slot] = done - start
+
+    return report
+
+
+def _run(
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]], size: int, progress: Progress | None
+) -> list[WorkerResult]:
+    global _shared  # noqa: PLW0603 - inherited by the forked workers, never used otherwise
+    context = multiprocessing.get_context("fork")
+    _shared = context.Array("q", len(jobs), lock=False) if progress is not None else None
+    try:
+        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+            futures: list[Future[Any]] = [
+                pool.submit(fn, *args, slot) for slot, (fn, args) in enumerate(jobs)
+            ]
+            pending: set[Future[Any]] = set(futures)
+            while pending:
+                _done, pending_now = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                pending = set(pending_now)
+                if progress is not None and _shared is not None:
+                    progress(min(sum(_shared), size), size)
+            results = [future.result() for future in futures]
+    finally:
+        _shared = None
+    for result in results:
+        if isinstance(result[0], str):
+            raise CaptureError(result[0], result[1], result[2])
+    return results
+
+
+def _merge(
+    results: list[WorkerResult],
+    rest: Callable[[int, Section | None], tuple[FlowTable, bool]],
+    starts: Sequence[int],
+    assumed: Sequence[Section | None] | None = None,
+) -> tuple[FlowTable, bool]:
+    """Join the ranges' tables in file order, as if one process had read the whole file.
+
+    A range is used only if the one before it ended exactly at its start (no damage, no
+    record across the boundary) and in the state it assumed; otherwise it is read again
+    serially from where the previous range really ended.
+    """
+    total, complete, overshot, section = results[0]
+    for index in range(1, len(results)):
+        if not complete or overshot:
+            break
+        if assumed is not None and section != assumed[index]:
+            redo, redo_complete = rest(starts[index], section)
+            total.merge(redo, total.frames)
+            return total, redo_complete
+        ft, complete, overshot, section = results[index]
+        total.merge(ft, total.frames)
+    return total, complete
+
+
+def _rest_pcap(
+    name: str, header: pcap.PcapHeader, start: int, fast: bool
+) -> tuple[FlowTable, bool]:
+    src = ByteSource(name, start=start)
+    try:
+        ft = FlowTable()
+        return ft, pcap.read_records(src, header, ft, src.read(CHUNK), fast=fast)
+    finally:
+        src.close()
+
+
+def _rest_pcapng(
+    name: str, start: int, section: Section | None, fast: bool, *, at_start: bool
+) -> tuple[FlowTable, bool]:
+    src = ByteSource(name, start=start)
+    try:
+        ft = FlowTable()
+        reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
+        reader.at_file_start = at_start
+        return ft, reader.run(src.read(CHUNK))
+    finally:
+        src.close()
