@@ -184,3 +184,15 @@ def test_html_cannot_inject_markup(value: str) -> None:
         for name, _ in attrs:
             assert name in {"lang", "charset", "http-equiv", "content", "name", "class"}
     assert not UNSAFE.search(hostile_output.replace("\n", ""))
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+@pytest.mark.parametrize("width", [60, 100])
+def test_narrow_table_layouts_cannot_be_coloured(width: int, value: str) -> None:
+    options = replace(FIXED, width=width)
+    benign = get_format("table", options).render(_hostile_everywhere(BENIGN))
+    hostile = get_format("table", options).render(_hostile_everywhere(value))
+    assert non_sgr_escapes(hostile) == []
+    # Wrapping may repeat a style across lines, but data can bring no style of its own.
+    assert set(SGR.findall(hostile)) <= set(SGR.findall(benign))
+    assert not UNSAFE.search(SGR.sub("", hostile))
