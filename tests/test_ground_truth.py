@@ -18,11 +18,12 @@ from auditor.capture import read_capture
 from auditor.endpoints import capture_hosts, choose_server
 
 FLOW_LINE = re.compile(r"^\s*\d+\s+(TCP|UDP)\s+(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s")
+# stun_msteams_unidir.pcapng holds one one-way flow only: nDPI prints no `<->` line for it.
 MEETINGS = [
     "discord.pcap", "google_meet.pcapng", "rtp.pcapng", "skype-conference-call.pcap",
-    "stun_dtls_rtp.pcapng", "stun_google_meet.pcapng", "stun_msteams_unidir.pcapng",
-    "stun_wa_call.pcapng", "stun_zoom.pcapng", "teams.pcap", "telegram_videocall.pcapng",
-    "webex.pcap", "wechat.pcap", "zoom.pcap", "zoom2.pcap", "zoom_p2p.pcapng",
+    "stun_dtls_rtp.pcapng", "stun_google_meet.pcapng", "stun_wa_call.pcapng",
+    "stun_zoom.pcapng", "teams.pcap", "telegram_videocall.pcapng", "webex.pcap",
+    "wechat.pcap", "zoom.pcap", "zoom2.pcap", "zoom_p2p.pcapng",
 ]
 
 
