@@ -34,10 +34,20 @@ def bundled_directory() -> Path:
 
 def bundled_databases() -> list[str]:
     """The shipped databases that are present, country first."""
-    directory = bundled_directory()
-    return [
-        str(directory / name) for name in (COUNTRY_FILE, ASN_FILE) if (directory / name).is_file()
-    ]
+    return [path for path in (bundled_country(), bundled_asn()) if path is not None]
+
+
+def bundled_country() -> str | None:
+    return _present(COUNTRY_FILE)
+
+
+def bundled_asn() -> str | None:
+    return _present(ASN_FILE)
+
+
+def _present(name: str) -> str | None:
+    path = bundled_directory() / name
+    return str(path) if path.is_file() else None
 
 
 def notice_text() -> str:

@@ -1,0 +1,66 @@
+"""Facts about the databases in use: age, staleness, checksum, for reports and `audit db info`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from auditor.model import DatabaseInfo
+
+DEFAULT_MAX_AGE_DAYS = 45
+_SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseDetails:
+    """What `audit db info` shows for one database, beyond its DatabaseInfo."""
+
+    info: DatabaseInfo
+    size: int
+    sha256: str
+
+
+def database_age_days(info: DatabaseInfo, now: float) -> float:
+    """Days since the database was built; 0 for one stamped in the future (a skewed clock)."""
+    return max(0.0, (now - info.build_epoch) / _SECONDS_PER_DAY)
+
+
+def build_date(info: DatabaseInfo) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(info.build_epoch))
+
+
+def is_stale(info: DatabaseInfo, now: float, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> bool:
+    return database_age_days(info, now) > max_age_days
+
+
+def staleness_warnings(
+    databases: Iterable[DatabaseInfo], now: float, max_age_days: float = DEFAULT_MAX_AGE_DAYS
+) -> list[str]:
+    """One warning per database older than ``max_age_days``, naming it first."""
+    return [
+        f"{info.path}: database built {build_date(info)} is "
+        f"{int(database_age_days(info, now))} days old (over {max_age_days:g}); "
+        "its locations may be out of date"
+        for info in databases
+        if is_stale(info, now, max_age_days)
+    ]
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def details_of(info: DatabaseInfo) -> DatabaseDetails:
+    return DatabaseDetails(info=info, size=os.path.getsize(info.path), sha256=sha256_of(info.path))
+
+
+def ip_versions(info: DatabaseInfo) -> str:
+    # An IPv6 mmdb holds IPv4 too, in its ::/96 subtree; an IPv4 one cannot hold IPv6.
+    return "IPv4 and IPv6" if info.ip_version == 6 else "IPv4 only"
