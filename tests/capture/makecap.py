@@ -110,7 +110,9 @@ def pcap_file(
 ) -> bytes:
     """A classic pcap; a record is (time, captured bytes[, original length])."""
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
-    out = [struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, link_type | link_field_extra)]
+    out = [
+        struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, link_type | link_field_extra)
+    ]
     scale = 1_000_000_000 if nano else 1_000_000
     for record in records:
         ts, data = record[0], record[1]
@@ -175,7 +177,9 @@ def pcapng_file(sections: list[PcapngSection]) -> bytes:
                 opts += option(e, 14, struct.pack(e + "q", iface.tsoffset))
             if opts:
                 opts += option(e, 0, b"")
-            out.append(_block(e, 1, struct.pack(e + "HHI", iface.link_type, 0, iface.snaplen) + opts))
+            out.append(
+                _block(e, 1, struct.pack(e + "HHI", iface.link_type, 0, iface.snaplen) + opts)
+            )
         for packet in section.packets:
             out.append(packet if isinstance(packet, bytes) else _packet_block(e, packet))
     return b"".join(out)
