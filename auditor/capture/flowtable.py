@@ -47,7 +47,7 @@ class FlowTable:
         "warnings",
     )
 
-    def __init__(self, max_flows: int = MAX_FLOWS) -> None:
+    def __init__(self, max_flows: int | None = None) -> None:
         self.tables: dict[int, dict[bytes, Record]] = {6: {}, 17: {}}
         self.frags4: dict[bytes, bytes] = {}  # src|dst|proto|id -> flow key of the first fragment
         self.frags6: dict[bytes, tuple[int, bytes]] = {}  # src|dst|id -> (protocol, flow key)
@@ -56,7 +56,7 @@ class FlowTable:
         self.link_types: dict[int, None] = {}  # insertion-ordered set
         self.frames = 0
         self.flows = 0
-        self.max_flows = max_flows
+        self.max_flows = MAX_FLOWS if max_flows is None else max_flows
         # Timestamps of records that did not go through the fast path; the fast path's are in
         # the flow records themselves.
         self.min_ts: float | None = None

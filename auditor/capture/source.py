@@ -34,9 +34,9 @@ class ByteSource:
         self.total = os.fstat(self.raw.fileno()).st_size
         self.compressed = self.raw.read(2) == GZIP_MAGIC
         self.raw.seek(0)
-        self.stream: BinaryIO = self.raw
+        self.gzip: gzip.GzipFile | None = None
         if self.compressed:
-            self.stream = gzip.GzipFile(fileobj=self.raw, mode="rb")  # type: ignore[assignment]
+            self.gzip = gzip.GzipFile(fileobj=self.raw, mode="rb")
         elif start:
             self.raw.seek(start)
         self.offset = start  # offset in the decompressed stream of the next byte read
@@ -55,7 +55,8 @@ class ByteSource:
         want = size
         while want > 0:
             try:
-                part = self.stream.read(want)
+                # read1 hands over what one step decompressed, so data before damage survives.
+                part = self.gzip.read1(want) if self.gzip is not None else self.raw.read(want)
             except (OSError, EOFError, zlib.error) as exc:
                 # gzip.BadGzipFile is an OSError; a cut-off stream is an EOFError.
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
@@ -78,6 +79,6 @@ class ByteSource:
         return True
 
     def close(self) -> None:
-        if self.stream is not self.raw:
-            self.stream.close()
+        if self.gzip is not None:
+            self.gzip.close()
         self.raw.close()
