@@ -93,7 +93,7 @@ def load_config(
     license_key = pick("license_key", "GEOIPUPDATE_LICENSE_KEY", "LicenseKey")
     if not account_id or not license_key:
         raise UsageError(
-            "audit db update needs a MaxMind account ID and licence key: --account-id and "
+            "a MaxMind account ID and licence key are needed: --account-id and "
             "--license-key, GEOIPUPDATE_ACCOUNT_ID and GEOIPUPDATE_LICENSE_KEY, or GeoIP.conf"
         )
     if not account_id.isdigit():
