@@ -45,6 +45,7 @@ class Capture:
     header_end: int
     record_ends: tuple[int, ...]  # offset just past each packet record, in file order
     fmt: str  # "pcap" or "pcapng"
+    header_blocks: tuple[int, ...] = ()  # pcapng: where each block before the first packet ends
 
     def prefix(self, cut: int) -> bytes:
         """The file made of the header and only the records that end at or before ``cut``."""
@@ -164,12 +165,14 @@ def pcapng(
     if not links:
         links = [LINKTYPE_ETHERNET]
     out = bytearray(_block(endian, 0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1)))
+    header_blocks = [len(out)]
     for link in links:
         options = b""
         if tsresol is not None:
             options = struct.pack(endian + "HH", 9, 1) + bytes((tsresol, 0, 0, 0))
             options += struct.pack(endian + "HH", 0, 0)
         out += _block(endian, 1, struct.pack(endian + "HHI", link, 0, 0) + options)
+        header_blocks.append(len(out))
     header_end = len(out)
     ends = []
     divisor = _divisor(tsresol)
@@ -188,7 +191,7 @@ def pcapng(
             out += _block(endian, 6, struct.pack(endian + "IIIII", iface, stamp >> 32,
                                                  stamp & 0xFFFFFFFF, len(packet.data), wire) + body)
         ends.append(len(out))
-    return Capture(bytes(out), header_end, tuple(ends), "pcapng")
+    return Capture(bytes(out), header_end, tuple(ends), "pcapng", tuple(header_blocks))
 
 
 def _divisor(tsresol: int | None) -> int:
