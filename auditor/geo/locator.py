@@ -158,7 +158,7 @@ def _inspect(path: str) -> tuple[DatabaseInfo, Layout]:
         ) from exc
     try:
         metadata = reader.metadata()
-        check_metadata(path, metadata)
+        check_metadata(path, metadata, os.path.getsize(path))
         # Corruption is reported as such even when the layout would be refused anyway.
         _probe(path, reader, metadata.ip_version)
         return database_info(path, metadata), layout_of(path, metadata.database_type)

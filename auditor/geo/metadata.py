@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from maxminddb.reader import Metadata
 
 from auditor.errors import DatabaseError
@@ -27,7 +25,7 @@ def one_line(exc: BaseException) -> str:
     return f"{message} ({type(exc).__name__})"
 
 
-def check_metadata(path: str, metadata: Metadata) -> None:
+def check_metadata(path: str, metadata: Metadata, file_size: int) -> None:
     """DatabaseError when the metadata cannot be trusted: it would mislead every lookup."""
     database_type = metadata.database_type
     if not isinstance(database_type, str):
@@ -40,7 +38,7 @@ def check_metadata(path: str, metadata: Metadata) -> None:
     if not isinstance(build_epoch, int) or not 0 <= build_epoch <= MAX_BUILD_EPOCH:
         raise DatabaseError(path, f"corrupt database: build_epoch {build_epoch!r} out of range")
     tree_size = metadata.node_count * metadata.record_size // 4
-    if metadata.node_count <= 0 or tree_size + 16 > os.path.getsize(path):
+    if metadata.node_count <= 0 or tree_size + 16 > file_size:
         raise DatabaseError(path, f"corrupt database: node_count {metadata.node_count!r}")
 
 

@@ -303,7 +303,7 @@ def _check_readable(partial: str, target: str, edition_id: str) -> None:
     try:
         with maxminddb.open_database(partial, maxminddb.MODE_AUTO) as reader:
             metadata = reader.metadata()
-            check_metadata(target, metadata)
+            check_metadata(target, metadata, os.path.getsize(partial))
             database_type = str(metadata.database_type)
     except DatabaseError:
         raise

@@ -43,9 +43,11 @@ def write_mmdb(
 @pytest.fixture
 def make_db(tmp_path: Path) -> MakeDb:
     counter = iter(range(1_000_000))
+    folder = tmp_path / "crafted"  # apart from the test's own files in tmp_path
+    folder.mkdir()
 
     def make(database_type: str, records: Mapping[str, Any], **kwargs: Any) -> str:
-        path = tmp_path / f"crafted-{next(counter)}.mmdb"
+        path = folder / f"crafted-{next(counter)}.mmdb"
         return write_mmdb(path, database_type, records, **kwargs)
 
     return make
