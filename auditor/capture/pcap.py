@@ -73,6 +73,7 @@ def read_records(
     add = ft.add
     decode = decode_packet
     ethernet_fast = fast and link == 1
+    max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
     frame = ft.frames
     base = src.offset - len(buf)  # stream offset of buf[0]
     pos = 0
@@ -84,7 +85,7 @@ def read_records(
             while pos + 64 <= n:
                 sec, frac, incl, et, vihl, tlr, frag, proto, key, flags = unpack(buf, pos)
                 nxt = pos + 16 + incl
-                if nxt > n or incl > MAX_CAPLEN:
+                if nxt > n or incl > max_caplen:
                     break
                 frame += 1
                 if et == eth4:

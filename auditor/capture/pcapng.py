@@ -35,6 +35,11 @@ class Interface:
     divisor: int  # timestamp units per second
     offset: int  # seconds added to every timestamp (if_tsoffset)
 
+    def seconds(self, hi: int, lo: int) -> float:
+        # The same arithmetic as the fast path, so that both give the very same float.
+        div = float(self.divisor)
+        return hi * (4294967296 / div) + lo / div + self.offset
+
 
 @dataclass(slots=True)
 class Section:
@@ -112,6 +117,8 @@ class PcapngReader:
         while True:
             nfast, divisor, endian = self._fast_interfaces()
             if nfast:
+                div = float(divisor)
+                hi_scale = 4294967296 / div
                 unpack, trailer = _fast_structs(endian)
                 wire = trailer
                 eth4, eth6, frag_mask, host16 = constants(endian)
@@ -132,7 +139,7 @@ class PcapngReader:
                     ):
                         break
                     frame += 1
-                    t = (hi * 4294967296 + lo) / divisor
+                    t = hi * hi_scale + lo / div + 0  # + offset, which is 0 here
                     if et == eth4:
                         if vihl == 0x45 and not frag & frag_mask and caplen >= 48:
                             tl = host16[tlr]
@@ -317,7 +324,7 @@ class PcapngReader:
         self.ft.frames += 1
         if iface is None:
             return
-        ts = ((hi << 32) | lo) / iface.divisor + iface.offset
+        ts = iface.seconds(hi, lo)
         self.last_ts = ts
         decode_packet(
             self.ft,
