@@ -38,7 +38,6 @@ from unittest import mock
 import geoip2.database
 import geoip2.errors
 import maxminddb
-import mmdb_writer
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
@@ -154,7 +153,7 @@ def _npm_pack(source: Source, work: Path) -> Path:
         text=True,
     )
     (packed,) = json.loads(result.stdout)
-    return work / packed["filename"]
+    return work / str(packed["filename"])
 
 
 def _check_integrity(source: Source, tarball: Path) -> None:
@@ -186,7 +185,7 @@ def build_asn(csv_paths: Iterable[Path], target: Path, epoch: int) -> None:
     by_owner: dict[tuple[int, str], list[str]] = defaultdict(list)
     for start, end, asn, org in _asn_rows(csv_paths):
         first, last = ipaddress.ip_address(start), ipaddress.ip_address(end)
-        networks = ipaddress.summarize_address_range(first, last)  # type: ignore[misc]
+        networks = ipaddress.summarize_address_range(first, last)
         by_owner[(asn, org)].extend(str(n) for n in networks)
     writer = _writer(bundled.ASN_TYPE, "AS number and organisation of each network")
     for asn, org in sorted(by_owner):
@@ -222,7 +221,8 @@ def _write(writer: MMDBWriter, target: Path, epoch: int) -> None:
     """Write atomically, stamping the source data's epoch instead of the clock's."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    with mock.patch.object(mmdb_writer.time, "time", return_value=epoch):
+    # mmdb-writer stamps int(time.time()); pinning it keeps builds byte-identical.
+    with mock.patch("mmdb_writer.time.time", return_value=epoch):
         writer.to_db_file(str(partial))
     partial.replace(target)
 
@@ -285,7 +285,8 @@ Why this source: checked against the public addresses of the meeting captures in
 shared/data/pcaps/meetings (132 public addresses in 19 captures), geo-whois-asn-country gave
 a country for all 132; iptoasn-country (PDDL) missed 7, among them Tencent's 203.205.x
 relays, two Zoom addresses and a CloudFront one. Its data licence (CC BY 4.0) only asks for
-the attribution above, which every report carries through DatabaseInfo.attribution.
+the attribution given for each file below, which every report carries through
+DatabaseInfo.attribution.
 
 Changes made (CC BY 4.0 asks that they be indicated): records rewritten from
 {"country_code": CC} to the GeoIP2-Country layout {"country": {"iso_code": CC}}, and the ASN

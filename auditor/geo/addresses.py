@@ -59,8 +59,15 @@ _V6_CLASSES: tuple[tuple[str, str], ...] = (
     ("::/0", "reserved"),  # everything outside 2000::/3 is unallocated
 )
 
-_V4_TABLE = tuple((ipaddress.IPv4Network(n), c) for n, c in _V4_CLASSES)
-_V6_TABLE = tuple((ipaddress.IPv6Network(n), c) for n, c in _V6_CLASSES)
+# As integer ranges: comparing ints is several times cheaper than ``address in network``.
+_V4_TABLE = tuple(
+    (int(n.network_address), int(n.broadcast_address), c)
+    for n, c in ((ipaddress.IPv4Network(net), name) for net, name in _V4_CLASSES)
+)
+_V6_TABLE = tuple(
+    (int(n.network_address), int(n.broadcast_address), c)
+    for n, c in ((ipaddress.IPv6Network(net), name) for net, name in _V6_CLASSES)
+)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
@@ -86,17 +93,9 @@ def classify_address(ip: str) -> str | None:
     Raises ValueError when ``ip`` is not an IP address: that is a caller's bug, not data.
     """
     address = lookup_address(parse_address(ip))
-    if isinstance(address, ipaddress.IPv4Address):
-        return _first_class(address, _V4_TABLE)
-    return _first_class(address, _V6_TABLE)
-
-
-def _first_class(
-    address: IPAddress,
-    table: tuple[tuple[ipaddress.IPv4Network, str], ...]
-    | tuple[tuple[ipaddress.IPv6Network, str], ...],
-) -> str | None:
-    for network, name in table:
-        if address in network:
+    value = int(address)
+    table = _V4_TABLE if address.version == 4 else _V6_TABLE
+    for first, last, name in table:
+        if first <= value <= last:
             return name or None
     return None

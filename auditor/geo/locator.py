@@ -46,17 +46,17 @@ class NetworkCache:
     """
 
     def __init__(self) -> None:
-        self._by_length: dict[tuple[int, int], dict[int, Answer]] = {}
+        # version -> prefix length -> network bits -> answer
+        self._blocks: dict[int, dict[int, dict[int, Answer]]] = {4: {}, 6: {}}
         self._size = 0
 
     def get(self, address: IPAddress) -> Answer | None:
         bits = address.max_prefixlen
         value = int(address)
-        for (version, length), block in self._by_length.items():
-            if version == address.version:
-                answer = block.get(value >> (bits - length))
-                if answer is not None:
-                    return answer
+        for length, block in self._blocks[address.version].items():
+            answer = block.get(value >> (bits - length))
+            if answer is not None:
+                return answer
         return None
 
     def put(self, address: IPAddress, prefix_len: int, answer: Answer) -> None:
@@ -64,11 +64,20 @@ class NetworkCache:
         if not 0 <= prefix_len <= bits:
             return  # a corrupt tree can report nonsense; such answers are just not cached
         if self._size >= _CACHE_LIMIT:
-            self._by_length.clear()
+            self._blocks = {4: {}, 6: {}}
             self._size = 0
-        block = self._by_length.setdefault((address.version, prefix_len), {})
+        block = self._blocks[address.version].setdefault(prefix_len, {})
         block[int(address) >> (bits - prefix_len)] = answer
         self._size += 1
+
+    def networks(self) -> list[tuple[int, int, int]]:
+        """(version, prefix length, network bits) of every cached network, for tests."""
+        return [
+            (version, length, key)
+            for version, lengths in self._blocks.items()
+            for length, block in lengths.items()
+            for key in block
+        ]
 
 
 class _Database:
