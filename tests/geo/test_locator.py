@@ -226,7 +226,7 @@ def test_ip_location_db_and_ipinfo_layouts(make_db: MakeDb) -> None:
         },
     )
     lite = make_db(
-        "ipinfo lite.mmdb",
+        "ipinfo bundle_location_lite.mmdb",
         {
             "2.2.0.0/16": {
                 "asn": "AS3215",
