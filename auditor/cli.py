@@ -59,8 +59,12 @@ class Environment:
         return self.stdout_isatty and self.colour_allowed
 
 
-class _TerminatedError(Exception):
-    """SIGTERM arrived: unwind like Ctrl-C, leaving no partial report behind."""
+class _TerminatedError(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, leaving no partial report behind.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way (the
+    capture reader turns its own bugs into CaptureError) can swallow it and go on auditing.
+    """
 
 
 def main(argv: Sequence[str], environment: Environment | None = None) -> int:
@@ -72,7 +76,7 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
     live = bool(argv) and argv[0] == "live"
     parser = build_live_parser() if live else build_parser()
     try:
-        args = parser.parse_args(list(argv[1:] if live else argv))
+        args = parser.parse_intermixed_args(list(argv[1:] if live else argv))
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
     except UsageError as error:
