@@ -43,14 +43,14 @@ def namespaces() -> Iterator[tuple[str, str]]:
     try:
         _ip("link", "add", "veth-c", "netns", client, "type", "veth", "peer", "name", "veth-s",
             "netns", server)
+        for namespace, link in ((client, "veth-c"), (server, "veth-s")):
+            _ip("-n", namespace, "link", "set", "lo", "up")
+            _ip("-n", namespace, "link", "set", link, "up")  # before routes: they need it up
         _ip("-n", client, "addr", "add", f"{CLIENT}/24", "dev", "veth-c")
         for address in (SE_SERVER, CN_SERVER):
             _ip("-n", server, "addr", "add", f"{address}/32", "dev", "veth-s")
             _ip("-n", client, "route", "add", f"{address}/32", "dev", "veth-c")
         _ip("-n", server, "route", "add", f"{CLIENT}/32", "dev", "veth-s")
-        for namespace, link in ((client, "veth-c"), (server, "veth-s")):
-            _ip("-n", namespace, "link", "set", "lo", "up")
-            _ip("-n", namespace, "link", "set", link, "up")
         yield client, server
     finally:
         _ip("netns", "del", client)
