@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from auditor.capture import read_capture
 from auditor.endpoints import merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
-from auditor.geo import open_locator
+from auditor.geo import open_locator, staleness_warnings
 from auditor.model import (
     AuditResult,
     CaptureResult,
@@ -93,15 +93,7 @@ def _stale_database_warnings(
 ) -> tuple[str, ...]:
     if request.now is None or request.max_db_age_days is None:
         return ()
-    warnings = []
-    for info in databases:
-        age_days = (request.now - info.build_epoch) / 86400
-        if age_days > request.max_db_age_days:
-            warnings.append(
-                f"{info.path}: database is {age_days:.0f} days old "
-                f"(older than --max-db-age {request.max_db_age_days:g})"
-            )
-    return tuple(warnings)
+    return tuple(staleness_warnings(databases, request.now, request.max_db_age_days))
 
 
 def default_workers() -> int:

@@ -11,8 +11,12 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.errors import CaptureError, UsageError
+
+if TYPE_CHECKING:  # scapy is an optional extra, imported only when capturing
+    from scapy.packet import Packet
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ def capture_live(
     except OSError as error:
         raise CaptureError(str(output), f"cannot write capture: {error.strerror}") from error
 
-    def keep(packet: object) -> None:
+    def keep(packet: Packet) -> None:
         nonlocal written
         writer.write(packet)
         written += 1
