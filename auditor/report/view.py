@@ -84,7 +84,11 @@ def flags_of(finding: Finding) -> tuple[str, ...]:
 def iso_time(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):  # a damaged capture timestamp: no such date
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def build_date(epoch: int) -> str:
