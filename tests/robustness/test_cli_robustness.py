@@ -336,3 +336,25 @@ def test_half_a_million_flows_complete_in_bounded_memory(
     assert document["captures"][0]["flows"] == 500_000
     assert document["summary"]["endpoints"] == 4
     assert run.peak_rss < RSS_LIMIT, f"peak RSS {run.peak_rss / MB:.0f} MB"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "text", "html", "sarif", "junit"])
+def test_timestamp_beyond_any_date_is_not_an_internal_error(
+    city_db: Path, tmp_path: Path, fmt: str
+) -> None:
+    """A pcapng with 1-second resolution and a 2^63-second timestamp: no such date exists."""
+    import random
+
+    from fuzz.capgen import pcapng, sample_packets
+
+    capture = pcapng(sample_packets(random.Random(1), 3), tsresol=0)  # noqa: S311 - test data
+    data = bytearray(capture.data)
+    first_epb = capture.header_end
+    data[first_epb + 12 : first_epb + 16] = b"\xff\xff\xff\xff"  # timestamp, high word
+    path = tmp_path / "far-future.pcapng"
+    path.write_bytes(bytes(data))
+    run = audit(path, "-f", fmt, db=city_db)
+    text = "\n".join(run.stderr_lines)
+    assert "internal error" not in text
+    assert "Traceback" not in text
+    assert run.status in (0, 1), text
