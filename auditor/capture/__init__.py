@@ -49,7 +49,7 @@ def _read(
 ) -> CaptureResult:
     src = ByteSource(name, progress=progress)
     try:
-        head = src.read(CHUNK)
+        head = src.read()
         fmt = _sniff(name, head, src)
         if fmt == "pcap":
             header = pcap.parse_header(name, head)

@@ -74,7 +74,7 @@ def leading_section(name: str) -> Section | None:
     """The section header and interfaces at the start of a pcapng file, before any packet."""
     src = ByteSource(name)
     try:
-        buf = src.read(CHUNK)
+        buf = src.read()
         reader = PcapngReader(src, FlowTable(), None)
         pos = 0
         while len(buf) - pos >= 12:
@@ -161,7 +161,7 @@ def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
     src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
     try:
         ft = FlowTable()
-        complete = pcap.read_records(src, header, ft, src.read(CHUNK), fast=fast)
+        complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
         return ft, complete, src.overshot, None
     finally:
         src.close()
@@ -174,7 +174,7 @@ def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
     try:
         ft = FlowTable()
         reader = PcapngReader(src, ft, section, fast=fast)
-        complete = reader.run(src.read(CHUNK))
+        complete = reader.run(src.read())
         return ft, complete, src.overshot, reader.section
     except CaptureError as exc:
         # Exceptions with required arguments do not survive pickling: send the parts.
@@ -254,7 +254,7 @@ def _rest_pcap(
     src = ByteSource(name, start=start)
     try:
         ft = FlowTable()
-        return ft, pcap.read_records(src, header, ft, src.read(CHUNK), fast=fast)
+        return ft, pcap.read_records(src, header, ft, src.read(), fast=fast)
     finally:
         src.close()
 
@@ -267,6 +267,6 @@ def _rest_pcapng(
         ft = FlowTable()
         reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
         reader.at_file_start = at_start
-        return ft, reader.run(src.read(CHUNK))
+        return ft, reader.run(src.read())
     finally:
         src.close()

@@ -9,7 +9,7 @@ from typing import Final
 from auditor.capture.decode import decode_packet
 from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_CAPLEN, constants
 from auditor.capture.flowtable import FlowTable
-from auditor.capture.source import CHUNK, ByteSource
+from auditor.capture.source import ByteSource, refill, window
 from auditor.errors import CaptureError
 
 HEADER_SIZE: Final = 24
@@ -53,13 +53,13 @@ def read_records(
     src: ByteSource,
     hdr: PcapHeader,
     ft: FlowTable,
-    buf: bytes,
+    head: bytes,
     *,
     fast: bool = True,
 ) -> bool:
-    """Count every record from the start of ``buf`` on; False when damage stopped the read.
+    """Count every record from the start of ``head`` on; False when damage stopped the read.
 
-    ``buf`` starts at a record boundary, at stream offset ``src.offset - len(buf)``.
+    ``head`` starts at a record boundary and ends where ``src`` will go on reading.
     """
     link = hdr.link_type
     scale = 1e-9 if hdr.nano else 1e-6
@@ -75,9 +75,7 @@ def read_records(
     ethernet_fast = fast and link == 1
     max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
     frame = ft.frames
-    base = src.offset - len(buf)  # stream offset of buf[0]
-    pos = 0
-    n = len(buf)
+    buf, base, pos, n = window(src, head)  # base: stream offset of buf[0]
     while True:
         if ethernet_fast:
             # The hot loop: common Ethernet/IPv4|IPv6/TCP|UDP records are counted inline;
@@ -144,11 +142,11 @@ def read_records(
                         pos = nxt
                         continue
                 wire_len = max(record_header(buf, pos)[3], incl)
-                decode(ft, link, buf[pos + 16 : nxt], sec + frac * scale, frame, wire_len)
+                decode(ft, link, bytes(buf[pos + 16 : nxt]), sec + frac * scale, frame, wire_len)
                 pos = nxt
         # The careful path: one record with every check, refilling the buffer as needed.
         if n - pos < 16:
-            buf, base, pos, n = _refill(src, buf, base, pos, 16)
+            buf, base, pos, n = refill(src, buf, base, pos, n, need=16)
             if n == 0:
                 ft.frames = frame
                 return _clean_end(src, ft)
@@ -166,7 +164,7 @@ def read_records(
             )
             return False
         if pos + 16 + incl > n:
-            buf, base, pos, n = _refill(src, buf, base, pos, 16 + incl)
+            buf, base, pos, n = refill(src, buf, base, pos, n, need=16 + incl)
             if n < 16 + incl:
                 ft.frames = frame
                 return _damaged(
@@ -177,26 +175,10 @@ def read_records(
                 )
         frame += 1
         wire_len = max(wire_len, incl)
-        decode(ft, link, buf[pos + 16 : pos + 16 + incl], sec + frac * scale, frame, wire_len)
+        decode(
+            ft, link, bytes(buf[pos + 16 : pos + 16 + incl]), sec + frac * scale, frame, wire_len
+        )
         pos += 16 + incl
-
-
-def _refill(
-    src: ByteSource, buf: bytes, base: int, pos: int, need: int
-) -> tuple[bytes, int, int, int]:
-    """Drop consumed bytes and read until ``need`` bytes are buffered, or the stream ends."""
-    rest = buf[pos:]
-    base += pos
-    while len(rest) < need:
-        more = src.read(max(CHUNK, need - len(rest)))
-        if not more:
-            # A record straddles the end of this worker's byte range: finish it (and what
-            # follows, since the next worker's start was a false sync), rather than stop.
-            if rest and src.extend():
-                continue
-            break
-        rest += more
-    return rest, base, 0, len(rest)
 
 
 def _clean_end(src: ByteSource, ft: FlowTable) -> bool:

@@ -11,10 +11,11 @@ from typing import Any, Final
 from auditor.capture.decode import decode_packet
 from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_BLOCK, constants
 from auditor.capture.flowtable import FlowTable
-from auditor.capture.source import CHUNK, ByteSource
+from auditor.capture.source import ByteSource, refill, window
 from auditor.errors import CaptureError
 
-Unpacker = Callable[[bytes, int], tuple[Any, ...]]
+Buf = bytes | bytearray
+Unpacker = Callable[[Buf, int], tuple[Any, ...]]
 
 SHB: Final = 0x0A0D0D0A
 IDB: Final = 1
@@ -80,10 +81,10 @@ class PcapngReader:
         self.at_file_start = section is None
         self.last_ts = 0.0  # SPBs carry no timestamp: they get the previous packet's
 
-    def run(self, buf: bytes) -> bool:
+    def run(self, head: bytes) -> bool:
         """Count every block; False when damage stopped the read (warning in ``ft``)."""
         try:
-            self._loop(buf)
+            self._loop(head)
         except Damage as exc:
             if self._before_any_data():
                 error = CaptureError(self.src.path, str(exc))
@@ -103,12 +104,10 @@ class PcapngReader:
     def _has_interface(self) -> bool:
         return self.section is not None and bool(self.section.interfaces)
 
-    def _loop(self, buf: bytes) -> None:
+    def _loop(self, head: bytes) -> None:
         ft = self.ft
         src = self.src
-        base = src.offset - len(buf)
-        pos = 0
-        n = len(buf)
+        buf, base, pos, n = window(src, head)
         add = ft.add
         decode = decode_packet
         tcp, udp = ft.tables[6], ft.tables[17]
@@ -194,14 +193,14 @@ class PcapngReader:
                             continue
                     self.last_ts = t
                     wire_len = max(wire(buf, pos + 24)[0], caplen)
-                    decode(ft, 1, buf[pos + 28 : pos + 28 + caplen], t, frame, wire_len)
+                    decode(ft, 1, bytes(buf[pos + 28 : pos + 28 + caplen]), t, frame, wire_len)
                     pos = nxt
                 if frame != ft.frames:
                     self.last_ts = t
                 ft.frames = frame
             # The careful path: one block with every check.
             if n - pos < 12:
-                buf, base, pos, n = _refill(src, buf, base, pos, 12)
+                buf, base, pos, n = refill(src, buf, base, pos, n, need=12)
                 if n == 0:
                     return
                 if n < 12:
@@ -211,7 +210,7 @@ class PcapngReader:
                     )
             blen = self._block_length(buf, pos, base)
             if n - pos < blen:
-                buf, base, pos, n = _refill(src, buf, base, pos, blen)
+                buf, base, pos, n = refill(src, buf, base, pos, n, need=blen)
                 if n < blen:
                     raise Damage(
                         f"truncated block at offset {base}: file ends inside a {blen}-byte block",
@@ -233,12 +232,12 @@ class PcapngReader:
             count += 1
         return count, first.divisor, section.endian
 
-    def _block_length(self, buf: bytes, pos: int, base: int) -> int:
+    def _block_length(self, buf: Buf, pos: int, base: int) -> int:
         offset = base + pos
         endian = self.section.endian if self.section is not None else "<"
         btype = struct.unpack_from(endian + "I", buf, pos)[0]
         if btype == SHB:
-            endian_found = BYTE_ORDER_MAGIC.get(buf[pos + 8 : pos + 12])
+            endian_found = BYTE_ORDER_MAGIC.get(bytes(buf[pos + 8 : pos + 12]))
             if endian_found is None:
                 raise Damage(
                     f"corrupt section header at offset {offset}: bad byte-order magic", offset
@@ -251,11 +250,11 @@ class PcapngReader:
             raise Damage(f"corrupt block length {blen} at offset {offset}", offset)
         return blen
 
-    def _block(self, buf: bytes, pos: int, blen: int, offset: int) -> None:
+    def _block(self, buf: Buf, pos: int, blen: int, offset: int) -> None:
         endian = self.section.endian if self.section is not None else "<"
         btype = struct.unpack_from(endian + "I", buf, pos)[0]
         if btype == SHB:
-            endian = BYTE_ORDER_MAGIC[buf[pos + 8 : pos + 12]]
+            endian = BYTE_ORDER_MAGIC[bytes(buf[pos + 8 : pos + 12])]
         trailer = struct.unpack_from(endian + "I", buf, pos + blen - 4)[0]
         if trailer != blen:
             raise Damage(
@@ -275,7 +274,7 @@ class PcapngReader:
             self._simple_packet(buf, pos, blen, endian, offset)
         # Every other block (name resolution, statistics, custom...) carries no packet.
 
-    def _section_header(self, buf: bytes, pos: int, blen: int, endian: str, offset: int) -> None:
+    def _section_header(self, buf: Buf, pos: int, blen: int, endian: str, offset: int) -> None:
         if blen < 28:
             raise Damage(f"corrupt section header at offset {offset}: length {blen}", offset)
         major, minor = struct.unpack_from(endian + "HH", buf, pos + 12)
@@ -283,7 +282,7 @@ class PcapngReader:
             raise Damage(f"unsupported pcapng version {major}.{minor} at offset {offset}", offset)
         self.section = Section(endian)
 
-    def _interface(self, buf: bytes, pos: int, blen: int, endian: str, offset: int) -> None:
+    def _interface(self, buf: Buf, pos: int, blen: int, endian: str, offset: int) -> None:
         assert self.section is not None  # noqa: S101 - _block_length guarantees it
         if blen < 20:
             raise Damage(f"corrupt interface description at offset {offset}: length {blen}", offset)
@@ -304,7 +303,7 @@ class PcapngReader:
         self.section.interfaces.append(Interface(link_type, snaplen, divisor, ts_offset))
 
     def _packet(
-        self, buf: bytes, pos: int, blen: int, endian: str, offset: int, *, opb: bool
+        self, buf: Buf, pos: int, blen: int, endian: str, offset: int, *, opb: bool
     ) -> None:
         if blen < 32:
             raise Damage(f"corrupt packet block at offset {offset}: length {blen}", offset)
@@ -329,13 +328,13 @@ class PcapngReader:
         decode_packet(
             self.ft,
             iface.link_type,
-            buf[pos + 28 : pos + 28 + caplen],
+            bytes(buf[pos + 28 : pos + 28 + caplen]),
             ts,
             self.ft.frames,
             max(wire_len, caplen),
         )
 
-    def _simple_packet(self, buf: bytes, pos: int, blen: int, endian: str, offset: int) -> None:
+    def _simple_packet(self, buf: Buf, pos: int, blen: int, endian: str, offset: int) -> None:
         if blen < 16:
             raise Damage(f"corrupt simple packet block at offset {offset}: length {blen}", offset)
         (orig_len,) = struct.unpack_from(endian + "I", buf, pos + 8)
@@ -349,7 +348,7 @@ class PcapngReader:
         decode_packet(
             self.ft,
             iface.link_type,
-            buf[pos + 12 : pos + 12 + caplen],
+            bytes(buf[pos + 12 : pos + 12 + caplen]),
             self.last_ts,
             self.ft.frames,
             max(orig_len, caplen),
@@ -368,7 +367,7 @@ class PcapngReader:
         return None
 
 
-def _options(buf: bytes, p: int, end: int, endian: str) -> list[tuple[int, bytes]]:
+def _options(buf: Buf, p: int, end: int, endian: str) -> list[tuple[int, bytes]]:
     """The (code, value) options of a block; a malformed tail is ignored, not fatal."""
     found: list[tuple[int, bytes]] = []
     fmt = endian + "HH"
@@ -376,21 +375,6 @@ def _options(buf: bytes, p: int, end: int, endian: str) -> list[tuple[int, bytes
         code, length = struct.unpack_from(fmt, buf, p)
         if code == 0 or p + 4 + length > end:
             break
-        found.append((code, buf[p + 4 : p + 4 + length]))
+        found.append((code, bytes(buf[p + 4 : p + 4 + length])))
         p += 4 + ((length + 3) & ~3)
     return found
-
-
-def _refill(
-    src: ByteSource, buf: bytes, base: int, pos: int, need: int
-) -> tuple[bytes, int, int, int]:
-    rest = buf[pos:]
-    base += pos
-    while len(rest) < need:
-        more = src.read(max(CHUNK, need - len(rest)))
-        if not more:
-            if rest and src.extend():
-                continue
-            break
-        rest += more
-    return rest, base, 0, len(rest)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO, Final
+from typing import Final
 
 CHUNK: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -30,7 +31,7 @@ class ByteSource:
         progress: Progress | None = None,
     ) -> None:
         self.path = path
-        self.raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.total = os.fstat(self.raw.fileno()).st_size
         self.compressed = self.raw.read(2) == GZIP_MAGIC
         self.raw.seek(0)
@@ -44,9 +45,12 @@ class ByteSource:
         self.overshot = False  # a record straddled ``stop``: reading went on to the end
         self.damage: str | None = None
         self.progress = progress
+        self.chunk = CHUNK  # read at run time, so that tests can shrink it
 
-    def read(self, size: int = CHUNK) -> bytes:
-        """Up to ``size`` bytes; fewer only at the end of the stream (or of the range)."""
+    def read(self, size: int | None = None) -> bytes:
+        """Up to ``size`` bytes (a chunk); fewer only at the end of the stream (or range)."""
+        if size is None:
+            size = self.chunk
         if self.stop is not None:
             size = min(size, self.stop - self.offset)
             if size <= 0:
@@ -70,6 +74,27 @@ class ByteSource:
             self.progress(self.raw.tell(), self.total)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def readinto(self, buf: bytearray, start: int) -> int:
+        """Read into ``buf[start:]``; 0 only at the end of the stream (or of the range)."""
+        end = len(buf)
+        if self.stop is not None:
+            end = min(end, start + self.stop - self.offset)
+        if end <= start:
+            return 0
+        with memoryview(buf) as view, view[start:end] as target:
+            try:
+                if self.gzip is not None:
+                    got = self.gzip.readinto1(target)
+                else:
+                    got = self.raw.readinto(target)
+            except (OSError, EOFError, zlib.error) as exc:
+                self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
+                return 0
+        self.offset += got
+        if self.progress is not None:
+            self.progress(self.raw.tell(), self.total)
+        return got
+
     def extend(self) -> bool:
         """Lift the range's end once a record straddles it; False when already at the end."""
         if self.stop is None:
@@ -82,3 +107,41 @@ class ByteSource:
         if self.gzip is not None:
             self.gzip.close()
         self.raw.close()
+
+
+Window = tuple[bytearray, int, int, int]  # buffer, stream offset of its start, position, fill
+
+
+def window(src: ByteSource, head: bytes) -> Window:
+    """A reusable buffer holding ``head``, the bytes just read from ``src``."""
+    buf = bytearray(max(src.chunk, len(head)))
+    buf[: len(head)] = head
+    return buf, src.offset - len(head), 0, len(head)
+
+
+def refill(src: ByteSource, buf: bytearray, base: int, pos: int, n: int, *, need: int) -> Window:
+    """Keep ``buf[pos:n]``, move it to the front and fill the buffer: ``need`` bytes at least,
+    unless the stream ends first.
+
+    The buffer is reused rather than a fresh one read per chunk: allocating and faulting in
+    a new megabyte per chunk cost a quarter of the whole read.
+    """
+    rest = n - pos
+    if len(buf) < need:
+        bigger = bytearray(need)
+        bigger[:rest] = buf[pos:n]
+        buf = bigger
+    elif rest and pos:
+        buf[:rest] = buf[pos:n]
+    filled = rest
+    while filled < len(buf):
+        got = src.readinto(buf, filled)
+        if got:
+            filled += got
+            continue
+        # A record straddles the end of this worker's byte range: finish it (and what
+        # follows, since the next worker's start was a false sync) rather than stop.
+        if 0 < filled < need and src.extend():
+            continue
+        break
+    return buf, base + pos, 0, filled

@@ -15,6 +15,10 @@ def read_checked(path: Path, *, parallel: bool = False) -> CaptureResult:
     result = read_capture(path)
     slow = _read(str(path), workers=1, progress=None, fast=False)
     assert slow == result, "fast path and general path disagree"
+    with pytest.MonkeyPatch.context() as mp:
+        # Odd, tiny chunks: records and blocks straddle every buffer refill.
+        mp.setattr("auditor.capture.source.CHUNK", 61)
+        assert read_capture(path) == result, "reading in small chunks changes the result"
     if parallel:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr("auditor.capture.PARALLEL_MIN_BYTES", 0)
