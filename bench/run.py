@@ -3,8 +3,10 @@
     python bench/run.py [--packets 1000000] [--runs 3] [--profile]
 
 Generates bench/data/meeting-<N>.pcap and .pcapng if missing, then times each tool as a
-subprocess (process start included), prints packets/s, the ratio to tshark and peak RSS, and
-checks that the auditor's flows equal the generator's truth and tshark's conversations.
+subprocess (process start included), prints wall and CPU seconds, packets/s and the ratio to
+tshark (both from wall time), peak RSS, and checks that the auditor's flows equal the
+generator's truth and tshark's conversations. On a loaded machine compare CPU seconds too:
+two workers cannot beat one when the other core is busy with something else.
 """
 
 from __future__ import annotations
@@ -97,13 +99,14 @@ print(len(r.flows), r.summary.packets)
 class Timing:
     name: str
     seconds: float  # median wall time of the runs, extrapolated for slices
+    cpu: float  # median CPU time (user + system, all processes), extrapolated likewise
     rss_mb: float  # peak RSS of the largest single process
     note: str = ""
     output: str = ""
 
 
-def run_timed(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of the child or its largest descendant, and stdout.
+def run_timed(argv: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS (MB) of the child or its largest descendant, stdout.
 
     GNU time measures the RSS: a child forked from this (big) process would otherwise report
     this process's size, as Linux keeps the high-water mark across exec.
@@ -111,22 +114,24 @@ def run_timed(argv: list[str]) -> tuple[float, float, str]:
     with tempfile.NamedTemporaryFile("r") as rss:
         start = time.perf_counter()
         proc = subprocess.run(
-            ["/usr/bin/time", "-q", "-f", "%M", "-o", rss.name, *argv],
+            ["/usr/bin/time", "-q", "-f", "%U %S %M", "-o", rss.name, *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             check=False,
         )
         elapsed = time.perf_counter() - start
-        peak_kb = int(rss.read().split()[-1])
+        user, system, peak_kb = rss.read().split()[-3:]
     if proc.returncode not in (0, 1):  # audit exits 1 when it finds violations
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}")
-    return elapsed, peak_kb / 1024, proc.stdout.decode(errors="replace")
+    cpu = float(user) + float(system)
+    return elapsed, cpu, int(peak_kb) / 1024, proc.stdout.decode(errors="replace")
 
 
 def time_tool(name: str, argv: list[str], runs: int, scale: float = 1.0, note: str = "") -> Timing:
     results = [run_timed(argv) for _ in range(runs)]
     seconds = statistics.median(r[0] for r in results) * scale
-    return Timing(name, seconds, max(r[1] for r in results), note, results[-1][2])
+    cpu = statistics.median(r[1] for r in results) * scale
+    return Timing(name, seconds, cpu, max(r[2] for r in results), note, results[-1][3])
 
 
 def audit_command() -> list[str] | None:
@@ -288,12 +293,12 @@ def main() -> int:
 
 def report(path: Path, packets: int, timings: list[Timing]) -> None:
     reference = next((t.seconds for t in timings if t.name.startswith("tshark")), None)
-    print(f"\n{path.name}")
-    print(f"  {'tool':34} {'seconds':>8} {'packets/s':>12} {'x tshark':>9} {'peak RSS':>9}")
+    print(f"\n{path.name} (load average {os.getloadavg()[0]:.1f})")
+    print(f"  {'tool':30} {'wall s':>7} {'cpu s':>7} {'packets/s':>11} {'x tshark':>9} {'RSS':>7}")
     for t in timings:
         ratio = f"{reference / t.seconds:8.1f}x" if reference else "       -"
-        print(f"  {t.name:34} {t.seconds:8.2f} {packets / t.seconds:12,.0f} {ratio} "
-              f"{t.rss_mb:7.0f}MB  {t.note}")  # fmt: skip
+        print(f"  {t.name:30} {t.seconds:7.2f} {t.cpu:7.2f} {packets / t.seconds:11,.0f} {ratio} "
+              f"{t.rss_mb:5.0f}MB  {t.note}")  # fmt: skip
 
 
 if __name__ == "__main__":
