@@ -219,7 +219,10 @@ def _run(
         _shared = None
     for result in results:
         if isinstance(result[0], str):
-            raise CaptureError(result[0], result[1], result[2])
+            # The message already names the offset (as the serial reader's does): set it only.
+            error = CaptureError(result[0], result[1])
+            error.offset = result[2]
+            raise error
     return results
 
 
