@@ -257,3 +257,14 @@ def test_random_link_layer_payloads_in_pcap(
     assert outcome.result is not None
     assert outcome.result.summary.packets == len(frames)
     assert outcome.result.summary.complete
+
+
+# --- past findings ---------------------------------------------------------------------------
+
+FINDINGS = sorted((Path(__file__).parent / "findings").glob("*.bin"))
+
+
+@pytest.mark.parametrize("finding", FINDINGS, ids=[p.name for p in FINDINGS])
+def test_past_findings_stay_fixed(finding: Path) -> None:
+    """Inputs the fuzz run once broke the reader with (python -m fuzz.run --replay FILE)."""
+    check(str(finding), parallel=True)

@@ -24,7 +24,7 @@ def test_random_engine_finds_nothing_in_five_seconds(
     assert "0 finding(s)" in err
     assert not list(tmp_path.iterdir())
     runs = int(err.split("fuzz: ")[-1].split(" inputs")[0])
-    assert runs > 500, err  # the run really ran, and not on one input
+    assert runs > 100, err  # the run really ran, and not on one input
 
 
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
