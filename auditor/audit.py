@@ -66,8 +66,13 @@ def _read_all(request: AuditRequest, progress: Progress | None) -> list[_Capture
     paths = request.captures
     if len(paths) > 1 and request.workers > 1:
         # A day's batch: one process per file keeps every core busy; each file is read whole.
-        with ProcessPoolExecutor(max_workers=min(request.workers, len(paths))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(request.workers, len(paths)))
+        try:
             return list(pool.map(_read_one, paths))
+        finally:
+            # On Ctrl-C or SIGTERM, drop the captures still queued instead of reading them all
+            # before the exit status can be given.
+            pool.shutdown(wait=True, cancel_futures=True)
     return [_read_one(path, request.workers, _bind(progress, path)) for path in paths]
 
 
