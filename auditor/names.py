@@ -1,0 +1,149 @@
+"""Names for server addresses (DNS answers, TLS SNI) and the meeting platform they belong to.
+
+The parsers take raw payload bytes from an untrusted capture: they bound every length, follow
+at most a few compression pointers, and return nothing rather than raise on malformed input.
+The names they return are untrusted too; the report layer escapes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterable, Mapping
+
+MAX_NAME = 253  # RFC 1035: longer is not a host name
+_MAX_POINTERS = 16  # compression loops in hostile packets end here
+_TYPE_A, _TYPE_AAAA, _TYPE_CNAME = 1, 28, 5
+
+
+def dns_answers(payload: bytes) -> list[tuple[str, str]]:
+    """(queried name, address) pairs from the A/AAAA answers of one DNS response.
+
+    The name paired with an address is the question's name, not the CNAME target: the user asked
+    for `zoom.us`, and that is what a report should say the server was reached as.
+    """
+    try:
+        return _dns_answers(payload)
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+        return []
+
+
+def _dns_answers(payload: bytes) -> list[tuple[str, str]]:
+    if len(payload) < 12:
+        return []
+    flags, questions, answers = struct.unpack_from("!HHH", payload, 2)
+    if not flags & 0x8000 or flags & 0x000F or questions != 1:  # a response, no error
+        return []
+    question, offset = _read_name(payload, 12)
+    offset += 4  # qtype, qclass
+    found = []
+    for _ in range(min(answers, 64)):
+        _, offset = _read_name(payload, offset)
+        rtype, _, _, length = struct.unpack_from("!HHIH", payload, offset)
+        offset += 10
+        data = payload[offset : offset + length]
+        offset += length
+        if rtype == _TYPE_A and length == 4:
+            found.append((question, str(ipaddress.IPv4Address(data))))
+        elif rtype == _TYPE_AAAA and length == 16:
+            found.append((question, str(ipaddress.IPv6Address(data))))
+    return found if question else []
+
+
+def _read_name(payload: bytes, offset: int) -> tuple[str, int]:
+    labels: list[str] = []
+    end = -1  # where the name ends in the record, once a pointer was followed
+    for _ in range(_MAX_POINTERS):
+        while True:
+            length = payload[offset]
+            if length & 0xC0 == 0xC0:
+                if end < 0:
+                    end = offset + 2
+                offset = ((length & 0x3F) << 8) | payload[offset + 1]
+                break
+            if length == 0:
+                name = ".".join(labels).lower()
+                if len(name) > MAX_NAME:
+                    raise ValueError("name too long")
+                return name, (end if end >= 0 else offset + 1)
+            labels.append(payload[offset + 1 : offset + 1 + length].decode("ascii"))
+            offset += 1 + length
+    raise ValueError("too many compression pointers")
+
+
+def tls_sni(payload: bytes) -> str | None:
+    """The server_name of a TLS ClientHello at the start of a TCP payload, if there is one."""
+    try:
+        return _tls_sni(payload)
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _tls_sni(payload: bytes) -> str | None:
+    if len(payload) < 43 or payload[0] != 0x16 or payload[5] != 0x01:  # handshake, ClientHello
+        return None
+    offset = 9 + 2 + 32  # record header, handshake header, version, random
+    offset += 1 + payload[offset]  # session id
+    (ciphers,) = struct.unpack_from("!H", payload, offset)
+    offset += 2 + ciphers
+    offset += 1 + payload[offset]  # compression methods
+    (extensions_length,) = struct.unpack_from("!H", payload, offset)
+    offset += 2
+    end = min(offset + extensions_length, len(payload))
+    while offset + 4 <= end:
+        kind, length = struct.unpack_from("!HH", payload, offset)
+        offset += 4
+        if kind == 0:  # server_name: list length, then (type, length, name) entries
+            name_type, name_length = struct.unpack_from("!BH", payload, offset + 2)
+            if name_type != 0 or name_length > MAX_NAME:
+                return None
+            name = payload[offset + 5 : offset + 5 + name_length].decode("ascii").lower()
+            return name or None
+        offset += length
+    return None
+
+
+# Suffixes of the names each platform's clients reach, from the vendors' published network
+# requirements (Zoom, Microsoft 365 URLs and IP ranges, Webex, Google Meet, Jitsi/8x8).
+PLATFORM_SUFFIXES: Mapping[str, str] = {
+    "zoom.us": "Zoom", "zoom.com": "Zoom", "zoomgov.com": "Zoom", "zoom.com.cn": "Zoom",
+    "teams.microsoft.com": "Teams", "teams.live.com": "Teams", "skype.com": "Teams",
+    "lync.com": "Teams", "teams.cloud.microsoft": "Teams", "trouter.skype.com": "Teams",
+    "webex.com": "Webex", "wbx2.com": "Webex", "ciscospark.com": "Webex",
+    "webexcontent.com": "Webex",
+    "meet.google.com": "Meet", "meet.googleapis.com": "Meet", "stun.l.google.com": "Meet",
+    "jitsi.net": "Jitsi", "meet.jit.si": "Jitsi", "8x8.vc": "Jitsi",
+    "discord.gg": "Discord", "discord.media": "Discord", "discord.com": "Discord",
+    "whatsapp.net": "WhatsApp", "whatsapp.com": "WhatsApp",
+    "telegram.org": "Telegram",
+    "wechat.com": "WeChat", "weixin.qq.com": "WeChat",
+}
+
+# Autonomous systems, for servers reached without a name in the capture (media relays are
+# usually addressed by IP from signalling). Only networks a single operator runs for itself are
+# listed, and they name that operator: AS8075 is Microsoft as a whole, not proof of Teams.
+PLATFORM_ASNS: Mapping[int, str] = {
+    30103: "Zoom",
+    13445: "Webex",
+    62041: "Telegram", 59930: "Telegram", 62014: "Telegram", 211157: "Telegram",
+    8075: "Microsoft", 15169: "Google", 32934: "Meta",
+    132203: "Tencent", 45090: "Tencent",
+}
+
+
+def platform_of_name(name: str) -> str | None:
+    labels = name.lower().rstrip(".").split(".")
+    for start in range(len(labels)):
+        platform = PLATFORM_SUFFIXES.get(".".join(labels[start:]))
+        if platform:
+            return platform
+    return None
+
+
+def platform_of(names: Iterable[str], asn: int | None) -> str | None:
+    """The platform a server belongs to: by the names it was reached as, else by its network."""
+    for name in names:
+        platform = platform_of_name(name)
+        if platform:
+            return platform
+    return PLATFORM_ASNS.get(asn) if asn is not None else None
