@@ -149,22 +149,23 @@ class FlowTable:
         return lo, hi
 
     def to_flows(self) -> tuple[Flow, ...]:
-        """Pair the two directions of each conversation and decode addresses, once per flow."""
-        names = _AddressNames()
+        """Pair the two directions of each conversation and decode addresses, once per flow.
+
+        Empties the table as it goes, so that each record is freed as its Flow is made and
+        the peak stays near the size of one of the two, not both.
+        """
+        names = _Names()
         flows: list[Flow] = []
         for proto, table in self.tables.items():
-            paired: set[bytes] = set()
-            for key, rec in table.items():
-                if key in paired:
-                    continue
+            while table:
+                key, rec = table.popitem()
                 rkey = reverse_key(key)
-                back = table.get(rkey) if rkey != key else None
-                if back is not None:
-                    paired.add(rkey)
-                    if back[FIRST_FRAME] < rec[FIRST_FRAME]:
-                        flows.append(_flow(proto, rkey, back, rec, names))
-                        continue
+                back = table.pop(rkey, None) if rkey != key else None
+                if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
+                    key, rec, back = rkey, back, rec
                 flows.append(_flow(proto, key, rec, back, names))
+        self.tables = {6: {}, 17: {}}
+        self.flows = 0
         flows.sort(key=lambda f: f.first_frame)
         return tuple(flows)
 
@@ -179,27 +180,35 @@ def reverse_key(key: bytes) -> bytes:
     return key[half:] + key[:half]
 
 
-class _AddressNames:
-    """Canonical text of raw addresses, each decoded once however many flows share it."""
+class _Names:
+    """Canonical text of raw addresses and the port numbers, each made once, then shared by
+    every flow that has it (a distinct object per flow costs memory when flows are many)."""
 
     def __init__(self) -> None:
-        self.cache: dict[bytes, str] = {}
+        self.addresses: dict[bytes, str] = {}
+        self.ports: dict[bytes, int] = {}
 
-    def __call__(self, raw: bytes) -> str:
-        text = self.cache.get(raw)
+    def address(self, raw: bytes) -> str:
+        text = self.addresses.get(raw)
         if text is None:
             address = ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw)
-            text = self.cache[raw] = str(address)
+            text = self.addresses[raw] = str(address)
         return text
 
+    def port(self, raw: bytes) -> int:
+        number = self.ports.get(raw)
+        if number is None:
+            number = self.ports[raw] = int.from_bytes(raw, "big")
+        return number
 
-def _flow(proto: int, key: bytes, ab: Record, ba: Record | None, names: _AddressNames) -> Flow:
+
+def _flow(proto: int, key: bytes, ab: Record, ba: Record | None, names: _Names) -> Flow:
     n = len(key)
     width = 4 if n in (8, 12) else 16
-    a, b = names(key[:width]), names(key[width : 2 * width])
+    a, b = names.address(key[:width]), names.address(key[width : 2 * width])
     if n in (12, 36):
-        a_port = int.from_bytes(key[2 * width : 2 * width + 2], "big")
-        b_port = int.from_bytes(key[2 * width + 2 : 2 * width + 4], "big")
+        a_port = names.port(key[2 * width : 2 * width + 2])
+        b_port = names.port(key[2 * width + 2 : 2 * width + 4])
     else:
         a_port = b_port = 0
     if ba is None:
