@@ -93,9 +93,9 @@ def _sniff(name: str, head: bytes, src: ByteSource) -> str:
 
 
 def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool) -> CaptureResult:
+    first, last = ft.time_span()  # before to_flows, which empties the table
     flows = ft.to_flows()
     ip_packets, ip_bytes = total_packets(flows)
-    first, last = ft.time_span()
     summary = CaptureSummary(
         path=name,
         format=fmt,
