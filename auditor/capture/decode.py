@@ -264,7 +264,13 @@ def decode_ipv4(  # noqa: PLR0917 - per-packet call, positional on purpose
     syn = 0
     if frag & 0x1FFF:
         # A later fragment: no transport header; it belongs where its first fragment went.
-        key = ft.frags4.get(addrs + d[off + 4 : off + 6] + bytes((proto,)), addrs)
+        frag_key = addrs + d[off + 4 : off + 6] + bytes((proto,))
+        found = ft.frags4.get(frag_key)
+        if found is None:
+            if ft.defer_orphan(4, frag_key, proto, addrs, total, ts, frame):
+                return
+            found = addrs
+        key = found
     elif proto in PORT_PROTOCOLS and l4 + 4 <= end:
         key = addrs + d[l4 : l4 + 4]
         if proto == 6 and l4 + 14 <= end and d[l4 + 13] & 0x12 == 0x02:
@@ -323,8 +329,12 @@ def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
             frag_key = addrs + d[p + 4 : p + 8]
             nh, p = d[p], p + 8
             if frag & 0xFFF8:
-                proto, key = ft.frags6.get(frag_key, (nh, addrs))
-                ft.add(proto, key, nbytes, ts, frame, 0)
+                known = ft.frags6.get(frag_key)
+                if known is None:
+                    if ft.defer_orphan(6, frag_key, nh, addrs, nbytes, ts, frame):
+                        return
+                    known = (nh, addrs)
+                ft.add(known[0], known[1], nbytes, ts, frame, 0)
                 return
             if frag & 1:
                 key = _transport_key(nh, addrs, d, p, end)

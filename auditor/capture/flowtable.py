@@ -19,6 +19,11 @@ SYN: Final = 5
 
 MAX_FLOWS: Final = 2_000_000  # directional keys; beyond this, packets count as "overflow"
 MAX_FRAGMENTS: Final = 65_536  # remembered first fragments; the oldest are forgotten first
+MAX_ORPHANS: Final = 65_536  # later fragments a byte range holds back for the merge
+
+# A later fragment whose first fragment a byte range did not see: (IP version, fragment key,
+# its protocol, address-pair key, bytes, timestamp, frame).
+Orphan = tuple[int, bytes, int, bytes, int, float, int]
 OVERFLOW: Final = "flow table full (overflow)"
 
 Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
@@ -42,6 +47,7 @@ class FlowTable:
         "max_flows",
         "max_ts",
         "min_ts",
+        "orphans",
         "skipped",
         "tables",
         "warnings",
@@ -61,6 +67,9 @@ class FlowTable:
         # the flow records themselves.
         self.min_ts: float | None = None
         self.max_ts: float | None = None
+        # None: count orphaned fragments at once (a read from the start of the file). A list:
+        # this range starts mid-file, so the first fragment may be in the range before it.
+        self.orphans: list[Orphan] | None = None
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -99,6 +108,23 @@ class FlowTable:
         if syn:
             record[SYN] = 1
 
+    def defer_orphan(  # noqa: PLR0917 - mirrors add()
+        self,
+        version: int,
+        frag_key: bytes,
+        proto: int,
+        pair: bytes,
+        nbytes: int,
+        ts: float,
+        frame: int,
+    ) -> bool:
+        """Hold a later fragment back for the merge; False when it must be counted now."""
+        if self.orphans is None or len(self.orphans) >= MAX_ORPHANS:
+            return False
+        self.orphans.append((version, frag_key, proto, pair, nbytes, ts, frame))
+        self.seen(ts)
+        return True
+
     def remember_fragment4(self, frag_key: bytes, flow_key: bytes) -> None:
         if len(self.frags4) >= MAX_FRAGMENTS:
             del self.frags4[next(iter(self.frags4))]
@@ -110,7 +136,8 @@ class FlowTable:
         self.frags6[frag_key] = (proto, flow_key)
 
     def merge(self, other: FlowTable, frame_offset: int) -> None:
-        """Fold in the table of a later byte range whose frames are numbered from 1."""
+        """Fold in the table of the next byte range, whose frames are numbered from 1."""
+        other.place_orphans(self.frags4, self.frags6)
         for proto, theirs in other.tables.items():
             mine = self.tables.setdefault(proto, {})
             for key, rec in theirs.items():
@@ -137,8 +164,36 @@ class FlowTable:
         for ts in (other.min_ts, other.max_ts):
             if ts is not None:
                 self.seen(ts)
+        # The fragment maps as a single pass would hold them at the end of ``other``.
+        for key, flow_key in other.frags4.items():
+            self.remember_fragment4(key, flow_key)
+        for key, (proto, flow_key6) in other.frags6.items():
+            self.remember_fragment6(key, proto, flow_key6)
+
+    def place_orphans(
+        self, frags4: dict[bytes, bytes], frags6: dict[bytes, tuple[int, bytes]]
+    ) -> None:
+        """Count held-back fragments where the previous ranges' first fragments say."""
+        for version, frag_key, frag_proto, pair, nbytes, ts, frame in self.orphans or ():
+            if version == 4:
+                proto, key = frag_proto, frags4.get(frag_key, pair)
+            else:
+                proto, key = frags6.get(frag_key, (frag_proto, pair))
+            table = self.tables.setdefault(proto, {})
+            record = table.get(key)
+            if record is None:
+                table[key] = [1, nbytes, ts, ts, frame, 0]
+                self.flows += 1
+                continue
+            record[PACKETS] += 1
+            record[BYTES] += nbytes
+            record[FIRST_TS] = min(record[FIRST_TS], ts)
+            record[LAST_TS] = max(record[LAST_TS], ts)
+            record[FIRST_FRAME] = min(record[FIRST_FRAME], frame)
+        self.orphans = None
 
     def time_span(self) -> tuple[float | None, float | None]:
+        """Earliest and latest timestamps of all records (orphans were counted by seen())."""
         lo, hi = self.min_ts, self.max_ts
         for table in self.tables.values():
             for rec in table.values():
@@ -149,6 +204,10 @@ class FlowTable:
         return lo, hi
 
     def to_flows(self) -> tuple[Flow, ...]:
+        self.place_orphans({}, {})  # a range read alone: nothing before it to place them by
+        return self._pair()
+
+    def _pair(self) -> tuple[Flow, ...]:
         """Pair the two directions of each conversation and decode addresses, once per flow.
 
         Empties the table as it goes, so that each record is freed as its Flow is made and

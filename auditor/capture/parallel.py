@@ -160,7 +160,7 @@ def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
 ) -> WorkerResult:
     src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
     try:
-        ft = FlowTable()
+        ft = _range_table(slot)
         complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
         return ft, complete, src.overshot, None
     finally:
@@ -172,7 +172,7 @@ def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
 ) -> WorkerResult | tuple[str, str, int | None]:
     src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
     try:
-        ft = FlowTable()
+        ft = _range_table(slot)
         reader = PcapngReader(src, ft, section, fast=fast)
         complete = reader.run(src.read())
         return ft, complete, src.overshot, reader.section
@@ -251,12 +251,19 @@ def _merge(
     return total, complete
 
 
+def _range_table(index: int) -> FlowTable:
+    ft = FlowTable()
+    if index:  # starts mid-file: hold back fragments whose first may be in an earlier range
+        ft.orphans = []
+    return ft
+
+
 def _rest_pcap(
     name: str, header: pcap.PcapHeader, start: int, fast: bool
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = FlowTable()
+        ft = _range_table(1)
         return ft, pcap.read_records(src, header, ft, src.read(), fast=fast)
     finally:
         src.close()
@@ -267,7 +274,7 @@ def _rest_pcapng(
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = FlowTable()
+        ft = _range_table(0 if at_start else 1)
         reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
         reader.at_file_start = at_start
         return ft, reader.run(src.read())

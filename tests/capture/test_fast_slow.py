@@ -88,14 +88,14 @@ def frame(draw: st.DrawFn, fragments: bool = True) -> bytes:
 
 
 @st.composite
-def capture(draw: st.DrawFn, fragments: bool = True) -> bytes:
+def capture(draw: st.DrawFn, fragments: bool = True, spb: bool = True) -> bytes:
     frames = draw(st.lists(frame(fragments), min_size=0, max_size=40))
     times = draw(st.lists(st.integers(0, 10**7), min_size=len(frames), max_size=len(frames)))
     endian = draw(st.sampled_from(["<", ">"]))
     if draw(st.booleans()):
         records = [(1_600_000_000 + t / 1000, f) for t, f in zip(times, frames, strict=True)]
         return pcap_file(records, endian=endian, nano=draw(st.booleans()))
-    kinds = ["epb", "epb", "epb", "opb"] + (["spb"] if fragments else [])
+    kinds = ["epb", "epb", "epb", "opb"] + (["spb"] if spb else [])
     packets: list[Packet | bytes] = [
         Packet(
             f,
@@ -142,6 +142,8 @@ def test_fast_and_general_paths_agree_on_damaged_files(data: bytes) -> None:
 
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(capture(fragments=False))
+@given(capture(spb=False))
 def test_two_workers_read_as_one(data: bytes) -> None:
+    # Simple packet blocks are left out: they carry no timestamp and take the previous
+    # packet's, which a range starting mid-file does not know (a documented limitation).
     _check(data, parallel=True)

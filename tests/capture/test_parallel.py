@@ -1,0 +1,76 @@
+"""Two workers over byte ranges give exactly what one pass gives, across the boundary too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.capture import parallel, read_capture
+from tests.capture.makecap import Packet, PcapngSection, ether, ipv4, pcap_file, pcapng_file, udp
+
+FILLER = ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(4000, 8801, b"f" * 200)))
+FIRST = ether(ipv4("10.0.0.1", "192.0.2.1", 17, udp(5000, 53, b"q" * 32), ident=9, frag=0x2000))
+LATER = ether(ipv4("10.0.0.1", "192.0.2.1", 17, b"x" * 16, ident=9, frag=5))
+ORPHAN = ether(ipv4("10.0.0.1", "192.0.2.1", 17, b"z" * 8, ident=77, frag=20))
+
+
+@pytest.fixture
+def ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Lets small files be split, and records how many ranges each read used."""
+    monkeypatch.setattr("auditor.capture.PARALLEL_MIN_BYTES", 0)
+    seen: list[int] = []
+    run = parallel._run
+
+    def counting(jobs: list[Any], size: int, progress: Any) -> Any:
+        seen.append(len(jobs))
+        return run(jobs, size, progress)
+
+    monkeypatch.setattr(parallel, "_run", counting)
+    return seen
+
+
+def _frames() -> list[bytes]:
+    # The first fragment early, its later fragment and an orphan late: the split falls between.
+    return [FIRST, *[FILLER] * 40, LATER, ORPHAN, *[FILLER] * 41]
+
+
+def test_pcap_fragment_across_the_boundary(tmp_path: Path, ranges: list[int]) -> None:
+    path = tmp_path / "f.pcap"
+    path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(_frames())]))
+    one = read_capture(path)
+    two = read_capture(path, workers=2)
+    assert ranges == [2]
+    assert two == one
+    by_port = {f.a_port: f for f in one.flows if f.a == "10.0.0.1"}
+    assert (by_port[5000].packets, by_port[0].packets) == (2, 1)
+
+
+def test_pcapng_fragment_across_the_boundary(tmp_path: Path, ranges: list[int]) -> None:
+    packets: list[Packet | bytes] = [Packet(f, units=i) for i, f in enumerate(_frames())]
+    path = tmp_path / "f.pcapng"
+    path.write_bytes(pcapng_file([PcapngSection(packets=packets)]))
+    one = read_capture(path)
+    assert read_capture(path, workers=2) == one
+    assert ranges == [2]
+
+
+def test_progress_from_workers_reaches_the_total(tmp_path: Path, ranges: list[int]) -> None:
+    path = tmp_path / "p.pcap"
+    path.write_bytes(pcap_file([(float(i), FILLER) for i in range(200)]))
+    calls: list[tuple[int, int]] = []
+    read_capture(path, workers=2, progress=lambda done, total: calls.append((done, total)))
+    size = path.stat().st_size
+    assert calls[-1] == (size, size)
+    assert ranges == [2]
+
+
+def test_second_section_in_the_first_range_is_handled(tmp_path: Path, ranges: list[int]) -> None:
+    # The second range assumes the first section's interfaces; a new section before it means
+    # that range is read again with the right state.
+    first = PcapngSection(packets=[Packet(FILLER, units=i) for i in range(20)])
+    second = PcapngSection(">", packets=[Packet(FILLER, units=i) for i in range(60)])
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(pcapng_file([first, second]))
+    assert read_capture(path, workers=2) == read_capture(path)
