@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from auditor.capture import parallel, read_capture
-from tests.capture.makecap import Packet, PcapngSection, ether, ipv4, pcap_file, pcapng_file, udp
+from tests.capture.makecap import (
+    Iface,
+    Packet,
+    PcapngSection,
+    ether,
+    ipv4,
+    pcap_file,
+    pcapng_file,
+    udp,
+)
 
 FILLER = ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(4000, 8801, b"f" * 200)))
 FIRST = ether(ipv4("10.0.0.1", "192.0.2.1", 17, udp(5000, 53, b"q" * 32), ident=9, frag=0x2000))
@@ -33,7 +42,7 @@ def ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def _frames() -> list[bytes]:
     # The first fragment early, its later fragment and an orphan late: the split falls between.
-    return [FIRST, *[FILLER] * 40, LATER, ORPHAN, *[FILLER] * 41]
+    return [FIRST, *[FILLER] * 60, LATER, ORPHAN, *[FILLER] * 20]
 
 
 def test_pcap_fragment_across_the_boundary(tmp_path: Path, ranges: list[int]) -> None:
@@ -70,7 +79,13 @@ def test_second_section_in_the_first_range_is_handled(tmp_path: Path, ranges: li
     # The second range assumes the first section's interfaces; a new section before it means
     # that range is read again with the right state.
     first = PcapngSection(packets=[Packet(FILLER, units=i) for i in range(20)])
-    second = PcapngSection(">", packets=[Packet(FILLER, units=i) for i in range(60)])
+    second = PcapngSection(
+        interfaces=[Iface(1, tsresol=9)],  # nanoseconds: same byte order, other state
+        packets=[Packet(FILLER, units=10**9 * i) for i in range(60)],
+    )
     path = tmp_path / "s.pcapng"
     path.write_bytes(pcapng_file([first, second]))
-    assert read_capture(path, workers=2) == read_capture(path)
+    one = read_capture(path)
+    assert read_capture(path, workers=2) == one
+    assert ranges == [2]
+    assert one.summary.last_seen == 59.0
