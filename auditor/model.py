@@ -70,10 +70,25 @@ class CaptureSummary:
     flows: int = 0  # filled in by the audit once flows are aggregated
 
 
+class NameSource(StrEnum):
+    DNS = "dns"  # an A/AAAA answer the client received
+    SNI = "sni"  # the server_name of a TLS ClientHello the client sent
+
+
+@dataclass(frozen=True, slots=True)
+class NameSighting:
+    """A name the capture shows a server address was reached as. Untrusted text."""
+
+    address: str
+    name: str
+    source: NameSource
+
+
 @dataclass(frozen=True, slots=True)
 class CaptureResult:
     summary: CaptureSummary
     flows: tuple[Flow, ...]
+    names: tuple[NameSighting, ...] = ()  # deduplicated, in order of first sighting
 
 
 class ServerReason(StrEnum):
