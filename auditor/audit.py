@@ -20,6 +20,7 @@ from auditor.model import (
     Policy,
     ServerEndpoint,
 )
+from auditor.names import platform_of
 from auditor.policy import judge_findings
 
 Progress = Callable[[str, int, int], None]  # (capture path, bytes done, bytes total)
@@ -49,6 +50,10 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         endpoints = merge_endpoints(o.endpoints for o in outcomes)
         locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
         databases = locator.databases
+    endpoints = tuple(
+        dataclasses.replace(endpoint, platform=platform_of(endpoint.hostnames, location.asn))
+        for endpoint, location in zip(endpoints, locations, strict=True)
+    )
     findings = judge_findings(endpoints, locations, request.policy)
     stale = _stale_database_warnings(databases, request)
     return AuditResult(
@@ -90,7 +95,7 @@ def _read_one(
     except CaptureError as error:
         return _CaptureOutcome(None, (), str(error))
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
-    return _CaptureOutcome(summary, server_endpoints(capture.flows), None)
+    return _CaptureOutcome(summary, server_endpoints(capture.flows, capture.names), None)
 
 
 def _stale_database_warnings(

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from auditor.model import Flow, ServerEndpoint, ServerReason, protocol_name
+from auditor.model import Flow, NameSighting, ServerEndpoint, ServerReason, protocol_name
 
 TCP = 6
 UDP = 17
@@ -169,7 +169,7 @@ class _Tally:
         if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason] or self.flows == 1:
             self.reason = side.reason
 
-    def endpoint(self, ip: str) -> ServerEndpoint:
+    def endpoint(self, ip: str, hostnames: tuple[str, ...]) -> ServerEndpoint:
         return ServerEndpoint(
             ip=ip,
             packets=self.packets,
@@ -181,10 +181,16 @@ class _Tally:
             last_seen=self.last_seen,
             first_frame=self.first_frame,
             reason=self.reason,
+            hostnames=hostnames,
         )
 
 
-def server_endpoints(flows: Sequence[Flow]) -> tuple[ServerEndpoint, ...]:
+MAX_HOSTNAMES = 32  # per endpoint: a CDN address can answer for thousands of names
+
+
+def server_endpoints(
+    flows: Sequence[Flow], names: Iterable[NameSighting] = ()
+) -> tuple[ServerEndpoint, ...]:
     """Every server address of one capture's flows, with what it carried, busiest first."""
     hosts = capture_hosts(flows)
     tallies: dict[str, _Tally] = {}
@@ -192,8 +198,24 @@ def server_endpoints(flows: Sequence[Flow]) -> tuple[ServerEndpoint, ...]:
         side = choose_server(flow, hosts)
         if side is not None:
             tallies.setdefault(side.server, _Tally()).add(flow, side)
-    endpoints = (tally.endpoint(ip) for ip, tally in tallies.items())
+    names_of = names_by_address(names)
+    endpoints = (tally.endpoint(ip, names_of.get(ip, ())) for ip, tally in tallies.items())
     return tuple(sorted(endpoints, key=lambda e: (-e.bytes, e.ip)))
+
+
+def names_by_address(names: Iterable[NameSighting]) -> dict[str, tuple[str, ...]]:
+    """The distinct names each address was reached as, SNI before DNS, at most MAX_HOSTNAMES.
+
+    SNI comes first because the client sent it to that very server; a DNS answer only says the
+    name resolved there at some point.
+    """
+    ordered = sorted(names, key=lambda sighting: sighting.source != "sni")
+    found: dict[str, dict[str, None]] = {}
+    for sighting in ordered:
+        seen = found.setdefault(sighting.address, {})
+        if len(seen) < MAX_HOSTNAMES:
+            seen[sighting.name] = None
+    return {address: tuple(seen) for address, seen in found.items()}
 
 
 def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> tuple[ServerEndpoint, ...]:
@@ -220,7 +242,7 @@ def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
         last_seen=max(left.last_seen, right.last_seen),
         first_frame=first.first_frame,
         reason=stronger,
-        hostnames=tuple(sorted(set(left.hostnames) | set(right.hostnames))),
+        hostnames=tuple(dict.fromkeys(left.hostnames + right.hostnames))[:MAX_HOSTNAMES],
         platform=left.platform or right.platform,
     )
 

@@ -135,3 +135,17 @@ def test_merge_across_captures_adds_up() -> None:
     assert merged.flows == 2
     assert merged.ports == ("8801/udp", "8802/udp")
     assert merged.first_seen == 1.0
+
+
+def test_names_attach_to_their_server_sni_first() -> None:
+    from auditor.model import NameSighting, NameSource
+
+    server = "170.114.52.2"
+    names = [
+        NameSighting(server, "cdn.zoom.us", NameSource.DNS),
+        NameSighting(server, "zoom.us", NameSource.SNI),
+        NameSighting(server, "cdn.zoom.us", NameSource.DNS),
+        NameSighting("203.0.113.9", "elsewhere.example", NameSource.DNS),
+    ]
+    (endpoint,) = server_endpoints([flow(CLIENT, 50000, server, 443, protocol=6)], names)
+    assert endpoint.hostnames == ("zoom.us", "cdn.zoom.us")
