@@ -218,3 +218,78 @@ def test_installed_command_audits_the_shipped_demo() -> None:
     report = json.loads(proc.stdout)
     violations = [e for e in report["endpoints"] if e["verdict"] == "violation"]
     assert [(e["ip"], e["country"]) for e in violations] == [("113.96.232.215", "CN")]
+
+
+def test_judge_by_registration_uses_the_registered_country(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "reg.pcap", [US])  # located US, registered GB
+    located, report, _ = audit_json(capture, city_db, "--allow", "US")
+    assert located == 0
+    registered, report, _ = audit_json(capture, city_db, "--allow", "US",
+                                       "--judge-by", "registration")
+    assert registered == 1
+    assert by_ip(report)[US.ip]["verdict"] == "violation"
+    both, _, _ = audit_json(capture, city_db, "--allow", "US,GB", "--judge-by", "both")
+    assert both == 0
+
+
+def test_deny_beats_an_allowed_group(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "se.pcap", [SE])
+    status, report, _ = audit_json(capture, city_db, "--allow", "EU", "--deny", "SE")
+    assert status == 1
+    assert by_ip(report)[SE.ip]["verdict"] == "violation"
+
+
+def test_unknown_location_fails_only_under_strict(tmp_path: Path, city_db: str) -> None:
+    nowhere = Server("198.51.99.1", 443, "tcp", 2)  # public, and in no test database network
+    capture = write_meeting(tmp_path / "unknown.pcap", [US, nowhere])
+    lenient, report, _ = audit_json(capture, city_db, "--allow", "US", "--max-db-age", "100000")
+    assert lenient == 0
+    assert by_ip(report)[nowhere.ip]["verdict"] == "unknown"
+    assert report["summary"]["unknown"] == 1
+    strict, report, _ = audit_json(capture, city_db, "--allow", "US", "--strict",
+                                   "--max-db-age", "100000")
+    assert strict == 1
+    assert by_ip(report)[nowhere.ip]["verdict"] == "violation"
+
+
+def test_stale_database_warns_and_fails_under_strict(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US])
+    status, _, err = audit_json(capture, city_db, "--allow", "US", "--max-db-age", "1")
+    assert status == 0
+    assert "days old" in err
+    status, report, _ = audit_json(capture, city_db, "--allow", "US", "--max-db-age", "1",
+                                   "--strict")
+    assert status == 1
+    assert report["verdict"] == "fail"
+
+
+def test_policy_file(tmp_path: Path, city_db: str) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US, CN])
+    policy = tmp_path / "policy.toml"
+    policy.write_text('allow = ["US", "CN"]\n')
+    status, _, _ = audit_json(capture, city_db, "--policy", str(policy))
+    assert status == 0
+    policy.write_text('allow = ["US"]\ndeny = ["CN"]\n')
+    status, _, _ = audit_json(capture, city_db, "--policy", str(policy))
+    assert status == 1
+
+
+@pytest.mark.parametrize(
+    ("suffix", "marker"),
+    [(".json", '"schema"'), (".csv", "ip,"), (".xml", "<testsuite"), (".sarif", '"2.1.0"'),
+     (".html", "<!DOCTYPE html>")],
+)
+def test_report_format_follows_the_output_extension(
+    tmp_path: Path, city_db: str, suffix: str, marker: str
+) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US])
+    report = tmp_path / f"report{suffix}"
+    status, _, _ = run([str(capture), "--db", city_db, "--allow", "US", "-o", str(report)])
+    assert status == 0
+    assert marker in report.read_text()
+
+
+def test_db_info_lists_the_database(city_db: str) -> None:
+    status, out, _ = run(["db", "info", "--db", city_db])
+    assert status == 0
+    assert "GeoIP2-City" in out
