@@ -186,8 +186,9 @@ def test_signal_leaves_no_report_and_no_temporary_file(
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    # Twelve passes over the big capture: several seconds of reading to interrupt.
-    proc = _start([*[big_capture] * 12, "--workers", workers, "-f", "json", "-o",
+    # Sixty passes over the big capture: far more reading than the wait before the signal,
+    # even on a quiet machine with two workers (twelve were not enough in CI).
+    proc = _start([*[big_capture] * 60, "--workers", workers, "-f", "json", "-o",
                    out / "report.json"], city_db)
     time.sleep(1.2)
     assert proc.poll() is None, "the audit ended before the signal: make the capture bigger"
@@ -203,7 +204,7 @@ def test_signal_keeps_the_previous_report_whole(big_capture: Path, city_db: Path
                                                 tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     report.write_text('{"previous": true}\n')
-    proc = _start([*[big_capture] * 12, "--workers", "1", "-o", report], city_db)
+    proc = _start([*[big_capture] * 60, "--workers", "1", "-o", report], city_db)
     time.sleep(1.2)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
