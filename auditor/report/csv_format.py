@@ -80,10 +80,6 @@ class CsvFormat(ReportFormat):
     extension = "csv"
     media_type = "text/csv"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def render(self, result: AuditResult) -> str:
         buffer = StringIO()
         # "\n" rather than RFC 4180's CRLF: the file is text on the platform that writes it.

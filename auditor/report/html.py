@@ -131,9 +131,5 @@ class HtmlFormat(ReportFormat):
     extension = "html"
     media_type = "text/html"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def render(self, result: AuditResult) -> str:
         return page(result, generated_at(self.options), self.options.tool_version)

@@ -27,14 +27,11 @@ class ReportFormat(ABC):
     name: ClassVar[str]
     extension: ClassVar[str]  # for a default file name: "json", "csv"...
     media_type: ClassVar[str]
+    # True when every endpoint is listed; False when only what needs attention is (SARIF).
+    is_manifest: ClassVar[bool] = True
 
     def __init__(self, options: RenderOptions | None = None) -> None:
         self.options = options or RenderOptions()
-
-    @property
-    @abstractmethod
-    def is_manifest(self) -> bool:
-        """True when every endpoint is listed; False when only what needs attention is."""
 
     @abstractmethod
     def render(self, result: AuditResult) -> str:

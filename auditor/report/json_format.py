@@ -137,10 +137,6 @@ class JsonFormat(ReportFormat):
     extension = "json"
     media_type = "application/json"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def document(self, result: AuditResult) -> JsonObject:
         """The report as a JSON-ready dict, for callers that embed it."""
         return {

@@ -93,10 +93,6 @@ class JunitFormat(ReportFormat):
     extension = "xml"
     media_type = "application/xml"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def render(self, result: AuditResult) -> str:
         root = build(result, generated_at(self.options).removesuffix("Z"))
         ET.indent(root)

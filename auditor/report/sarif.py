@@ -150,10 +150,7 @@ class SarifFormat(ReportFormat):
     name = "sarif"
     extension = "sarif"
     media_type = "application/sarif+json"
-
-    @property
-    def is_manifest(self) -> bool:
-        return False  # only what needs attention: allowed and local endpoints are not results
+    is_manifest = False  # only what needs attention: allowed and local endpoints are not results
 
     def render(self, result: AuditResult) -> str:
         text = json.dumps(document(result, self.options.tool_version), indent=2, ensure_ascii=False)

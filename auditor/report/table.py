@@ -274,10 +274,6 @@ class TableFormat(ReportFormat):
     extension = "txt"
     media_type = "text/plain"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def console(self, file: StringIO) -> Console:
         # An empty environment: NO_COLOR, COLUMNS or TERM of the caller must not change the text
         # rendered here; the CLI decides colour and width and passes them in the options.

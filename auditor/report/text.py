@@ -118,9 +118,5 @@ class TextFormat(ReportFormat):
     extension = "txt"
     media_type = "text/plain"
 
-    @property
-    def is_manifest(self) -> bool:
-        return True
-
     def render(self, result: AuditResult) -> str:
         return "\n".join(text_lines(result)).rstrip("\n") + "\n"
