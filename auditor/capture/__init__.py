@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from auditor.capture import pcap
-from auditor.capture.flowtable import FlowTable, total_packets
+from auditor.capture.flowtable import MAX_NAMES, FlowTable, total_packets
 from auditor.capture.pcapng import SHB, PcapngReader
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.errors import CaptureError
@@ -94,6 +94,7 @@ def _sniff(name: str, head: bytes, src: ByteSource) -> str:
 
 def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool) -> CaptureResult:
     first, last = ft.time_span()  # before to_flows, which empties the table
+    names = ft.names()
     flows = ft.to_flows()
     ip_packets, ip_bytes = total_packets(flows)
     summary = CaptureSummary(
@@ -105,9 +106,15 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
         ip_packets=ip_packets,
         ip_bytes=ip_bytes,
         skipped=dict(sorted(ft.skipped.items())),
-        warnings=tuple(ft.warnings),
+        warnings=(*ft.warnings, *_names_warning(ft)),
         complete=complete,
         first_seen=first,
         last_seen=last,
     )
-    return CaptureResult(summary=summary, flows=flows)
+    return CaptureResult(summary=summary, flows=flows, names=names)
+
+
+def _names_warning(ft: FlowTable) -> tuple[str, ...]:
+    if not ft.names_dropped:
+        return ()
+    return (f"more than {MAX_NAMES} distinct names (DNS answers, TLS SNI): later ones not kept",)

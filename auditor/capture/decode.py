@@ -279,7 +279,9 @@ def decode_ipv4(  # noqa: PLR0917 - per-packet call, positional on purpose
         key = addrs
     if frag & 0x2000 and not frag & 0x1FFF:
         ft.remember_fragment4(addrs + d[off + 4 : off + 6] + bytes((proto,)), key)
-    ft.add(proto, key, total, ts, frame, syn)
+    index = ft.add(proto, key, total, ts, frame, syn)
+    if index >= 0 and not frag & 0x3FFF:  # a fragment's payload is not whole: not looked at
+        ft.look(proto, key, d, l4, end, index, frame)
 
 
 def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
@@ -299,6 +301,7 @@ def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
     nbytes = 40 + plen
     end = min(n, off + nbytes) if plen else n
     p = off + 40
+    fragmented = False
     for _ in range(MAX_IPV6_HEADERS):
         if nh in IPV6_EXT_8:
             if end - p < 2 or end - p < (d[p + 1] + 1) * 8:
@@ -327,6 +330,7 @@ def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
                 return
             frag = int.from_bytes(d[p + 2 : p + 4], "big")
             frag_key = addrs + d[p + 4 : p + 8]
+            fragmented = True
             nh, p = d[p], p + 8
             if frag & 0xFFF8:
                 known = ft.frags6.get(frag_key)
@@ -345,7 +349,10 @@ def decode_ipv6(  # noqa: PLR0917 - per-packet call, positional on purpose
         ft.skip("too many IPv6 extension headers")
         return
     syn = 1 if nh == 6 and p + 14 <= end and d[p + 13] & 0x12 == 0x02 else 0
-    ft.add(nh, _transport_key(nh, addrs, d, p, end), nbytes, ts, frame, syn)
+    key = _transport_key(nh, addrs, d, p, end)
+    index = ft.add(nh, key, nbytes, ts, frame, syn)
+    if index >= 0 and not fragmented:
+        ft.look(nh, key, d, p, end, index, frame)
 
 
 def _transport_key(proto: int, addrs: bytes, d: bytes, p: int, end: int) -> bytes:

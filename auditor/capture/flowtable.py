@@ -6,7 +6,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
-from auditor.model import Flow
+from auditor.model import Flow, NameSighting, NameSource
+from auditor.names import dns_answers, tls_sni
 
 # One list per direction of a flow, indexed by these positions; a list (not an object) because
 # the hot loop updates it in place with the cheapest operations CPython has.
@@ -25,6 +26,24 @@ MAX_ORPHANS: Final = 65_536  # later fragments a byte range holds back for the m
 # its protocol, address-pair key, bytes, timestamp, frame).
 Orphan = tuple[int, bytes, int, bytes, int, float, int]
 OVERFLOW: Final = "flow table full (overflow)"
+
+# Names. A directional flow is "tapped" when its payloads may name a server: UDP from port 53
+# (DNS answers), and TCP (a TLS ClientHello's server_name). A tapped record lives in
+# ``FlowTable.taps``, not in ``tables``, so the fast path misses it and hands the packet to
+# add(), which says whether to look at the payload; every other packet pays nothing for names.
+# TCP is looked at for the first TAP_PACKETS packets of each direction only (a ClientHello is
+# the client's first payload, after SYN and ACK, with room for retransmissions); a budget that
+# depends only on the direction's packet count lets a byte range starting mid-file decide at
+# the merge, exactly, which of its sightings one pass would have made.
+TAP_PACKETS: Final = 8
+DNS_PORT: Final = b"\x00\x35"
+MAX_NAMES: Final = 100_000  # distinct sightings kept; beyond, a warning (names are <= 253 bytes)
+MAX_PENDING: Final = 4 * MAX_NAMES  # sightings a mid-file range holds back for the merge
+TLS_HANDSHAKE: Final = 0x16
+Buf = bytes | bytearray
+# A sighting in a range starting mid-file, kept until the merge can tell whether one pass would
+# have made it: (sighting, protocol, flow key, packet index in the direction or -1, frame).
+Pending = tuple[NameSighting, int, bytes, int, int]
 
 Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
 
@@ -47,9 +66,13 @@ class FlowTable:
         "max_flows",
         "max_ts",
         "min_ts",
+        "names_dropped",
         "orphans",
+        "pending",
+        "sightings",
         "skipped",
         "tables",
+        "taps",
         "warnings",
     )
 
@@ -70,6 +93,10 @@ class FlowTable:
         # None: count orphaned fragments at once (a read from the start of the file). A list:
         # this range starts mid-file, so the first fragment may be in the range before it.
         self.orphans: list[Orphan] | None = None
+        self.taps: dict[int, dict[bytes, Record]] = {6: {}, 17: {}}
+        self.sightings: dict[NameSighting, None] = {}  # insertion-ordered set
+        self.pending: dict[Pending, None] = {}  # only in a range that starts mid-file
+        self.names_dropped = False
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -82,23 +109,18 @@ class FlowTable:
 
     def add(  # noqa: PLR0917 - per-packet call, positional on purpose
         self, proto: int, key: bytes, nbytes: int, ts: float, frame: int, syn: int
-    ) -> None:
-        """Count one IP packet; the fast path inlines the update half of this."""
+    ) -> int:
+        """Count one IP packet; the fast path inlines the update half of this.
+
+        Returns the packet's index among its direction's packets when its payload is to be
+        looked at for a name (the caller then calls look()), else -1.
+        """
         table = self.tables.get(proto)
         if table is None:
             table = self.tables[proto] = {}
         record = table.get(key)
         if record is None:
-            if self.flows >= self.max_flows:
-                if OVERFLOW not in self.skipped:
-                    self.warnings.append(
-                        f"more than {self.max_flows} flows: later new flows counted as overflow"
-                    )
-                self.skip(OVERFLOW)
-                return
-            table[key] = [1, nbytes, ts, ts, frame, syn]
-            self.flows += 1
-            return
+            return self._add_new_or_tapped(proto, key, nbytes, ts, frame, syn)
         record[PACKETS] += 1
         record[BYTES] += nbytes
         if ts > record[LAST_TS]:
@@ -107,6 +129,111 @@ class FlowTable:
             record[FIRST_TS] = ts
         if syn:
             record[SYN] = 1
+        return -1
+
+    def _add_new_or_tapped(  # noqa: PLR0917 - mirrors add()
+        self, proto: int, key: bytes, nbytes: int, ts: float, frame: int, syn: int
+    ) -> int:
+        taps = self.taps.get(proto)
+        if taps is not None:
+            record = taps.get(key)
+            if record is not None:
+                index = int(record[PACKETS])
+                record[PACKETS] += 1
+                record[BYTES] += nbytes
+                if ts > record[LAST_TS]:
+                    record[LAST_TS] = ts
+                elif ts < record[FIRST_TS]:
+                    record[FIRST_TS] = ts
+                if syn:
+                    record[SYN] = 1
+                if proto == 6 and index + 1 >= TAP_PACKETS:
+                    self.tables[6][key] = taps.pop(key)
+                return index
+        if self.flows >= self.max_flows:
+            if OVERFLOW not in self.skipped:
+                self.warnings.append(
+                    f"more than {self.max_flows} flows: later new flows counted as overflow"
+                )
+            self.skip(OVERFLOW)
+            return -1
+        self.flows += 1
+        if taps is not None and _tapped(proto, key):
+            taps[key] = [1, nbytes, ts, ts, frame, syn]
+            return 0
+        self.tables[proto][key] = [1, nbytes, ts, ts, frame, syn]
+        return -1
+
+    def look(  # noqa: PLR0917 - called per tapped packet by both paths
+        self, proto: int, key: bytes, data: Buf, l4: int, end: int, index: int, frame: int
+    ) -> None:
+        """Note the names in a tapped, unfragmented packet whose transport header is at
+        ``data[l4]`` and whose IP packet ends at ``data[end]`` (or where the capture cut it)."""
+        if proto == 17:
+            for name, address in dns_answers(bytes(data[l4 + 8 : end])):
+                self._sighted(NameSighting(address, name, NameSource.DNS), 17, key, -1, frame)
+            return
+        if end - l4 < 13:
+            return
+        p = l4 + (data[l4 + 12] >> 4) * 4
+        if p - l4 < 20 or p >= end or data[p] != TLS_HANDSHAKE:
+            return
+        server_name = tls_sni(bytes(data[p:end]))
+        if server_name:
+            server = _address_text(key[4:8] if len(key) == 12 else key[16:32])
+            self._sighted(NameSighting(server, server_name, NameSource.SNI), 6, key, index, frame)
+
+    def _sighted(
+        self, sighting: NameSighting, proto: int, key: bytes, index: int, frame: int
+    ) -> None:
+        if self.orphans is None:
+            self._keep(sighting)
+        elif len(self.pending) < MAX_PENDING:
+            self.pending[sighting, proto, key, index, frame] = None
+        else:
+            self.names_dropped = True
+
+    def _keep(self, sighting: NameSighting) -> None:
+        if sighting in self.sightings:
+            return
+        if len(self.sightings) >= MAX_NAMES:
+            self.names_dropped = True
+            return
+        self.sightings[sighting] = None
+
+    def untap(self) -> None:
+        """Put tapped records back with the others, once reading is over."""
+        for proto, taps in self.taps.items():
+            if taps:
+                self.tables.setdefault(proto, {}).update(taps)
+                taps.clear()
+
+    def names(self) -> tuple[NameSighting, ...]:
+        self._settle_pending(self.tables, {}, {})  # a range read alone: nothing before it
+        return tuple(self.sightings)
+
+    def _settle_pending(
+        self,
+        tables: dict[int, dict[bytes, Record]],
+        before: dict[tuple[int, bytes], int],
+        placed: dict[tuple[int, bytes], list[int]],
+    ) -> None:
+        """Keep the held-back sightings one pass would have made.
+
+        ``tables``: the merged flow table, which the sighting's flow must be in (one pass does
+        not look into a flow that overflowed the table); ``before``: each TCP direction's
+        packets in the ranges before this one; ``placed``: the frames of this range's held-back
+        fragments counted into each direction at the merge.
+        """
+        for sighting, proto, key, index, frame in self.pending:
+            if key not in tables.get(proto, {}):
+                continue
+            if index >= 0:
+                earlier = sum(1 for f in placed.get((proto, key), ()) if f < frame)
+                if before.get((proto, key), 0) + earlier + index >= TAP_PACKETS:
+                    continue
+            self._keep(sighting)
+        self.pending = {}
 
     def defer_orphan(  # noqa: PLR0917 - mirrors add()
         self,
@@ -137,7 +264,15 @@ class FlowTable:
 
     def merge(self, other: FlowTable, frame_offset: int) -> None:
         """Fold in the table of the next byte range, whose frames are numbered from 1."""
-        other.place_orphans(self.frags4, self.frags6)
+        self.untap()
+        other.untap()
+        placed = other.place_orphans(self.frags4, self.frags6)
+        mine6 = self.tables.get(6, {})
+        before = {
+            (6, key): int(mine6[key][PACKETS])
+            for _sighting, proto, key, index, _frame in other.pending
+            if proto == 6 and index >= 0 and key in mine6
+        }
         for proto, theirs in other.tables.items():
             mine = self.tables.setdefault(proto, {})
             for key, rec in theirs.items():
@@ -156,6 +291,10 @@ class FlowTable:
                 own[LAST_TS] = max(own[LAST_TS], rec[LAST_TS])
                 own[FIRST_FRAME] = min(own[FIRST_FRAME], rec[FIRST_FRAME])
                 own[SYN] = 1 if (own[SYN] or rec[SYN]) else 0
+        other._settle_pending(self.tables, before, placed)
+        for sighting in other.sightings:
+            self._keep(sighting)
+        self.names_dropped = self.names_dropped or other.names_dropped
         for reason, count in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + count
         self.warnings.extend(other.warnings)
@@ -172,13 +311,20 @@ class FlowTable:
 
     def place_orphans(
         self, frags4: dict[bytes, bytes], frags6: dict[bytes, tuple[int, bytes]]
-    ) -> None:
-        """Count held-back fragments where the previous ranges' first fragments say."""
+    ) -> dict[tuple[int, bytes], list[int]]:
+        """Count held-back fragments where the previous ranges' first fragments say.
+
+        Returns the frames placed into each direction that has held-back sightings.
+        """
+        placed: dict[tuple[int, bytes], list[int]] = {}
+        watched = {(proto, key) for _s, proto, key, _i, _f in self.pending}
         for version, frag_key, frag_proto, pair, nbytes, ts, frame in self.orphans or ():
             if version == 4:
                 proto, key = frag_proto, frags4.get(frag_key, pair)
             else:
                 proto, key = frags6.get(frag_key, (frag_proto, pair))
+            if (proto, key) in watched:
+                placed.setdefault((proto, key), []).append(frame)
             table = self.tables.setdefault(proto, {})
             record = table.get(key)
             if record is None:
@@ -191,9 +337,11 @@ class FlowTable:
             record[LAST_TS] = max(record[LAST_TS], ts)
             record[FIRST_FRAME] = min(record[FIRST_FRAME], frame)
         self.orphans = None
+        return placed
 
     def time_span(self) -> tuple[float | None, float | None]:
         """Earliest and latest timestamps of all records (orphans were counted by seen())."""
+        self.untap()
         lo, hi = self.min_ts, self.max_ts
         for table in self.tables.values():
             for rec in table.values():
@@ -204,6 +352,8 @@ class FlowTable:
         return lo, hi
 
     def to_flows(self) -> tuple[Flow, ...]:
+        """The flows, emptying the table; call names() before this."""
+        self.untap()
         self.place_orphans({}, {})  # a range read alone: nothing before it to place them by
         return self._pair()
 
@@ -227,6 +377,17 @@ class FlowTable:
         self.flows = 0
         flows.sort(key=lambda f: f.first_frame)
         return tuple(flows)
+
+
+def _tapped(proto: int, key: bytes) -> bool:
+    n = len(key)
+    if proto == 6:
+        return n in (12, 36)
+    return (n == 12 and key[8:10] == DNS_PORT) or (n == 36 and key[32:34] == DNS_PORT)
+
+
+def _address_text(raw: bytes) -> str:
+    return str(ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw))
 
 
 def reverse_key(key: bytes) -> bytes:

@@ -70,7 +70,7 @@ def read_records(
     ft.link_types[link] = None
     tcp, udp = ft.tables[6], ft.tables[17]
     tcp_get, udp_get = tcp.get, udp.get
-    add = ft.add
+    add, look = ft.add, ft.look
     decode = decode_packet
     ethernet_fast = fast and link == 1
     max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
@@ -94,7 +94,10 @@ def read_records(
                                 t = sec + frac * scale
                                 r = udp_get(key)
                                 if r is None:
-                                    add(17, key, tl, t, frame, 0)
+                                    i = add(17, key, tl, t, frame, 0)
+                                    if i >= 0:
+                                        end = min(pos + 30 + tl, nxt)
+                                        look(17, key, buf, pos + 50, end, i, frame)
                                 else:
                                     r[0] += 1
                                     r[1] += tl
@@ -109,7 +112,10 @@ def read_records(
                                 syn = 1 if flags & 0x12 == 0x02 else 0
                                 r = tcp_get(key)
                                 if r is None:
-                                    add(6, key, tl, t, frame, syn)
+                                    i = add(6, key, tl, t, frame, syn)
+                                    if i >= 0:
+                                        end = min(pos + 30 + tl, nxt)
+                                        look(6, key, buf, pos + 50, end, i, frame)
                                 else:
                                     r[0] += 1
                                     r[1] += tl
@@ -129,7 +135,10 @@ def read_records(
                         table = udp if nh == 17 else tcp
                         r = table.get(key)
                         if r is None:
-                            add(nh, key, 40 + plen, t, frame, syn)
+                            i = add(nh, key, 40 + plen, t, frame, syn)
+                            if i >= 0:
+                                end = min(pos + 70 + plen, nxt)
+                                look(nh, key, buf, pos + 70, end, i, frame)
                         else:
                             r[0] += 1
                             r[1] += 40 + plen

@@ -108,7 +108,7 @@ class PcapngReader:
         ft = self.ft
         src = self.src
         buf, base, pos, n = window(src, head)
-        add = ft.add
+        add, look = ft.add, ft.look
         decode = decode_packet
         tcp, udp = ft.tables[6], ft.tables[17]
         tcp_get, udp_get = tcp.get, udp.get
@@ -146,7 +146,10 @@ class PcapngReader:
                                 if proto == 17:
                                     r = udp_get(key)
                                     if r is None:
-                                        add(17, key, tl, t, frame, 0)
+                                        i = add(17, key, tl, t, frame, 0)
+                                        if i >= 0:
+                                            end = min(pos + 42 + tl, pos + 28 + caplen)
+                                            look(17, key, buf, pos + 62, end, i, frame)
                                     else:
                                         r[0] += 1
                                         r[1] += tl
@@ -160,7 +163,10 @@ class PcapngReader:
                                     syn = 1 if flags & 0x12 == 0x02 else 0
                                     r = tcp_get(key)
                                     if r is None:
-                                        add(6, key, tl, t, frame, syn)
+                                        i = add(6, key, tl, t, frame, syn)
+                                        if i >= 0:
+                                            end = min(pos + 42 + tl, pos + 28 + caplen)
+                                            look(6, key, buf, pos + 62, end, i, frame)
                                     else:
                                         r[0] += 1
                                         r[1] += tl
@@ -179,7 +185,10 @@ class PcapngReader:
                             table = udp if nh == 17 else tcp
                             r = table.get(key)
                             if r is None:
-                                add(nh, key, 40 + plen, t, frame, syn)
+                                i = add(nh, key, 40 + plen, t, frame, syn)
+                                if i >= 0:
+                                    end = min(pos + 82 + plen, pos + 28 + caplen)
+                                    look(nh, key, buf, pos + 82, end, i, frame)
                             else:
                                 r[0] += 1
                                 r[1] += 40 + plen
