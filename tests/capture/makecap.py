@@ -201,3 +201,13 @@ def _packet_block(e: str, p: Packet) -> bytes:
 def raw_block(endian: str, btype: int, body: bytes) -> bytes:
     """Any block, e.g. a name resolution (4) or custom (0xBAD) block to be skipped."""
     return _block(endian, btype, body)
+
+
+def dns_reply(name: str, address: str) -> bytes:
+    """A DNS response message: one question, one A or AAAA answer pointing back at it."""
+    question = b"".join(bytes((len(p),)) + p.encode() for p in name.split(".")) + b"\x00"
+    rdata = addr(address)
+    kind = 28 if len(rdata) == 16 else 1
+    answer = b"\xc0\x0c" + struct.pack(">HHIH", kind, 1, 60, len(rdata)) + rdata
+    header = struct.pack(">HHHHHH", 1, 0x8180, 1, 1, 0, 0)
+    return header + question + struct.pack(">HH", kind, 1) + answer

@@ -60,3 +60,41 @@ def flow_endpoints(flows: tuple[Flow, ...]) -> tuple[Counter[str], Counter[str]]
             packets[address] += flow.packets
             nbytes[address] += flow.bytes
     return packets, nbytes
+
+
+def tshark_names(tshark: str, path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(address, name) pairs tshark sees: TLS SNI (to the destination) and DNS answers.
+
+    DNS: only A/AAAA records of the answer section, paired with the question's name, as the
+    auditor reads them; tshark's ``dns.a`` also lists glue from the additional section, so the
+    answer records are picked by position from ``dns.resp.type`` and ``dns.count.answers``.
+    """
+    sni: set[tuple[str, str]] = set()
+    for line in _fields(tshark, path, "tls.handshake.extensions_server_name",
+                        "ip.dst", "ipv6.dst", "tls.handshake.extensions_server_name"):  # fmt: skip
+        v4, v6, names = [*line.split("\t"), "", ""][:3]
+        server = (v4 or v6).split(",")[-1]  # the innermost (the TLS packet's) comes last
+        sni.update((server, name.lower()) for name in names.split(",") if name)
+    dns: set[tuple[str, str]] = set()
+    for line in _fields(tshark, path, "dns.flags.response==1 && dns.flags.rcode==0",
+                        "dns.qry.name", "dns.count.answers", "dns.resp.type", "dns.a",
+                        "dns.aaaa"):  # fmt: skip
+        qname, count, types, a, aaaa = (line.split("\t") + [""] * 4)[:5]
+        if not count:
+            continue
+        in_answers = types.split(",")[: int(count)]
+        v4s, v6s = iter(a.split(",") if a else []), iter(aaaa.split(",") if aaaa else [])
+        for rtype in in_answers:
+            if rtype == "1":
+                dns.add((next(v4s), qname.split(",")[0].lower()))
+            elif rtype == "28":
+                dns.add((next(v6s), qname.split(",")[0].lower()))
+    return sni, dns
+
+
+def _fields(tshark: str, path: Path, display_filter: str, *fields: str) -> list[str]:
+    command = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields"]
+    for name in fields:
+        command += ["-e", name]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return out.splitlines()

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import CaptureError
+from fixtures.meeting import client_hello
 from tests.capture.makecap import (
     Packet,
     PcapngSection,
     ah,
+    dns_reply,
     ether,
     ext8,
     frag6,
@@ -29,7 +31,8 @@ from tests.capture.util import read_checked
 
 V4_ADDRS = ["10.0.0.1", "10.0.0.2", "192.0.2.7", "198.51.100.3"]
 V6_ADDRS = ["2001:db8::1", "2001:db8::2", "fe80::1"]
-PORTS = [443, 3478, 8801, 50000, 50001]
+PORTS = [53, 443, 3478, 8801, 50000, 50001]
+NAMES = ["zoom.us", "a.example", "x" * 63 + ".example"]
 
 
 @st.composite
@@ -37,6 +40,14 @@ def transport(draw: st.DrawFn) -> tuple[int, bytes]:
     proto = draw(st.sampled_from([6, 17, 17, 1, 132]))
     sport, dport = draw(st.sampled_from(PORTS)), draw(st.sampled_from(PORTS))
     payload = b"p" * draw(st.integers(0, 300))
+    named = draw(st.integers(0, 3)) == 0  # a payload that names a server, maybe cut short
+    if named and proto == 6:
+        payload = client_hello(draw(st.sampled_from(NAMES)))
+    elif named and proto == 17:
+        address = draw(st.sampled_from(V4_ADDRS + V6_ADDRS))
+        payload = dns_reply(draw(st.sampled_from(NAMES)), address)
+    if named and draw(st.booleans()):
+        payload = payload[: draw(st.integers(0, len(payload)))]
     if proto == 6:
         flags = draw(st.sampled_from([0x02, 0x12, 0x10, 0x18, 0x11, 0x04]))
         return proto, tcp(sport, dport, flags, payload)
