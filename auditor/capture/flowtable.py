@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import mmap
+import struct
 from collections.abc import Iterable
 from typing import Final
 
@@ -360,23 +362,122 @@ class FlowTable:
     def _pair(self) -> tuple[Flow, ...]:
         """Pair the two directions of each conversation and decode addresses, once per flow.
 
-        Empties the table as it goes, so that each record is freed as its Flow is made and
-        the peak stays near the size of one of the two, not both.
+        Two steps, so that the directional table and the Flows never coexist: the table is
+        emptied into packed flows (about 70 bytes each, against some 260 per directional
+        record and 200 per Flow), then the packed flows become Flows, a chunk at a time.
+        A Flow shares no object with the table, so the table's memory is whole pages again
+        once it is emptied, rather than pinned by a float or an int a Flow still uses.
         """
-        names = _Names()
-        flows: list[Flow] = []
-        for proto, table in self.tables.items():
+        packed: list[_Packed] = []
+        for proto in list(self.tables):
+            table = self.tables[proto]
+            writers: dict[int, _Packed] = {}
             while table:
                 key, rec = table.popitem()
                 rkey = reverse_key(key)
                 back = table.pop(rkey, None) if rkey != key else None
                 if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
                     key, rec, back = rkey, back, rec
-                flows.append(_flow(proto, key, rec, back, names))
+                writer = writers.get(len(key))
+                if writer is None or writer.full():
+                    writer = writers[len(key)] = _Packed(proto, len(key))
+                    packed.append(writer)
+                writer.add(key, rec, back)
+            # An emptied dict keeps its size until it is dropped: drop it now.
+            self.tables[proto] = {}
+            del table, writers
         self.tables = {6: {}, 17: {}}
         self.flows = 0
-        flows.sort(key=lambda f: f.first_frame)
+        names = _Names()
+        flows: list[Flow] = []
+        while packed:  # each chunk is closed, its memory given back, once its Flows are made
+            flows.extend(packed.pop().flows(names))
+        flows.sort(key=_first_frame)
         return tuple(flows)
+
+
+PACKED_CHUNK: Final = 65_536  # flows per packed chunk
+
+
+class _Packed:
+    """Flows of one protocol and key length, packed: key, both directions' counts, span."""
+
+    __slots__ = ("count", "data", "key_length", "layout", "proto")
+
+    def __init__(self, proto: int, key_length: int, capacity: int = PACKED_CHUNK) -> None:
+        self.proto = proto
+        self.key_length = key_length
+        self.layout = struct.Struct(f"<{key_length}sqqqqddqBB")
+        # Anonymous mmap rather than a bytearray: given back to the system the moment it is
+        # closed, where freed heap memory would stay in the process for the Flows to pile onto.
+        self.data = mmap.mmap(-1, max(self.layout.size * capacity, 1))
+        self.count = 0
+
+    def full(self) -> bool:
+        return (self.count + 1) * self.layout.size > len(self.data)
+
+    def add(self, key: bytes, ab: Record, ba: Record | None) -> None:
+        back: tuple[float, float, float]
+        if ba is None:
+            first, last, back = ab[FIRST_TS], ab[LAST_TS], (0, 0, 0)
+        else:
+            first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
+            back = (ba[PACKETS], ba[BYTES], ba[SYN])
+        self.layout.pack_into(
+            self.data, self.count * self.layout.size, key,
+            int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
+            int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0,
+        )  # fmt: skip
+        self.count += 1
+
+    def flows(self, names: _Names) -> list[Flow]:
+        n, proto = self.key_length, self.proto
+        width = 4 if n in (8, 12) else 16
+        ported = n in (12, 36)
+        out: list[Flow] = []
+        with memoryview(self.data) as view, view[: self.count * self.layout.size] as used:
+            for (
+                key,
+                pab,
+                pba,
+                bab,
+                bba,
+                first,
+                last,
+                frame,
+                syn_ab,
+                syn_ba,
+            ) in self.layout.iter_unpack(used):
+                a, b = names.address(key[:width]), names.address(key[width : 2 * width])
+                if ported:
+                    a_port = names.port(key[2 * width : 2 * width + 2])
+                    b_port = names.port(key[2 * width + 2 : 2 * width + 4])
+                else:
+                    a_port = b_port = 0
+                out.append(
+                    Flow(
+                        protocol=proto,
+                        a=a,
+                        a_port=a_port,
+                        b=b,
+                        b_port=b_port,
+                        packets_ab=pab,
+                        packets_ba=pba,
+                        bytes_ab=bab,
+                        bytes_ba=bba,
+                        first_seen=first,
+                        last_seen=first if last == first else last,
+                        first_frame=frame,
+                        syn_ab=bool(syn_ab),
+                        syn_ba=bool(syn_ba),
+                    )
+                )
+        self.data.close()
+        return out
+
+
+def _first_frame(flow: Flow) -> int:
+    return flow.first_frame
 
 
 def _tapped(proto: int, key: bytes) -> bool:
@@ -420,35 +521,6 @@ class _Names:
         if number is None:
             number = self.ports[raw] = int.from_bytes(raw, "big")
         return number
-
-
-def _flow(proto: int, key: bytes, ab: Record, ba: Record | None, names: _Names) -> Flow:
-    n = len(key)
-    width = 4 if n in (8, 12) else 16
-    a, b = names.address(key[:width]), names.address(key[width : 2 * width])
-    if n in (12, 36):
-        a_port = names.port(key[2 * width : 2 * width + 2])
-        b_port = names.port(key[2 * width + 2 : 2 * width + 4])
-    else:
-        a_port = b_port = 0
-    if ba is None:
-        ba = [0, 0, ab[FIRST_TS], ab[LAST_TS], ab[FIRST_FRAME], 0]
-    return Flow(
-        protocol=proto,
-        a=a,
-        a_port=a_port,
-        b=b,
-        b_port=b_port,
-        packets_ab=int(ab[PACKETS]),
-        packets_ba=int(ba[PACKETS]),
-        bytes_ab=int(ab[BYTES]),
-        bytes_ba=int(ba[BYTES]),
-        first_seen=float(min(ab[FIRST_TS], ba[FIRST_TS])),
-        last_seen=float(max(ab[LAST_TS], ba[LAST_TS])),
-        first_frame=int(ab[FIRST_FRAME]),
-        syn_ab=bool(ab[SYN]),
-        syn_ba=bool(ba[SYN]),
-    )
 
 
 def total_packets(flows: Iterable[Flow]) -> tuple[int, int]:

@@ -319,11 +319,6 @@ def test_record_claiming_a_huge_length_is_a_warning(
     assert run.peak_rss < RSS_LIMIT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5: each distinct flow costs ~500 bytes (flow table, then Flow records); 500k "
-    "flows peak near 300 MB, and the 2M-key cap (MAX_FLOWS) allows over 1 GB",
-)
 def test_half_a_million_flows_complete_in_bounded_memory(
     city_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
