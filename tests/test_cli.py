@@ -293,3 +293,13 @@ def test_db_info_lists_the_database(city_db: str) -> None:
     status, out, _ = run(["db", "info", "--db", city_db])
     assert status == 0
     assert "GeoIP2-City" in out
+
+
+def test_names_from_dns_and_sni_reach_the_report(tmp_path: Path, city_db: str) -> None:
+    zoom = Server("216.160.83.58", 443, "tcp", 3, name="us04web.zoom.us")
+    capture = write_meeting(tmp_path / "names.pcapng", [zoom, SE])
+    _, report, _ = audit_json(capture, city_db, "--allow", "US,EU")
+    endpoints = by_ip(report)
+    assert endpoints[zoom.ip]["hostnames"] == ["us04web.zoom.us"]
+    assert endpoints[zoom.ip]["platform"] == "Zoom"
+    assert endpoints[SE.ip]["hostnames"] == []
