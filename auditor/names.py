@@ -116,7 +116,7 @@ PLATFORM_SUFFIXES: Mapping[str, str] = {
     "discord.gg": "Discord", "discord.media": "Discord", "discord.com": "Discord",
     "whatsapp.net": "WhatsApp", "whatsapp.com": "WhatsApp",
     "telegram.org": "Telegram",
-    "wechat.com": "WeChat", "weixin.qq.com": "WeChat",
+    "wechat.com": "WeChat", "weixin.qq.com": "WeChat", "wx.qq.com": "WeChat",
 }
 
 # Autonomous systems, for servers reached without a name in the capture (media relays are
