@@ -303,3 +303,35 @@ def test_names_from_dns_and_sni_reach_the_report(tmp_path: Path, city_db: str) -
     assert endpoints[zoom.ip]["hostnames"] == ["us04web.zoom.us"]
     assert endpoints[zoom.ip]["platform"] == "Zoom"
     assert endpoints[SE.ip]["hostnames"] == []
+
+
+MEETINGS = [
+    "discord.pcap", "google_meet.pcapng", "rtp.pcapng", "skype-conference-call.pcap",
+    "stun_dtls_rtp.pcapng", "stun_google_meet.pcapng", "stun_msteams_unidir.pcapng",
+    "stun_wa_call.pcapng", "stun_zoom.pcapng", "teams.pcap", "telegram_videocall.pcapng",
+    "webex.pcap", "wechat.pcap", "zeek_sip_wireshark.pcap", "zeek_webrtc-stun.pcap",
+    "zoom.pcap", "zoom2.pcap", "zoom_p2p.pcapng", "zoomanalysis_zoom_test.pcap",
+]
+
+
+@pytest.mark.parametrize("name", MEETINGS)
+def test_real_meetings_with_the_bundled_database(shared_data: Path, name: str) -> None:
+    capture = shared_data / "pcaps" / "meetings" / name
+    status, out, err = run([str(capture), "--allow", "US,EU", "--format", "json"])
+    report = json.loads(out)
+    assert status in (0, 1), err
+    assert report["complete"] is True
+    public = [e for e in report["endpoints"] if e["verdict"] != "local"]
+    assert public
+    assert [e["ip"] for e in public if e["country"] is None] == []
+    violations = {e["ip"] for e in public if e["verdict"] == "violation"}
+    assert (status == 1) == bool(violations)
+
+
+def test_wechat_relays_in_china_are_named_and_flagged(shared_data: Path) -> None:
+    capture = shared_data / "pcaps" / "meetings" / "wechat.pcap"
+    _, out, _ = run([str(capture), "--allow", "US,EU", "--format", "json"])
+    endpoint = by_ip(json.loads(out))["203.205.147.171"]
+    assert (endpoint["verdict"], endpoint["country"]) == ("violation", "CN")
+    assert endpoint["hostnames"] == ["web.wechat.com"]
+    assert endpoint["platform"] == "WeChat"
