@@ -314,10 +314,17 @@ MEETINGS = [
 ]
 
 
+def bundled() -> list[str]:
+    """--db for each bundled file: a GeoIP folder on the test machine must not change results."""
+    from auditor.geo.bundled import bundled_databases
+
+    return [arg for path in bundled_databases() for arg in ("--db", path)]
+
+
 @pytest.mark.parametrize("name", MEETINGS)
 def test_real_meetings_with_the_bundled_database(shared_data: Path, name: str) -> None:
     capture = shared_data / "pcaps" / "meetings" / name
-    status, out, err = run([str(capture), "--allow", "US,EU", "--format", "json"])
+    status, out, err = run([str(capture), *bundled(), "--allow", "US,EU", "--format", "json"])
     report = json.loads(out)
     assert status in (0, 1), err
     assert report["complete"] is True
@@ -330,7 +337,7 @@ def test_real_meetings_with_the_bundled_database(shared_data: Path, name: str) -
 
 def test_wechat_relays_in_china_are_named_and_flagged(shared_data: Path) -> None:
     capture = shared_data / "pcaps" / "meetings" / "wechat.pcap"
-    _, out, _ = run([str(capture), "--allow", "US,EU", "--format", "json"])
+    _, out, _ = run([str(capture), *bundled(), "--allow", "US,EU", "--format", "json"])
     endpoint = by_ip(json.loads(out))["203.205.147.171"]
     assert (endpoint["verdict"], endpoint["country"]) == ("violation", "CN")
     assert endpoint["hostnames"] == ["web.wechat.com"]
