@@ -51,22 +51,27 @@ def _read(
     try:
         head = src.read()
         fmt = _sniff(name, head, src)
+        split = workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES
+        merged = None
         if fmt == "pcap":
             header = pcap.parse_header(name, head)
-            if workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
+            if split:
                 from auditor.capture.parallel import read_pcap_parallel
 
-                ft, complete = read_pcap_parallel(name, header, workers, progress, fast=fast)
-            else:
+                merged = read_pcap_parallel(name, header, workers, progress, fast=fast)
+            if merged is None:  # one pass: not worth splitting, or more flows than a share
                 ft = FlowTable()
                 complete = pcap.read_records(src, header, ft, head[pcap.HEADER_SIZE :], fast=fast)
-        elif workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
-            from auditor.capture.parallel import read_pcapng_parallel
-
-            ft, complete = read_pcapng_parallel(name, workers, progress, fast=fast)
         else:
-            ft = FlowTable()
-            complete = PcapngReader(src, ft, None, fast=fast).run(head)
+            if split:
+                from auditor.capture.parallel import read_pcapng_parallel
+
+                merged = read_pcapng_parallel(name, workers, progress, fast=fast)
+            if merged is None:
+                ft = FlowTable()
+                complete = PcapngReader(src, ft, None, fast=fast).run(head)
+        if merged is not None:
+            ft, complete = merged
         compressed, total = src.compressed, src.total
     finally:
         src.close()

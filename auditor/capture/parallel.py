@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Final
 
 from auditor.capture import pcap
 from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
-from auditor.capture.flowtable import FlowTable
+from auditor.capture.flowtable import MAX_FLOWS, OVERFLOW, FlowTable
 from auditor.capture.pcapng import KNOWN_BLOCKS, Damage, PcapngReader, Section
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.errors import CaptureError
@@ -23,11 +23,16 @@ SYNC_WINDOW: Final = SYNC_RECORDS * (16 + MAX_CAPLEN) + CHUNK
 Progress = Callable[[int, int], None]
 # (flow table, read without damage, ran past its range's end, section at its end)
 WorkerResult = tuple[FlowTable, bool, bool, Section | None]
+# None: a range held more than its share of MAX_FLOWS, and the file must be read in one pass.
+# Each range gets an equal share so that the tables the parent holds while merging stay within
+# MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
+# than in one pass (only the time of a second read).
+Merged = tuple[FlowTable, bool] | None
 
 
 def read_pcap_parallel(
     name: str, header: pcap.PcapHeader, workers: int, progress: Progress | None, *, fast: bool
-) -> tuple[FlowTable, bool]:
+) -> Merged:
     size = os.path.getsize(name)
     starts = [pcap.HEADER_SIZE]
     with open(name, "rb") as f:
@@ -35,20 +40,26 @@ def read_pcap_parallel(
             found = _sync(f, size * i // workers, size, _pcap_chain(header))
             if found is not None and found > starts[-1]:
                 starts.append(found)
+    share = MAX_FLOWS // len(starts)
     jobs = [
-        (_pcap_worker, (name, header, start, stop, fast)) for start, stop in _ranges(starts, size)
+        (_pcap_worker, (name, header, start, stop, fast, share))
+        for start, stop in _ranges(starts, size)
     ]
     results = _run(jobs, size, progress)
-    return _merge(results, lambda start, section: _rest_pcap(name, header, start, fast), starts)
+    return _merge(
+        results,
+        lambda start, _section, cap: _rest_pcap(name, header, start, fast, cap),
+        starts,
+    )
 
 
 def read_pcapng_parallel(
     name: str, workers: int, progress: Progress | None, *, fast: bool
-) -> tuple[FlowTable, bool]:
+) -> Merged:
     size = os.path.getsize(name)
     first = leading_section(name)
     if first is None:  # broken start: the serial reader says precisely what is wrong
-        return _rest_pcapng(name, 0, None, fast, at_start=True)
+        return _rest_pcapng(name, 0, None, fast, MAX_FLOWS, at_start=True)
     starts = [0]
     with open(name, "rb") as f:
         for i in range(1, workers):
@@ -57,14 +68,15 @@ def read_pcapng_parallel(
             if found is not None and found > starts[-1]:
                 starts.append(found)
     jobs = []
+    share = MAX_FLOWS // len(starts)
     for index, (start, stop) in enumerate(_ranges(starts, size)):
         section = None if index == 0 else copy.deepcopy(first)
-        jobs.append((_pcapng_worker, (name, start, stop, section, fast)))
+        jobs.append((_pcapng_worker, (name, start, stop, section, fast, share)))
     results = _run(jobs, size, progress)
     sections = [None, *[first] * (len(starts) - 1)]
     return _merge(
         results,
-        lambda start, section: _rest_pcapng(name, start, section, fast, at_start=False),
+        lambda start, section, cap: _rest_pcapng(name, start, section, fast, cap, at_start=False),
         starts,
         sections,
     )
@@ -156,11 +168,17 @@ def _pcapng_chain(endian: str) -> Callable[[bytes, int], bool]:
 
 
 def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
-    name: str, header: pcap.PcapHeader, start: int, stop: int, fast: bool, slot: int
+    name: str,
+    header: pcap.PcapHeader,
+    start: int,
+    stop: int,
+    fast: bool,
+    max_flows: int,
+    slot: int,
 ) -> WorkerResult:
     src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
     try:
-        ft = _range_table(slot)
+        ft = _range_table(slot, max_flows)
         complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
         return ft, complete, src.overshot, None
     finally:
@@ -168,11 +186,17 @@ def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
 
 
 def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
-    name: str, start: int, stop: int, section: Section | None, fast: bool, slot: int
+    name: str,
+    start: int,
+    stop: int,
+    section: Section | None,
+    fast: bool,
+    max_flows: int,
+    slot: int,
 ) -> WorkerResult | tuple[str, str, int | None]:
     src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
     try:
-        ft = _range_table(slot)
+        ft = _range_table(slot, max_flows)
         reader = PcapngReader(src, ft, section, fast=fast)
         complete = reader.run(src.read())
         return ft, complete, src.overshot, reader.section
@@ -228,10 +252,10 @@ def _run(
 
 def _merge(
     results: list[WorkerResult],
-    rest: Callable[[int, Section | None], tuple[FlowTable, bool]],
+    rest: Callable[[int, Section | None, int], tuple[FlowTable, bool]],
     starts: Sequence[int],
     assumed: Sequence[Section | None] | None = None,
-) -> tuple[FlowTable, bool]:
+) -> Merged:
     """Join the ranges' tables in file order, as if one process had read the whole file.
 
     A range is used only if the one before it ended exactly at its start (no damage, no
@@ -239,42 +263,50 @@ def _merge(
     serially from where the previous range really ended.
     """
     total, complete, overshot, section = results[0]
+    if OVERFLOW in total.skipped:
+        return None
+    total.max_flows = MAX_FLOWS  # the whole file's limit, now that ranges come together
     for index in range(1, len(results)):
         if not complete or overshot:
             break
         if assumed is not None and section != assumed[index]:
-            redo, redo_complete = rest(starts[index], section)
+            del results[index:]  # not used: let their memory go before reading again
+            redo, redo_complete = rest(starts[index], section, max(MAX_FLOWS - total.flows, 1))
+            if OVERFLOW in redo.skipped:
+                return None
             total.merge(redo, total.frames)
             return total, redo_complete
         ft, complete, overshot, section = results[index]
+        if OVERFLOW in ft.skipped:
+            return None
         total.merge(ft, total.frames)
     return total, complete
 
 
-def _range_table(index: int) -> FlowTable:
-    ft = FlowTable()
+def _range_table(index: int, max_flows: int) -> FlowTable:
+    ft = FlowTable(max_flows)
     if index:  # starts mid-file: hold back fragments whose first may be in an earlier range
         ft.orphans = []
     return ft
 
 
 def _rest_pcap(
-    name: str, header: pcap.PcapHeader, start: int, fast: bool
+    name: str, header: pcap.PcapHeader, start: int, fast: bool, max_flows: int
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = _range_table(1)
+        ft = _range_table(1, max_flows)
         return ft, pcap.read_records(src, header, ft, src.read(), fast=fast)
     finally:
         src.close()
 
 
 def _rest_pcapng(
-    name: str, start: int, section: Section | None, fast: bool, *, at_start: bool
+    name: str, start: int, section: Section | None, fast: bool, max_flows: int, *, at_start: bool
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = _range_table(0 if at_start else 1)
+        ft = _range_table(0 if at_start else 1, max_flows)
         reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
         reader.at_file_start = at_start
         return ft, reader.run(src.read())

@@ -89,3 +89,23 @@ def test_second_section_in_the_first_range_is_handled(tmp_path: Path, ranges: li
     assert read_capture(path, workers=2) == one
     assert ranges == [2]
     assert one.summary.last_seen == 59.0
+
+
+@pytest.mark.parametrize("flows", [40, 80])
+def test_a_range_over_its_share_of_flows_is_read_in_one_pass(
+    tmp_path: Path, ranges: list[int], monkeypatch: pytest.MonkeyPatch, flows: int
+) -> None:
+    """Each range may hold MAX_FLOWS / ranges keys, so that the merge holds at most MAX_FLOWS;
+    a range holding more sends the file back to one pass, which gives what one pass gives."""
+    monkeypatch.setattr("auditor.capture.flowtable.MAX_FLOWS", 50)
+    monkeypatch.setattr("auditor.capture.parallel.MAX_FLOWS", 50)
+    many = [ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(5000 + i, 8801, b"m" * 200)))
+            for i in range(flows)]  # fmt: skip
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate([*many, *[FILLER] * 90])]))
+    one = read_capture(path)
+    assert read_capture(path, workers=2) == one
+    assert ranges == [2]
+    overflowed = flows + 1 > 50
+    assert ("flow table full (overflow)" in one.summary.skipped) == overflowed
+    assert len(one.flows) == min(flows + 1, 50)
