@@ -90,7 +90,8 @@ class PcapngReader:
                 error = CaptureError(self.src.path, str(exc))
                 error.offset = exc.offset
                 raise error from None
-            self.ft.warnings.append(str(exc))
+            # A stream stopped early (damaged or a bomb) says why, not where a block broke off.
+            self.ft.warnings.append(self.src.damage or str(exc))
             return False
         if self.src.damage is not None:
             self.ft.warnings.append(self.src.damage)

@@ -11,6 +11,15 @@ from typing import Final
 
 CHUNK: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
+# A gzip bomb: memory stays bounded whatever a stream expands to, but time does not (a GiB of
+# zeros is 67 million empty records). Deflate cannot expand more than 1032 times, which only
+# runs of one byte reach; captures stay far below: the synthetic 1M-packet meeting (zero
+# payloads) compresses 39 times, a million identical packets with advancing timestamps 22, the
+# same with one timestamp for all 295. Beyond MAX_RATIO, once past MIN_BOMB bytes (smaller
+# streams cost little whatever their ratio), reading stops with a warning: 5 times the most
+# compressible capture-like data measured, and below both kinds of bomb.
+MAX_RATIO: Final = 200
+MIN_BOMB: Final = 64 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -44,6 +53,8 @@ class ByteSource:
         self.stop = stop
         self.overshot = False  # a record straddled ``stop``: reading went on to the end
         self.damage: str | None = None
+        self.bomb_at = MIN_BOMB  # decompressed offset at which the ratio is next checked
+        self.stopped = False  # by the ratio check: the stream reads as ended
         self.progress = progress
         self.chunk = CHUNK  # read at run time, so that tests can shrink it
 
@@ -51,6 +62,8 @@ class ByteSource:
         """Up to ``size`` bytes (a chunk); fewer only at the end of the stream (or range)."""
         if size is None:
             size = self.chunk
+        if self.stopped:
+            return b""
         if self.stop is not None:
             size = min(size, self.stop - self.offset)
             if size <= 0:
@@ -70,6 +83,8 @@ class ByteSource:
             parts.append(part)
             want -= len(part)
             self.offset += len(part)
+            if self.offset >= self.bomb_at and self._exploded():
+                break
         if self.progress is not None:
             self.progress(self.raw.tell(), self.total)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -77,6 +92,8 @@ class ByteSource:
     def readinto(self, buf: bytearray, start: int) -> int:
         """Read into ``buf[start:]``; 0 only at the end of the stream (or of the range)."""
         end = len(buf)
+        if self.stopped:
+            return 0
         if self.stop is not None:
             end = min(end, start + self.stop - self.offset)
         if end <= start:
@@ -91,9 +108,28 @@ class ByteSource:
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
                 return 0
         self.offset += got
+        if self.offset >= self.bomb_at and self._exploded():
+            return got
         if self.progress is not None:
             self.progress(self.raw.tell(), self.total)
         return got
+
+    def _exploded(self) -> bool:
+        """Whether the stream expanded past MAX_RATIO; then it ends here, with a warning."""
+        if self.gzip is None:
+            self.bomb_at = 1 << 62
+            return False
+        self.bomb_at = self.offset + CHUNK
+        compressed = max(self.raw.tell(), 1)
+        if self.offset <= MAX_RATIO * compressed:
+            return False
+        self.damage = (
+            f"decompressed size exceeds {MAX_RATIO} times the compressed size"
+            f" ({self.offset} bytes from {compressed}; a gzip bomb?):"
+            f" stopped reading at offset {self.offset}"
+        )
+        self.stopped = True
+        return True
 
     def extend(self) -> bool:
         """Lift the range's end once a record straddles it; False when already at the end."""

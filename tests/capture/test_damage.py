@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
 
-from auditor.capture import read_capture
+from auditor.capture import read_capture, source
 from auditor.errors import CaptureError
 from tests.capture.makecap import (
     Packet,
@@ -17,12 +18,14 @@ from tests.capture.makecap import (
     ipv4,
     pcap_file,
     pcapng_file,
+    raw_block,
     udp,
 )
 from tests.capture.util import read_checked, write_and_read
 
 FRAME = ether(ipv4("10.0.0.1", "192.0.2.1", 17, udp(1, 2, b"d" * 1472)))  # 1514 bytes
 OTHER = ether(ipv4("10.0.0.9", "192.0.2.1", 17, udp(1, 2, b"e" * 100)))
+MB = 1 << 20
 
 
 def _error(tmp_path: Path, data: bytes, name: str = "f.pcap") -> CaptureError:
@@ -180,3 +183,47 @@ def test_internal_errors_become_capture_errors(
     path.write_bytes(pcap_file([(1.0, OTHER)]))
     with pytest.raises(CaptureError, match="internal error while reading"):
         read_capture(path)
+
+
+def _bomb(fmt: str, zeros: int) -> bytes:
+    """A few good packets, then ``zeros`` bytes that deflate squeezes a thousandfold."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    if fmt == "pcap":
+        # Zeros after good records read as empty records: counted, each skipped.
+        head, filler = pcap_file([(float(i), OTHER) for i in range(3)]), bytes(MB)
+    else:
+        packets: list[Packet | bytes] = [Packet(OTHER, units=i) for i in range(3)]
+        head = pcapng_file([PcapngSection(packets=packets)])
+        filler = raw_block("<", 0x0BAD, bytes(MB - 12))  # custom blocks: skipped
+    parts = [packer.compress(head)]
+    parts += [packer.compress(filler) for _ in range(zeros // MB)]
+    return b"".join([*parts, packer.flush()])
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_gzip_bomb_stops_with_a_warning_and_keeps_what_came_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    monkeypatch.setattr("auditor.capture.source.MIN_BOMB", 4 * MB)
+    path = tmp_path / f"bomb.{fmt}.gz"
+    path.write_bytes(_bomb(fmt, 64 * MB))
+    assert path.stat().st_size * source.MAX_RATIO < 64 * MB
+    result = read_capture(path)
+    (warning,) = result.summary.warnings
+    assert f"decompressed size exceeds {source.MAX_RATIO} times the compressed size" in warning
+    offset = int(warning.rsplit(" ", 1)[1])
+    assert 4 * MB <= offset < 8 * MB  # stopped soon after the floor, not at the end
+    assert result.summary.complete is False
+    assert sum(f.packets for f in result.flows) == 3  # the good packets before it are kept
+
+
+def test_compressible_capture_below_the_ratio_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Identical packets with advancing timestamps compress about 22 times: not a bomb."""
+    monkeypatch.setattr("auditor.capture.source.MIN_BOMB", MB)
+    data = pcap_file([(i / 1000, OTHER) for i in range(40_000)])
+    assert len(data) > 4 * MB
+    result = write_and_read(tmp_path, gzip.compress(data, 9), name="many.pcap.gz")
+    assert result.summary.complete
+    assert result.flows[0].packets == 40_000
