@@ -21,8 +21,9 @@ SYNC_RECORDS: Final = 16  # chained plausible records (or blocks) that make a re
 SYNC_WINDOW: Final = SYNC_RECORDS * (16 + MAX_CAPLEN) + CHUNK
 
 Progress = Callable[[int, int], None]
-# (flow table, read without damage, ran past its range's end, section at its end)
-WorkerResult = tuple[FlowTable, bool, bool, Section | None]
+# (flow table, read without damage, ran past its range's end, section at its end, timestamp
+# of its last timed packet if any, whether it read simple packet blocks before a timed one)
+WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
 # None: a range held more than its share of MAX_FLOWS, and the file must be read in one pass.
 # Each range gets an equal share so that the tables the parent holds while merging stay within
 # MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
@@ -48,7 +49,7 @@ def read_pcap_parallel(
     results = _run(jobs, size, progress)
     return _merge(
         results,
-        lambda start, _section, cap: _rest_pcap(name, header, start, fast, cap),
+        lambda start, _section, cap, _last_ts: _rest_pcap(name, header, start, fast, cap),
         starts,
     )
 
@@ -76,7 +77,9 @@ def read_pcapng_parallel(
     sections = [None, *[first] * (len(starts) - 1)]
     return _merge(
         results,
-        lambda start, section, cap: _rest_pcapng(name, start, section, fast, cap, at_start=False),
+        lambda start, section, cap, last_ts: _rest_pcapng(
+            name, start, section, fast, cap, at_start=False, last_ts=last_ts
+        ),
         starts,
         sections,
     )
@@ -180,7 +183,7 @@ def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
     try:
         ft = _range_table(slot, max_flows)
         complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
-        return ft, complete, src.overshot, None
+        return ft, complete, src.overshot, None, None, False
     finally:
         src.close()
 
@@ -199,7 +202,8 @@ def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
         ft = _range_table(slot, max_flows)
         reader = PcapngReader(src, ft, section, fast=fast)
         complete = reader.run(src.read())
-        return ft, complete, src.overshot, reader.section
+        last = reader.last_ts if reader.timed else None
+        return ft, complete, src.overshot, reader.section, last, reader.untimed_spbs > 0
     except CaptureError as exc:
         # Exceptions with required arguments do not survive pickling: send the parts.
         return exc.path, str(exc).removeprefix(f"{exc.path}: "), exc.offset
@@ -252,7 +256,7 @@ def _run(
 
 def _merge(
     results: list[WorkerResult],
-    rest: Callable[[int, Section | None, int], tuple[FlowTable, bool]],
+    rest: Callable[[int, Section | None, int, float], tuple[FlowTable, bool]],
     starts: Sequence[int],
     assumed: Sequence[Section | None] | None = None,
 ) -> Merged:
@@ -262,24 +266,29 @@ def _merge(
     record across the boundary) and in the state it assumed; otherwise it is read again
     serially from where the previous range really ended.
     """
-    total, complete, overshot, section = results[0]
+    total, complete, overshot, section, last, _untimed = results[0]
     if OVERFLOW in total.skipped:
         return None
     total.max_flows = MAX_FLOWS  # the whole file's limit, now that ranges come together
+    last_ts = 0.0 if last is None else last  # what one pass gives a simple packet block
     for index in range(1, len(results)):
         if not complete or overshot:
             break
-        if assumed is not None and section != assumed[index]:
+        ft, _complete, _overshot, _section, last, untimed = results[index]
+        if (assumed is not None and section != assumed[index]) or (untimed and last_ts):
             del results[index:]  # not used: let their memory go before reading again
-            redo, redo_complete = rest(starts[index], section, max(MAX_FLOWS - total.flows, 1))
+            cap = max(MAX_FLOWS - total.flows, 1)
+            redo, redo_complete = rest(starts[index], section, cap, last_ts)
             if OVERFLOW in redo.skipped:
                 return None
             total.merge(redo, total.frames)
             return total, redo_complete
-        ft, complete, overshot, section = results[index]
+        complete, overshot, section = _complete, _overshot, _section
         if OVERFLOW in ft.skipped:
             return None
         total.merge(ft, total.frames)
+        if last is not None:
+            last_ts = last
     return total, complete
 
 
@@ -302,13 +311,21 @@ def _rest_pcap(
 
 
 def _rest_pcapng(
-    name: str, start: int, section: Section | None, fast: bool, max_flows: int, *, at_start: bool
+    name: str,
+    start: int,
+    section: Section | None,
+    fast: bool,
+    max_flows: int,
+    *,
+    at_start: bool,
+    last_ts: float = 0.0,
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
         ft = _range_table(0 if at_start else 1, max_flows)
         reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
         reader.at_file_start = at_start
+        reader.last_ts = last_ts
         return ft, reader.run(src.read())
     finally:
         src.close()

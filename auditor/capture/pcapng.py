@@ -80,6 +80,10 @@ class PcapngReader:
         self.fast = fast
         self.at_file_start = section is None
         self.last_ts = 0.0  # SPBs carry no timestamp: they get the previous packet's
+        self.timed = False  # a packet with a timestamp was read (else last_ts is a guess)
+        # SPBs read before any timed packet: in a byte range starting mid-file, their time is
+        # the previous range's, so the merge reads such a range again knowing it.
+        self.untimed_spbs = 0
 
     def run(self, head: bytes) -> bool:
         """Count every block; False when damage stopped the read (warning in ``ft``)."""
@@ -202,11 +206,13 @@ class PcapngReader:
                             pos = nxt
                             continue
                     self.last_ts = t
+                    self.timed = True
                     wire_len = max(wire(buf, pos + 24)[0], caplen)
                     decode(ft, 1, bytes(buf[pos + 28 : pos + 28 + caplen]), t, frame, wire_len)
                     pos = nxt
                 if frame != ft.frames:
                     self.last_ts = t
+                    self.timed = True
                 ft.frames = frame
             # The careful path: one block with every check.
             if n - pos < 12:
@@ -335,6 +341,7 @@ class PcapngReader:
             return
         ts = iface.seconds(hi, lo)
         self.last_ts = ts
+        self.timed = True
         decode_packet(
             self.ft,
             iface.link_type,
@@ -352,6 +359,8 @@ class PcapngReader:
         self.ft.frames += 1
         if iface is None:
             return
+        if not self.timed:
+            self.untimed_spbs += 1
         caplen = min(orig_len, blen - 16)
         if iface.snaplen:
             caplen = min(caplen, iface.snaplen)

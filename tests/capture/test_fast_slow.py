@@ -153,8 +153,6 @@ def test_fast_and_general_paths_agree_on_damaged_files(data: bytes) -> None:
 
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(capture(spb=False))
+@given(capture())
 def test_two_workers_read_as_one(data: bytes) -> None:
-    # Simple packet blocks are left out: they carry no timestamp and take the previous
-    # packet's, which a range starting mid-file does not know (a documented limitation).
     _check(data, parallel=True)

@@ -109,3 +109,20 @@ def test_a_range_over_its_share_of_flows_is_read_in_one_pass(
     overflowed = flows + 1 > 50
     assert ("flow table full (overflow)" in one.summary.skipped) == overflowed
     assert len(one.flows) == min(flows + 1, 50)
+
+
+def test_simple_packets_at_a_range_start_take_the_previous_ranges_time(
+    tmp_path: Path, ranges: list[int]
+) -> None:
+    """An SPB has no timestamp and takes the previous packet's; a range starting with SPBs
+    does not know it, so the merge reads that range again once it does."""
+    spb = ether(ipv4("10.0.0.7", "192.0.2.7", 17, udp(7000, 7001, b"s" * 100)))
+    packets: list[Packet | bytes] = [Packet(FILLER, units=10**6 * (i + 1)) for i in range(20)]
+    packets += [Packet(spb, kind="spb") for _ in range(200)]  # the split falls among these
+    path = tmp_path / "spb.pcapng"
+    path.write_bytes(pcapng_file([PcapngSection(packets=packets)]))
+    one = read_capture(path)
+    assert read_capture(path, workers=2) == one
+    assert ranges == [2]
+    (simple,) = [f for f in one.flows if f.a == "10.0.0.7"]
+    assert (simple.first_seen, simple.last_seen) == (20.0, 20.0)
