@@ -24,8 +24,9 @@ SYN: Final = 5
 # packets of later new flows count as "overflow" while the rest is still audited. A key costs
 # about 270 bytes in the table and a one-way flow about 230 as a Flow (the two never coexist);
 # measured on one-packet flows, the whole `audit` peaks at 161 MiB for 500k keys and 289 MiB
-# for 1M, in one process or two (each byte range gets an equal share; see parallel.py).
-# Above about 1.4M keys the table's dict grows once more, by some 160 MB: 2M keys took 543 MiB.
+# for 1M; 411 MiB for 1M with two workers, whose tables the parent holds together while it
+# merges them (each byte range gets an equal share of the cap; see parallel.py). Above about
+# 1.4M keys the table's dict grows once more, by some 160 MB: a 2M cap let 2M keys take 543 MiB.
 MAX_FLOWS: Final = 1_000_000
 MAX_FRAGMENTS: Final = 65_536  # remembered first fragments; the oldest are forgotten first
 MAX_ORPHANS: Final = 65_536  # later fragments a byte range holds back for the merge
