@@ -116,7 +116,7 @@ def pcap_file(
     scale = 1_000_000_000 if nano else 1_000_000
     for record in records:
         ts, data = record[0], record[1]
-        orig = record[2] if len(record) > 2 else len(data)  # type: ignore[misc]
+        orig = record[2] if len(record) > 2 else len(data)
         sec = int(ts)
         frac = round((ts - sec) * scale)
         out.append(struct.pack(endian + "IIII", sec, frac, len(data), orig) + data)
