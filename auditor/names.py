@@ -98,9 +98,19 @@ def _tls_sni(payload: bytes) -> str | None:
             if name_type != 0 or name_length > MAX_NAME:
                 return None
             name = payload[offset + 5 : offset + 5 + name_length].decode("ascii").lower()
-            return name or None
+            return name if name and not _is_address(name) else None
         offset += length
     return None
+
+
+def _is_address(name: str) -> bool:
+    # RFC 6066 forbids address literals in server_name; some clients send them anyway, and an
+    # address is no name for the report.
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 # Suffixes of the names each platform's clients reach, from the vendors' published network

@@ -38,6 +38,7 @@ def test_dns_compression_loop_ends() -> None:
 def test_sni_of_a_client_hello() -> None:
     assert tls_sni(client_hello("Zoom.US")) == "zoom.us"
     assert tls_sni(b"\x17\x03\x03\x00\x10" + bytes(60)) is None  # application data
+    assert tls_sni(client_hello("203.0.113.7")) is None  # an address is not a server name
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -74,7 +75,8 @@ def tshark_names(tshark: str, path: Path) -> tuple[set[tuple[str, str]], set[tup
                         "ip.dst", "ipv6.dst", "tls.handshake.extensions_server_name"):  # fmt: skip
         v4, v6, names = [*line.split("\t"), "", ""][:3]
         server = (v4 or v6).split(",")[-1]  # the innermost (the TLS packet's) comes last
-        sni.update((server, name.lower()) for name in names.split(",") if name)
+        # An address literal is not a server name (RFC 6066): the auditor drops those.
+        sni.update((server, name.lower()) for name in names.split(",") if name and not _is_ip(name))
     dns: set[tuple[str, str]] = set()
     for line in _fields(tshark, path, "dns.flags.response==1 && dns.flags.rcode==0",
                         "dns.qry.name", "dns.count.answers", "dns.resp.type", "dns.a",
@@ -98,3 +100,11 @@ def _fields(tshark: str, path: Path, display_filter: str, *fields: str) -> list[
         command += ["-e", name]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return out.splitlines()
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
