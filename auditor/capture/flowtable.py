@@ -57,6 +57,18 @@ Pending = tuple[NameSighting, int, bytes, int, int]
 Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
 
 
+def count_packet(record: Record, nbytes: int, ts: float, syn: int) -> None:
+    """One more packet of a known direction (the general path; the fast loops inline this)."""
+    record[PACKETS] += 1
+    record[BYTES] += nbytes
+    if ts > record[LAST_TS]:
+        record[LAST_TS] = ts
+    elif ts < record[FIRST_TS]:
+        record[FIRST_TS] = ts
+    if syn:
+        record[SYN] = 1
+
+
 class FlowTable:
     """Everything one pass over (part of) a capture accumulates.
 
@@ -130,14 +142,7 @@ class FlowTable:
         record = table.get(key)
         if record is None:
             return self._add_new_or_tapped(proto, key, nbytes, ts, frame, syn)
-        record[PACKETS] += 1
-        record[BYTES] += nbytes
-        if ts > record[LAST_TS]:
-            record[LAST_TS] = ts
-        elif ts < record[FIRST_TS]:
-            record[FIRST_TS] = ts
-        if syn:
-            record[SYN] = 1
+        count_packet(record, nbytes, ts, syn)
         return -1
 
     def _add_new_or_tapped(  # noqa: PLR0917 - mirrors add()
@@ -148,14 +153,7 @@ class FlowTable:
             record = taps.get(key)
             if record is not None:
                 index = int(record[PACKETS])
-                record[PACKETS] += 1
-                record[BYTES] += nbytes
-                if ts > record[LAST_TS]:
-                    record[LAST_TS] = ts
-                elif ts < record[FIRST_TS]:
-                    record[FIRST_TS] = ts
-                if syn:
-                    record[SYN] = 1
+                count_packet(record, nbytes, ts, syn)
                 if proto == 6 and index + 1 >= TAP_PACKETS:
                     self.tables[6][key] = taps.pop(key)
                 return index

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from scapy.utils import wrpcap
 
-from auditor.capture import flowtable, parallel, read_capture
+from auditor.capture import flowtable, read_capture
 from auditor.model import NameSighting, NameSource
 from fixtures.meeting import Server, client_hello, meeting_packets, on_ethernet
 from tests.capture.makecap import (
@@ -46,21 +46,6 @@ EXPECTED = (
 )
 SHARED = Path(os.environ.get("AUDITOR_SHARED_DATA", "../shared/data"))
 MEETINGS = sorted(p.name for p in (SHARED / "pcaps" / "meetings").glob("*.pcap*"))
-
-
-@pytest.fixture
-def split(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Lets small files be split, and records how many ranges each read used."""
-    monkeypatch.setattr("auditor.capture.PARALLEL_MIN_BYTES", 0)
-    seen: list[int] = []
-    run = parallel._run
-
-    def counting(jobs: list[Any], size: int, progress: Any) -> Any:
-        seen.append(len(jobs))
-        return run(jobs, size, progress)
-
-    monkeypatch.setattr(parallel, "_run", counting)
-    return seen
 
 
 def _frames(vlans: tuple[int, ...] = ()) -> list[Any]:
@@ -112,7 +97,7 @@ FILLER = ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(4000, 8801, b"f" * 200)))
 
 @pytest.mark.parametrize(("early", "read"), [(6, True), (7, True), (8, False)])
 def test_the_tap_budget_is_kept_across_a_range_boundary(
-    tmp_path: Path, split: list[int], early: int, read: bool
+    tmp_path: Path, ranges: list[int], early: int, read: bool
 ) -> None:
     """Packets of the direction before the split count against its budget in the next range."""
     session = _session(10)
@@ -123,11 +108,11 @@ def test_the_tap_budget_is_kept_across_a_range_boundary(
     path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(frames)]))
     one = read_capture(path)
     assert read_capture(path, workers=2) == one
-    assert split == [2]
+    assert ranges == [2]
     assert [n.name for n in one.names] == (["late.example"] if read else [])
 
 
-def test_a_held_back_fragment_counts_against_the_budget(tmp_path: Path, split: list[int]) -> None:
+def test_a_held_back_fragment_counts_against_the_budget(tmp_path: Path, ranges: list[int]) -> None:
     """A later fragment of the direction, read in the second range before its ClientHello,
     is counted into the direction only at the merge: it still uses up a look."""
     src, dst = "10.0.0.1", "192.0.2.44"
@@ -141,7 +126,7 @@ def test_a_held_back_fragment_counts_against_the_budget(tmp_path: Path, split: l
     path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(frames)]))
     one = read_checked(path)
     assert read_capture(path, workers=2) == one
-    assert split == [2]
+    assert ranges == [2]
     assert [n.name for n in one.names] == ["b.ex"]  # the 9th packet of its direction: not read
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from auditor.capture import parallel, read_capture
+from auditor.capture import read_capture
 from tests.capture.makecap import (
     Iface,
     Packet,
@@ -23,21 +22,6 @@ FILLER = ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(4000, 8801, b"f" * 200)))
 FIRST = ether(ipv4("10.0.0.1", "192.0.2.1", 17, udp(5000, 53, b"q" * 32), ident=9, frag=0x2000))
 LATER = ether(ipv4("10.0.0.1", "192.0.2.1", 17, b"x" * 16, ident=9, frag=5))
 ORPHAN = ether(ipv4("10.0.0.1", "192.0.2.1", 17, b"z" * 8, ident=77, frag=20))
-
-
-@pytest.fixture
-def ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Lets small files be split, and records how many ranges each read used."""
-    monkeypatch.setattr("auditor.capture.PARALLEL_MIN_BYTES", 0)
-    seen: list[int] = []
-    run = parallel._run
-
-    def counting(jobs: list[Any], size: int, progress: Any) -> Any:
-        seen.append(len(jobs))
-        return run(jobs, size, progress)
-
-    monkeypatch.setattr(parallel, "_run", counting)
-    return seen
 
 
 def _frames() -> list[bytes]:

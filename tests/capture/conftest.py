@@ -1,0 +1,24 @@
+"""Fixtures shared by the capture tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auditor.capture import parallel
+
+
+@pytest.fixture
+def ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Lets small files be split, and records how many ranges each read used."""
+    monkeypatch.setattr("auditor.capture.PARALLEL_MIN_BYTES", 0)
+    seen: list[int] = []
+    run = parallel._run
+
+    def counting(jobs: list[Any], size: int, progress: Any) -> Any:
+        seen.append(len(jobs))
+        return run(jobs, size, progress)
+
+    monkeypatch.setattr(parallel, "_run", counting)
+    return seen
