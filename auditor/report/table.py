@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from auditor.model import AuditResult, Finding, Verdict
+from auditor.model import AuditResult, Finding, ServerEndpoint, Verdict
 from auditor.report.escape import clean, terminal_text
 from auditor.report.interface import ReportFormat
 from auditor.report.view import (
@@ -39,7 +39,7 @@ from auditor.report.view import (
 HOSTNAME_WIDTH = 24  # longer host names fold in the compact table rather than squeeze the rest
 MAX_LISTED = 4  # hostnames or ports shown per cell before "+N more"
 
-WIDE_LAYOUT_WIDTH = 150  # below this many columns, the compact layout stacks related facts
+WIDE_LAYOUT_WIDTH = 180  # below this many columns, the compact layout stacks related facts
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Endpoint", "left"),
@@ -47,6 +47,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Registered", "left"),
     ("Flags", "left"),
     ("ASN / org", "left"),
+    ("Platform", "left"),
     ("Hostnames", "left"),
     ("Packets", "right"),
     ("Bytes", "right"),
@@ -76,6 +77,12 @@ def _listed(values: tuple[str, ...], separator: str, prefix: str = "") -> Text:
     return Text(prefix + separator.join(shown) if shown else "")
 
 
+def _labels(endpoint: ServerEndpoint) -> tuple[str, ...]:
+    """What the endpoint is, for the stacked layouts: its platform first, then its names."""
+    platform = (f"platform: {endpoint.platform}",) if endpoint.platform else ()
+    return platform + endpoint.hostnames
+
+
 def _number(value: int) -> Text:
     return Text(f"{value:,}")
 
@@ -94,6 +101,7 @@ def _row(finding: Finding) -> list[Text]:
         Text(registered_label(location)),
         Text(", ".join(flags_of(finding)), style="yellow"),
         Text(network_label(location)),
+        Text(clean(endpoint.platform or "")),
         _listed(endpoint.hostnames, "\n"),
         _number(endpoint.packets),
         _number(endpoint.bytes),
@@ -121,8 +129,8 @@ def _compact_place(finding: Finding) -> Text:
 def _compact_row(finding: Finding) -> list[Text]:
     endpoint, location, verdict = finding.endpoint, finding.location, finding.judgement.verdict
     return [
-        # Host names indented, so none reads as an endpoint of its own.
-        _stacked(terminal_text(endpoint.ip), _listed(endpoint.hostnames, "\n  ", prefix="  ")),
+        # Platform and host names indented, so none reads as an endpoint of its own.
+        _stacked(terminal_text(endpoint.ip), _listed(_labels(endpoint), "\n  ", prefix="  ")),
         _compact_place(finding),
         Text(network_label(location)),
         _number(endpoint.packets),
@@ -182,7 +190,7 @@ def _endpoint_width(result: AuditResult) -> int:
 
 
 def endpoint_table(result: AuditResult, width: int = WIDE_LAYOUT_WIDTH) -> Table:
-    """All endpoints in report order; a compact layout when the console is narrower than 150."""
+    """All endpoints in report order; a compact layout when the console is narrower than 180."""
     compact = width < WIDE_LAYOUT_WIDTH
     table = _table(compact, _endpoint_width(result))
     for finding in sorted_findings(result.findings):
@@ -200,7 +208,7 @@ def _list_entry(finding: Finding) -> RenderableType:
     )
     details = [Text("  ".join(p for p in (where, network) if p))] if where or network else []
     details.append(Text(traffic))
-    details.extend(Text(clean(h, NAME_LIMIT), style="dim") for h in endpoint.hostnames)
+    details.extend(Text(clean(h, NAME_LIMIT), style="dim") for h in _labels(endpoint))
     head = Text.assemble(
         terminal_text(endpoint.ip, "bold"), "  ", (verdict.value, VERDICT_STYLES[verdict])
     )

@@ -35,6 +35,7 @@ HEADERS = (
     "BYTES",
     "FLOWS",
     "PORTS",
+    "PLATFORM",
     "HOSTNAMES",
 )
 NUMERIC = frozenset({"PACKETS", "BYTES", "FLOWS"})
@@ -54,6 +55,7 @@ def _cells(finding: Finding) -> list[str]:
         str(endpoint.bytes),
         str(endpoint.flows),
         ",".join(clean(p) for p in endpoint.ports),
+        clean(endpoint.platform or ""),
         ",".join(clean(h, NAME_LIMIT) for h in endpoint.hostnames),
     ]
     return [cell or EMPTY for cell in cells]

@@ -86,7 +86,12 @@ def sample_findings(pol: Policy | None = None) -> tuple[Finding, ...]:
     """One of each verdict and each kind of uncertainty."""
     return (
         finding(
-            endpoint("198.51.100.7", hostnames=("zoom.us", "us05web.zoom.us"), bytes=900_000),
+            endpoint(
+                "198.51.100.7",
+                hostnames=("zoom.us", "us05web.zoom.us"),
+                platform="Zoom",
+                bytes=900_000,
+            ),
             Location(
                 "198.51.100.7",
                 country="US",

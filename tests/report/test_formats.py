@@ -270,7 +270,7 @@ def test_schema_doc_names_every_endpoint_field() -> None:
         assert f"`{key}`" in doc, key
 
 
-@pytest.mark.parametrize("width", [40, 60, 80, 90, 100, 120, 149, 150, 200])
+@pytest.mark.parametrize("width", [40, 60, 80, 90, 100, 120, 149, 150, 179, 180, 200])
 def test_table_keeps_every_fact_at_any_width(width: int) -> None:
     result = sample_result()
     output = get_format("table", replace(PLAIN, width=width)).render(result)
