@@ -95,6 +95,7 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
             if args.debug:
                 traceback.print_exc(file=env.stderr)
             _error(env, str(error))
+            _record_failure(args, env, str(error))
             return ExitStatus.ERROR
         except Exception as error:  # a bug of ours: still one line, the traceback on request
             if args.debug:
@@ -168,6 +169,8 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
                      "from the -o file's extension)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE "
                      "(atomically) instead of stdout")
+    out.add_argument("--history", metavar="FILE", help="append one JSON line per run (verdict, "
+                     "counts, endpoints needing attention) to FILE, for scheduled audits")
     out.add_argument("--exit-zero", action="store_true",
                      help="exit 0 even when there are violations (errors still exit 2)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings on "
@@ -217,6 +220,10 @@ def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = N
         result = run_audit(request, progress)
     _warn_about(result, env, quiet=args.quiet)
     _write_report(result, args, env)
+    if args.history:
+        from auditor.report.history import append_history, history_line
+
+        append_history(Path(args.history), history_line(result))
     if args.exit_zero and result.exit_status == ExitStatus.VIOLATIONS:
         return ExitStatus.OK
     return result.exit_status
@@ -307,6 +314,17 @@ def _warn_about(result: AuditResult, env: Environment, *, quiet: bool) -> None:
             _warning(env, f"{capture.path}: {warning}")
     for warning in result.warnings:
         _warning(env, warning)
+
+
+def _record_failure(args: argparse.Namespace, env: Environment, message: str) -> None:
+    if not getattr(args, "history", None):
+        return
+    from auditor.report.history import append_history, error_line
+
+    try:
+        append_history(Path(args.history), error_line(message, list(args.captures)))
+    except AuditorError as error:
+        _error(env, str(error))
 
 
 def _error(env: Environment, message: str) -> None:

@@ -342,3 +342,26 @@ def test_wechat_relays_in_china_are_named_and_flagged(shared_data: Path) -> None
     assert (endpoint["verdict"], endpoint["country"]) == ("violation", "CN")
     assert endpoint["hostnames"] == ["web.wechat.com"]
     assert endpoint["platform"] == "WeChat"
+
+
+def test_history_keeps_one_line_per_run_failures_included(tmp_path: Path, city_db: str) -> None:
+    history = tmp_path / "history.jsonl"
+    clean_capture = write_meeting(tmp_path / "monday.pcap", [US, SE])
+    bad_capture = write_meeting(tmp_path / "tuesday.pcap", [CN])
+    for capture in (clean_capture, bad_capture):
+        run([str(capture), "--db", city_db, "--allow", "US,EU", "--history", str(history),
+             "-o", str(tmp_path / "report.json")])
+    broken_db = tmp_path / "broken.mmdb"
+    broken_db.write_bytes(b"not a database")
+    status, _, _ = run([str(clean_capture), "--db", str(broken_db), "--allow", "US",
+                        "--history", str(history)])
+    assert status == 2
+    lines = [json.loads(line) for line in history.read_text().splitlines()]
+    assert [(h["verdict"], h["exit_status"]) for h in lines] == [
+        ("pass", 0), ("fail", 1), ("error", 2)
+    ]
+    assert lines[1]["attention"] == [
+        {"ip": CN.ip, "verdict": "violation", "country": "CN", "hostnames": [], "platform": None}
+    ]
+    assert lines[1]["captures"] == [str(bad_capture)]
+    assert str(broken_db) in lines[2]["errors"][0]
