@@ -104,6 +104,16 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
             return ExitStatus.ERROR
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as UsageError, so they reach the one error path."""
 
@@ -176,7 +186,7 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings on "
                      "stderr")
     run = parser.add_argument_group("run")
-    run.add_argument("--workers", type=int, default=None, metavar="N",
+    run.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                      help="processes to use (default: up to 2, one per core)")
     run.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
@@ -199,6 +209,8 @@ def _audit_live_into(
     capture_live: Callable[..., object],
 ) -> int:
     policy = _policy_from(args)  # a bad policy should fail before minutes of capturing
+    if args.duration is None and args.count is None:
+        raise UsageError("live capture needs --duration SECONDS or --count PACKETS to stop")
     if not args.quiet:
         env.stderr.write(f"audit: capturing on {sanitize_text(args.interface)}...\n")
     capture_live(args.interface, target, duration=args.duration, count=args.count)

@@ -365,3 +365,18 @@ def test_history_keeps_one_line_per_run_failures_included(tmp_path: Path, city_d
     ]
     assert lines[1]["captures"] == [str(bad_capture)]
     assert str(broken_db) in lines[2]["errors"][0]
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_workers_must_be_a_positive_number(tmp_path: Path, city_db: str, workers: str) -> None:
+    capture = write_meeting(tmp_path / "m.pcap", [US])
+    status, _, err = run([str(capture), "--db", city_db, "--allow", "US", "--workers", workers])
+    assert status == 2
+    assert "--workers" in err
+
+
+def test_live_without_a_stop_condition_is_a_usage_error() -> None:
+    status, _, err = run(["live", "-i", "lo", "--allow", "US"])
+    assert status == 2
+    assert "--duration" in err
+    assert "capturing" not in err
