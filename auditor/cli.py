@@ -21,7 +21,7 @@ from auditor import __version__
 from auditor.audit import AuditRequest, default_workers, run_audit
 from auditor.errors import AuditorError, UsageError
 from auditor.model import AuditResult, ExitStatus, JudgeBy, Policy
-from auditor.report.escape import sanitize_text
+from auditor.report.escape import rich_markup, sanitize_text
 
 FORMATS = ("table", "text", "json", "csv", "junit", "sarif", "html")
 # `-o report.sarif` without --format means SARIF: the extension says what the user wants.
@@ -360,7 +360,7 @@ def _progress(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
-        TextColumn("reading"),
+        TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
@@ -371,7 +371,8 @@ def _progress(
 
     def update(path: str, done: int, total: int) -> None:
         if path not in tasks:
-            tasks[path] = bar.add_task(path, total=total)
+            # The description is rich markup: a file name is data, escaped like any other.
+            tasks[path] = bar.add_task(f"reading {rich_markup(Path(path).name)}", total=total)
         bar.update(tasks[path], completed=done)  # type: ignore[arg-type]
 
     with bar:
