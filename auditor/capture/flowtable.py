@@ -49,6 +49,20 @@ DNS_PORT: Final = b"\x00\x35"
 MAX_NAMES: Final = 100_000  # distinct sightings kept; beyond, a warning (names are <= 253 bytes)
 MAX_PENDING: Final = 4 * MAX_NAMES  # sightings a mid-file range holds back for the merge
 TLS_HANDSHAKE: Final = 0x16
+# A ClientHello longer than its first segment (post-quantum key shares make ~1.8 KB hellos that
+# span two segments, with the server_name often in the second) is gathered from the direction's
+# following segments while the direction is still within TAP_PACKETS; a buffer still open when
+# the direction's packet count reaches TAP_PACKETS is dropped, so every segment of a hello has
+# to be among the first TAP_PACKETS - 1. Segments are placed by TCP sequence number: one at the
+# expected number is appended, one that repeats bytes already held contributes only its new
+# bytes (a retransmission adds nothing), one beyond a gap is held aside until the gap fills. A
+# hello spanning several TLS records is not gathered (none is in practice).
+MAX_HELLO: Final = 5 + 16_384  # a TLS record: header and the largest plaintext fragment
+MAX_HELLOS: Final = 1_024  # open buffers at once; beyond, a warning (and one-pass reading)
+HELLOS_FULL: Final = (
+    f"more than {MAX_HELLOS} TLS ClientHellos split over segments at once: later ones not read"
+)
+SEQ_MASK: Final = 0xFFFFFFFF
 Buf = bytes | bytearray
 # A sighting in a range starting mid-file, kept until the merge can tell whether one pass would
 # have made it: (sighting, protocol, flow key, packet index in the direction or -1, frame).
@@ -83,6 +97,9 @@ class FlowTable:
         "frags4",
         "frags6",
         "frames",
+        "hello_peak",
+        "hellos",
+        "hellos_full",
         "link_types",
         "max_flows",
         "max_ts",
@@ -118,6 +135,10 @@ class FlowTable:
         self.sightings: dict[NameSighting, None] = {}  # insertion-ordered set
         self.pending: dict[Pending, None] = {}  # only in a range that starts mid-file
         self.names_dropped = False
+        # Split ClientHellos being gathered, by TCP direction key (see MAX_HELLO).
+        self.hellos: dict[bytes, Hello] = {}
+        self.hello_peak = 0  # the most buffers open at once, for the merge's check
+        self.hellos_full = False
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -156,6 +177,8 @@ class FlowTable:
                 count_packet(record, nbytes, ts, syn)
                 if proto == 6 and index + 1 >= TAP_PACKETS:
                     self.tables[6][key] = taps.pop(key)
+                    if self.hellos:
+                        self.hellos.pop(key, None)
                 return index
         if self.flows >= self.max_flows:
             self.overflow(1)
@@ -179,12 +202,47 @@ class FlowTable:
         if end - l4 < 13:
             return
         p = l4 + (data[l4 + 12] >> 4) * 4
-        if p - l4 < 20 or p >= end or data[p] != TLS_HANDSHAKE:
+        if p - l4 < 20 or p >= end:
             return
-        server_name = tls_sni(bytes(data[p:end]))
+        hellos = self.hellos
+        if hellos:
+            hello = hellos.get(key)
+            if hello is not None:
+                if hello.add(int.from_bytes(data[l4 + 4 : l4 + 8], "big"), data[p:end]):
+                    del hellos[key]
+                    self._sni(hello.record(), key, index, frame)
+                return
+        if data[p] != TLS_HANDSHAKE:
+            return
+        if end - p >= 6 and data[p + 5] == 1:  # a ClientHello: is its record whole?
+            need = 5 + ((data[p + 3] << 8) | data[p + 4])
+            if need > end - p:
+                if need <= MAX_HELLO and index + 1 < TAP_PACKETS:
+                    self._open_hello(key, int.from_bytes(data[l4 + 4 : l4 + 8], "big"), need,
+                                     data[p:end])  # fmt: skip
+                return
+        self._sni(bytes(data[p:end]), key, index, frame)
+
+    def _sni(self, record: bytes, key: bytes, index: int, frame: int) -> None:
+        server_name = tls_sni(record)
         if server_name:
             server = _address_text(key[4:8] if len(key) == 12 else key[16:32])
             self._sighted(NameSighting(server, server_name, NameSource.SNI), 6, key, index, frame)
+
+    def _open_hello(self, key: bytes, seq: int, need: int, first: Buf) -> None:
+        if len(self.hellos) >= MAX_HELLOS:
+            if not self.hellos_full:
+                self.hellos_full = True
+                self.warnings.append(HELLOS_FULL)
+            return
+        self.hellos[key] = Hello(seq, need, first)
+        self.hello_peak = max(self.hello_peak, len(self.hellos))
+
+    def continues_hellos(self, later: FlowTable) -> bool:
+        """Whether a later range saw a TCP direction that has a hello open at this one's end
+        (it gathered that direction's segments from nothing, so it must be read again)."""
+        taps, table = later.taps.get(6, {}), later.tables.get(6, {})
+        return any(key in taps or key in table for key in self.hellos)
 
     def _sighted(
         self, sighting: NameSighting, proto: int, key: bytes, index: int, frame: int
@@ -302,6 +360,7 @@ class FlowTable:
                 own[FIRST_FRAME] = min(own[FIRST_FRAME], rec[FIRST_FRAME])
                 own[SYN] = 1 if (own[SYN] or rec[SYN]) else 0
         other._settle_pending(self.tables, before, placed)
+        self._merge_hellos(other)
         for sighting in other.sightings:
             self._keep(sighting)
         self.names_dropped = self.names_dropped or other.names_dropped
@@ -318,6 +377,17 @@ class FlowTable:
             self.remember_fragment4(key, flow_key)
         for key, (proto, flow_key6) in other.frags6.items():
             self.remember_fragment6(key, proto, flow_key6)
+
+    def _merge_hellos(self, other: FlowTable) -> None:
+        """Hellos open at the end of ``other`` as one pass would hold them: ``other`` did not
+        see the directions of this table's open hellos (or was read on from them), and one of
+        its own is gone in one pass if its direction has used up its TAP_PACKETS there."""
+        self.hellos_full = self.hellos_full or other.hellos_full
+        self.hellos.update(other.hellos)
+        tcp = self.tables.get(6, {})
+        for key in [k for k in self.hellos if k in tcp and tcp[k][PACKETS] >= TAP_PACKETS]:
+            del self.hellos[key]
+        other.hellos = {}
 
     def place_orphans(
         self, frags4: dict[bytes, bytes], frags6: dict[bytes, tuple[int, bytes]]
@@ -482,6 +552,47 @@ class _Packed:
                 )
         self.data.close()
         return out
+
+
+class Hello:
+    """A TLS ClientHello record being gathered from the segments of one TCP direction."""
+
+    __slots__ = ("data", "held", "need", "next_seq")
+
+    def __init__(self, seq: int, need: int, first: Buf) -> None:
+        self.data = bytearray(first)
+        self.need = need
+        self.next_seq = (seq + len(first)) & SEQ_MASK
+        self.held: dict[int, bytes] = {}  # segments beyond a gap, by sequence number
+
+    def add(self, seq: int, payload: Buf) -> bool:
+        """Place one more segment; True once the record is whole."""
+        if not self._place(seq, payload):
+            if len(self.held) < TAP_PACKETS and (seq - self.next_seq) & SEQ_MASK < MAX_HELLO:
+                self.held[seq] = bytes(payload)
+            return False
+        while self.held and len(self.data) < self.need:
+            for held_seq in list(self.held):
+                if self._place(held_seq, self.held[held_seq]):
+                    del self.held[held_seq]
+                    break
+            else:
+                break
+        return len(self.data) >= self.need
+
+    def _place(self, seq: int, payload: Buf) -> bool:
+        """Append the bytes of a segment that are new; False when it lies beyond a gap."""
+        ahead = (seq - self.next_seq) & SEQ_MASK
+        if ahead and ahead < 1 << 31:
+            return False
+        skip = (self.next_seq - seq) & SEQ_MASK
+        if skip < len(payload):
+            self.data += payload[skip:]
+            self.next_seq = (seq + len(payload)) & SEQ_MASK
+        return True
+
+    def record(self) -> bytes:
+        return bytes(self.data[: self.need])
 
 
 def _first_frame(flow: Flow) -> int:

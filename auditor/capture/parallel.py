@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Final
 
 from auditor.capture import pcap
 from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
-from auditor.capture.flowtable import MAX_FLOWS, OVERFLOW, FlowTable
+from auditor.capture.flowtable import MAX_FLOWS, MAX_HELLOS, OVERFLOW, FlowTable, Hello
 from auditor.capture.pcapng import KNOWN_BLOCKS, Damage, PcapngReader, Section
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.errors import CaptureError
@@ -29,6 +29,9 @@ WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
 # MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
 # than in one pass (only the time of a second read).
 Merged = tuple[FlowTable, bool] | None
+# Reads a file on serially from a range's start: (start, section there, flow cap, timestamp of
+# the last timed packet before, ClientHellos open there).
+Rest = Callable[[int, Section | None, int, float, dict[bytes, Hello]], tuple[FlowTable, bool]]
 
 
 def read_pcap_parallel(
@@ -49,7 +52,9 @@ def read_pcap_parallel(
     results = _run(jobs, size, progress)
     return _merge(
         results,
-        lambda start, _section, cap, _last_ts: _rest_pcap(name, header, start, fast, cap),
+        lambda start, _section, cap, _last_ts, hellos: _rest_pcap(
+            name, header, start, fast, cap, hellos
+        ),
         starts,
     )
 
@@ -77,8 +82,8 @@ def read_pcapng_parallel(
     sections = [None, *[first] * (len(starts) - 1)]
     return _merge(
         results,
-        lambda start, section, cap, last_ts: _rest_pcapng(
-            name, start, section, fast, cap, at_start=False, last_ts=last_ts
+        lambda start, section, cap, last_ts, hellos: _rest_pcapng(
+            name, start, section, fast, cap, at_start=False, last_ts=last_ts, hellos=hellos
         ),
         starts,
         sections,
@@ -256,18 +261,21 @@ def _run(
 
 def _merge(
     results: list[WorkerResult],
-    rest: Callable[[int, Section | None, int, float], tuple[FlowTable, bool]],
+    rest: Rest,
     starts: Sequence[int],
     assumed: Sequence[Section | None] | None = None,
 ) -> Merged:
     """Join the ranges' tables in file order, as if one process had read the whole file.
 
     A range is used only if the one before it ended exactly at its start (no damage, no
-    record across the boundary) and in the state it assumed; otherwise it is read again
-    serially from where the previous range really ended.
+    record across the boundary) and in the state it assumed, and if it saw none of the TCP
+    directions whose split ClientHello is still open there (a hello across the boundary, which
+    it could not gather); otherwise it is read again serially from where the previous range
+    really ended, with those hellos open. Too many open hellos at once (see MAX_HELLOS) means
+    one pass, like too many flows.
     """
     total, complete, overshot, section, last, _untimed = results[0]
-    if OVERFLOW in total.skipped:
+    if OVERFLOW in total.skipped or total.hellos_full:
         return None
     total.max_flows = MAX_FLOWS  # the whole file's limit, now that ranges come together
     last_ts = 0.0 if last is None else last  # what one pass gives a simple packet block
@@ -275,12 +283,20 @@ def _merge(
         if not complete or overshot:
             break
         ft, _complete, _overshot, _section, last, untimed = results[index]
-        if (assumed is not None and section != assumed[index]) or (untimed and last_ts):
+        if ft.hellos_full or len(total.hellos) + ft.hello_peak > MAX_HELLOS:
+            return None
+        if (
+            (assumed is not None and section != assumed[index])
+            or (untimed and last_ts)
+            or total.continues_hellos(ft)
+        ):
             del results[index:]  # not used: let their memory go before reading again
+            del ft
             cap = max(MAX_FLOWS - total.flows, 1)
-            redo, redo_complete = rest(starts[index], section, cap, last_ts)
-            if OVERFLOW in redo.skipped:
+            redo, redo_complete = rest(starts[index], section, cap, last_ts, total.hellos)
+            if OVERFLOW in redo.skipped or redo.hellos_full:
                 return None
+            total.hellos = {}  # the re-read went on with them: its own say how they ended
             total.merge(redo, total.frames)
             return total, redo_complete
         complete, overshot, section = _complete, _overshot, _section
@@ -292,19 +308,27 @@ def _merge(
     return total, complete
 
 
-def _range_table(index: int, max_flows: int) -> FlowTable:
+def _range_table(index: int, max_flows: int, hellos: dict[bytes, Hello] | None = None) -> FlowTable:
     ft = FlowTable(max_flows)
     if index:  # starts mid-file: hold back fragments whose first may be in an earlier range
         ft.orphans = []
+    if hellos:  # a serial re-read goes on gathering the hellos open where it starts
+        ft.hellos = dict(hellos)
+        ft.hello_peak = len(hellos)
     return ft
 
 
-def _rest_pcap(
-    name: str, header: pcap.PcapHeader, start: int, fast: bool, max_flows: int
+def _rest_pcap(  # noqa: PLR0917 - called through Rest
+    name: str,
+    header: pcap.PcapHeader,
+    start: int,
+    fast: bool,
+    max_flows: int,
+    hellos: dict[bytes, Hello],
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = _range_table(1, max_flows)
+        ft = _range_table(1, max_flows, hellos)
         return ft, pcap.read_records(src, header, ft, src.read(), fast=fast)
     finally:
         src.close()
@@ -319,10 +343,11 @@ def _rest_pcapng(
     *,
     at_start: bool,
     last_ts: float = 0.0,
+    hellos: dict[bytes, Hello] | None = None,
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
-        ft = _range_table(0 if at_start else 1, max_flows)
+        ft = _range_table(0 if at_start else 1, max_flows, hellos)
         reader = PcapngReader(src, ft, copy.deepcopy(section), fast=fast)
         reader.at_file_start = at_start
         reader.last_ts = last_ts

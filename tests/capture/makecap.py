@@ -15,8 +15,26 @@ def udp(sport: int, dport: int, payload: bytes = b"") -> bytes:
     return struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
-def tcp(sport: int, dport: int, flags: int = 0x18, payload: bytes = b"") -> bytes:
-    return struct.pack(">HHIIBBHHH", sport, dport, 1, 0, 5 << 4, flags, 65535, 0, 0) + payload
+def tcp(sport: int, dport: int, flags: int = 0x18, payload: bytes = b"", *, seq: int = 1) -> bytes:
+    header = struct.pack(">HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0)
+    return header + payload
+
+
+def padded_hello(server_name: str, pad: int = 1500) -> bytes:
+    """A TLS ClientHello as post-quantum browsers send it: too long for one segment, with a
+    ``pad``-byte padding extension (as large as an X25519MLKEM768 key share) before the
+    server_name, which so comes last."""
+    name = server_name.encode()
+    entry = b"\x00" + struct.pack(">H", len(name)) + name
+    sni = struct.pack(">HHH", 0, len(entry) + 2, len(entry)) + entry
+    padding = struct.pack(">HH", 21, pad) + bytes(pad)
+    extensions = padding + sni
+    body = (
+        b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+        + struct.pack(">H", len(extensions)) + extensions
+    )  # fmt: skip
+    handshake = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(handshake)) + handshake
 
 
 def ipv4(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.capture.makecap import (
     frag6,
     ipv4,
     ipv6,
+    padded_hello,
     pcap_file,
     pcapng_file,
     tcp,
@@ -99,8 +101,49 @@ def frame(draw: st.DrawFn, fragments: bool = True) -> bytes:
 
 
 @st.composite
+def split_hello(draw: st.DrawFn) -> list[bytes]:
+    """The segments of a ClientHello too long for one, maybe repeated, lost, reordered or cut."""
+    hello = padded_hello(draw(st.sampled_from(NAMES)), draw(st.sampled_from([200, 1500, 3000])))
+    cuts = sorted(draw(st.lists(st.integers(1, len(hello) - 1), min_size=1, max_size=3)))
+    isn = draw(st.sampled_from([0, 2**32 - 700, draw(st.integers(0, 2**32 - 1))]))
+    bounds = [0, *cuts, len(hello)]
+    segments = [((isn + a) % 2**32, hello[a:b]) for a, b in itertools.pairwise(bounds)]
+    segments = [s for s in segments if s[1]]
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(0, len(segments) - 1))
+        op = draw(st.sampled_from(["repeat", "drop", "swap"]))
+        if op == "repeat":
+            segments.insert(i, segments[i])
+        elif op == "drop" and len(segments) > 1:
+            del segments[i]
+        elif op == "swap" and i + 1 < len(segments):
+            segments[i], segments[i + 1] = segments[i + 1], segments[i]
+    sport, dport = draw(st.sampled_from(PORTS)), draw(st.sampled_from(PORTS))
+    if draw(st.booleans()):
+        src, dst = draw(st.sampled_from(V4_ADDRS)), draw(st.sampled_from(V4_ADDRS))
+        ip, ethertype = ipv4, 0x0800
+    else:
+        src, dst = draw(st.sampled_from(V6_ADDRS)), draw(st.sampled_from(V6_ADDRS))
+        ip, ethertype = ipv6, 0x86DD  # type: ignore[assignment]
+    frames = [
+        ether(ip(src, dst, 6, tcp(sport, dport, 0x18, payload, seq=seq)), ethertype)
+        for seq, payload in segments
+    ]
+    if draw(st.integers(0, 4)) == 0:
+        i = draw(st.integers(0, len(frames) - 1))
+        frames[i] = frames[i][: draw(st.integers(0, len(frames[i])))]  # snap length
+    return frames
+
+
+@st.composite
 def capture(draw: st.DrawFn, fragments: bool = True, spb: bool = True) -> bytes:
     frames = draw(st.lists(frame(fragments), min_size=0, max_size=40))
+    for group in draw(st.lists(split_hello(), max_size=2)):
+        at = 0
+        for segment in group:  # interleaved with the others, in their order
+            at = draw(st.integers(at, len(frames)))
+            frames.insert(at, segment)
+            at += 1
     times = draw(st.lists(st.integers(0, 10**7), min_size=len(frames), max_size=len(frames)))
     endian = draw(st.sampled_from(["<", ">"]))
     if draw(st.booleans()):

@@ -130,18 +130,19 @@ def test_a_held_back_fragment_counts_against_the_budget(tmp_path: Path, ranges: 
     assert [n.name for n in one.names] == ["b.ex"]  # the 9th packet of its direction: not read
 
 
-def test_split_or_fragmented_client_hello_is_not_read(tmp_path: Path) -> None:
-    """Only a ClientHello whole in one unfragmented segment is read (no TCP reassembly)."""
+def test_split_or_fragmented_client_hello(tmp_path: Path) -> None:
+    """A hello split over segments is gathered (see test_split_hello.py); one in an IP
+    fragment is not read (no IP reassembly)."""
     hello = client_hello("split.example")
     src, dst = "10.0.0.1", "192.0.2.44"
     frames = [
-        ether(ipv4(src, dst, 6, tcp(40000, 443, 0x18, hello[:30]))),
-        ether(ipv4(src, dst, 6, tcp(40000, 443, 0x18, hello[30:]))),
+        ether(ipv4(src, dst, 6, tcp(40000, 443, 0x18, hello[:30], seq=1))),
+        ether(ipv4(src, dst, 6, tcp(40000, 443, 0x18, hello[30:], seq=31))),
         ether(ipv4(src, dst, 6, tcp(40001, 443, 0x18, hello), frag=0x2000)),
     ]
     path = tmp_path / "split.pcap"
     path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(frames)]))
-    assert read_checked(path).names == ()
+    assert read_checked(path).names == (NameSighting(dst, "split.example", SNI),)
 
 
 def _dns_response(name: str, address: str, port: int = 53) -> bytes:
