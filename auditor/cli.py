@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         "'audit db update' manage the geolocation databases.",
     )
     parser.add_argument("captures", nargs="+", metavar="CAPTURE",
-                        help="pcap or pcapng file(s), optionally gzip-compressed")
+                        help="pcap or pcapng file(s), optionally gzip-compressed; - for "
+                        "standard input")
     _add_audit_options(parser)
     return parser
 
@@ -221,7 +222,8 @@ def _audit_live_into(
 def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = None) -> int:
     policy = policy or _policy_from(args)
     request = AuditRequest(
-        captures=tuple(args.captures),
+        # "-" is standard input, as for tcpdump -r -: `tcpdump -w - ... | audit - --allow EU`.
+        captures=tuple("/dev/stdin" if c == "-" else c for c in args.captures),
         databases=tuple(_databases(args, env)),
         policy=policy,
         workers=args.workers or default_workers(),
@@ -231,7 +233,12 @@ def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = N
     with _progress(env, quiet=args.quiet) as progress:
         result = run_audit(request, progress)
     _warn_about(result, env, quiet=args.quiet)
-    _write_report(result, args, env)
+    # When no capture could be read at all, a person at a terminal is told by the error lines on
+    # stderr; an empty table would read like an audit that found nothing. A machine-readable
+    # report is still written: it carries the error and the verdict "incomplete".
+    human = not args.output and _format_name(args, env) in ("table", "text")
+    if result.captures or not human:
+        _write_report(result, args, env)
     if args.history:
         from auditor.report.history import append_history, history_line
 

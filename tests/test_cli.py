@@ -380,3 +380,44 @@ def test_live_without_a_stop_condition_is_a_usage_error() -> None:
     assert status == 2
     assert "--duration" in err
     assert "capturing" not in err
+
+
+def test_unreadable_only_capture_gives_no_table_but_a_machine_report(
+    tmp_path: Path, city_db: str
+) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("not a capture\n")
+    status, out, err = run([str(bogus), "--db", city_db, "--allow", "US"])
+    assert (status, out) == (2, "")
+    assert str(bogus) in err
+    report = tmp_path / "report.json"
+    status, out, _ = run([str(bogus), "--db", city_db, "--allow", "US", "-o", str(report)])
+    assert (status, out) == (2, "")
+    document = json.loads(report.read_text())
+    assert document["verdict"] == "incomplete"
+    assert str(bogus) in document["errors"][0]
+
+
+def test_one_unreadable_capture_in_a_batch_still_reports_the_others(
+    tmp_path: Path, city_db: str
+) -> None:
+    bogus = tmp_path / "notes.pcap"
+    bogus.write_text("not a capture\n")
+    good = write_meeting(tmp_path / "good.pcap", [US])
+    status, report, err = audit_json(good, city_db, str(bogus), "--allow", "US")
+    assert status == 2
+    assert report["verdict"] == "incomplete"
+    assert [c["path"] for c in report["captures"]] == [str(good)]
+    assert str(bogus) in report["errors"][0]
+    assert str(bogus) in err
+
+
+def test_capture_from_standard_input() -> None:
+    demo = REPO / "fixtures" / "demo-meeting.pcapng"
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor", "-", "--allow", "US,EU", "--format", "json"],
+        input=demo.read_bytes(), capture_output=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["captures"][0]["packets"] == 1636

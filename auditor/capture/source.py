@@ -41,14 +41,16 @@ class ByteSource:
     ) -> None:
         self.path = path
         self.raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self.total = os.fstat(self.raw.fileno()).st_size
-        self.compressed = self.raw.read(2) == GZIP_MAGIC
-        self.raw.seek(0)
+        self.total = os.fstat(self.raw.fileno()).st_size  # 0 for a pipe: no size to split
+        # peek, not read-and-seek: a pipe (tcpdump -w - | audit /dev/stdin) cannot seek back.
+        self.compressed = self.raw.peek(2)[:2] == GZIP_MAGIC
+        self.consumed = _Counted(self.raw)  # compressed bytes read, without tell() on a pipe
         self.gzip: gzip.GzipFile | None = None
         if self.compressed:
-            self.gzip = gzip.GzipFile(fileobj=self.raw, mode="rb")
+            self.gzip = gzip.GzipFile(fileobj=self.consumed, mode="rb")  # type: ignore[call-overload]
         elif start:
             self.raw.seek(start)
+            self.consumed.count = start
         self.offset = start  # offset in the decompressed stream of the next byte read
         self.stop = stop
         self.overshot = False  # a record straddled ``stop``: reading went on to the end
@@ -73,7 +75,7 @@ class ByteSource:
         while want > 0:
             try:
                 # read1 hands over what one step decompressed, so data before damage survives.
-                part = self.gzip.read1(want) if self.gzip is not None else self.raw.read(want)
+                part = self.gzip.read1(want) if self.gzip is not None else self.consumed.read(want)
             except (OSError, EOFError, zlib.error) as exc:
                 # gzip.BadGzipFile is an OSError; a cut-off stream is an EOFError.
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
@@ -86,7 +88,7 @@ class ByteSource:
             if self.offset >= self.bomb_at and self._exploded():
                 break
         if self.progress is not None:
-            self.progress(self.raw.tell(), self.total)
+            self.progress(self.consumed.count, self.total)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readinto(self, buf: bytearray, start: int) -> int:
@@ -103,7 +105,7 @@ class ByteSource:
                 if self.gzip is not None:
                     got = self.gzip.readinto1(target)
                 else:
-                    got = self.raw.readinto(target)
+                    got = self.consumed.readinto(target)
             except (OSError, EOFError, zlib.error) as exc:
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
                 return 0
@@ -111,7 +113,7 @@ class ByteSource:
         if self.offset >= self.bomb_at and self._exploded():
             return got
         if self.progress is not None:
-            self.progress(self.raw.tell(), self.total)
+            self.progress(self.consumed.count, self.total)
         return got
 
     def _exploded(self) -> bool:
@@ -120,7 +122,7 @@ class ByteSource:
             self.bomb_at = 1 << 62
             return False
         self.bomb_at = self.offset + CHUNK
-        compressed = max(self.raw.tell(), 1)
+        compressed = max(self.consumed.count, 1)
         if self.offset <= MAX_RATIO * compressed:
             return False
         self.damage = (
@@ -181,3 +183,23 @@ def refill(src: ByteSource, buf: bytearray, base: int, pos: int, n: int, *, need
             continue
         break
     return buf, base + pos, 0, filled
+
+
+class _Counted:
+    """The file's bytes, counting how many were read: tell() fails on a pipe."""
+
+    __slots__ = ("count", "raw")
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, target: memoryview) -> int:
+        got = self.raw.readinto(target)
+        self.count += got
+        return got
