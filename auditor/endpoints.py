@@ -84,37 +84,28 @@ def choose_server(flow: Flow, hosts: frozenset[str]) -> ServerSide | None:
     a_is_host, b_is_host = flow.a in hosts, flow.b in hosts
     if a_is_host and b_is_host:
         return None
-    side = _side_by_evidence(flow, hosts)
+    side, reason = _side_by_evidence(flow, hosts)
     # The capture's own host is never judged as a server, even when it is public and accepted a
     # connection (a peer-to-peer call): judge the far side instead.
-    if side == "a" and a_is_host:
-        side, reason = "b", ServerReason.NOT_CAPTURE_HOST
-    elif side == "b" and b_is_host:
-        side, reason = "a", ServerReason.NOT_CAPTURE_HOST
-    else:
-        reason = _reason_of(flow, side, hosts)
+    if (side == "a" and a_is_host) or (side == "b" and b_is_host):
+        side, reason = ("b" if side == "a" else "a"), ServerReason.NOT_CAPTURE_HOST
     if side == "a":
         return ServerSide(flow.a, flow.a_port, reason)
     return ServerSide(flow.b, flow.b_port, reason)
 
 
-def _side_by_evidence(flow: Flow, hosts: frozenset[str]) -> str:
-    decided = _side_by_syn(flow) or _side_by_port(flow) or _side_by_host(flow, hosts)
-    if decided:
-        return decided
+def _side_by_evidence(flow: Flow, hosts: frozenset[str]) -> tuple[str, ServerReason]:
+    """The first rule, in order of strength, that tells the sides apart."""
+    for side, reason in (
+        (_side_by_syn(flow), ServerReason.SYN),
+        (_side_by_port(flow), ServerReason.PORT),
+        (_side_by_host(flow, hosts), ServerReason.NOT_CAPTURE_HOST),
+    ):
+        if side is not None:
+            return side, reason
     if flow.a_port != flow.b_port:
-        return "a" if flow.a_port < flow.b_port else "b"
-    return "b"  # nothing tells: the receiver of the first packet
-
-
-def _reason_of(flow: Flow, side: str, hosts: frozenset[str]) -> ServerReason:
-    if _side_by_syn(flow) == side:
-        return ServerReason.SYN
-    if _side_by_port(flow) == side:
-        return ServerReason.PORT
-    if _side_by_host(flow, hosts) == side:
-        return ServerReason.NOT_CAPTURE_HOST
-    return ServerReason.LOWER_PORT
+        return ("a" if flow.a_port < flow.b_port else "b"), ServerReason.LOWER_PORT
+    return "b", ServerReason.LOWER_PORT  # nothing tells: the receiver of the first packet
 
 
 def _side_by_syn(flow: Flow) -> str | None:
