@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from auditor.geo.bundled import BUNDLED_ATTRIBUTION
 from auditor.model import DatabaseInfo
 
 DEFAULT_MAX_AGE_DAYS = 45
@@ -43,10 +44,17 @@ def staleness_warnings(
     return [
         f"{info.path}: database built {build_date(info)} is "
         f"{int(database_age_days(info, now))} days old (over {max_age_days:g}); "
-        "its locations may be out of date"
+        f"its locations may be out of date{_remedy(info)}"
         for info in databases
         if is_stale(info, now, max_age_days)
     ]
+
+
+def _remedy(info: DatabaseInfo) -> str:
+    # The bundled data is every new user's first database: say how to get a fresher one.
+    if info.database_type in BUNDLED_ATTRIBUTION:
+        return " (bundled data: 'audit db update' fetches GeoLite2, or give --db)"
+    return ""
 
 
 def sha256_of(path: str) -> str:

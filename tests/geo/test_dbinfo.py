@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from auditor.geo.bundled import COUNTRY_TYPE
 from auditor.geo.dbinfo import (
     DEFAULT_MAX_AGE_DAYS,
     build_date,
@@ -43,6 +44,14 @@ def test_warnings_name_each_stale_database() -> None:
         "its locations may be out of date"
     ]
     assert staleness_warnings([fresh, old], BUILT + 60 * DAY, max_age_days=90) == []
+
+
+def test_stale_bundled_data_says_how_to_get_fresher() -> None:
+    bundled = DatabaseInfo(path="/x/auditor-country.mmdb", database_type=COUNTRY_TYPE,
+                           build_epoch=BUILT)
+    (warning,) = staleness_warnings([bundled], BUILT + 60 * DAY)
+    assert "audit db update" in warning
+    assert "audit db update" not in staleness_warnings([_info()], BUILT + 60 * DAY)[0]
 
 
 def test_details_have_size_and_sha256(tmp_path: Path) -> None:
