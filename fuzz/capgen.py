@@ -197,7 +197,8 @@ def pcapng(
 def _divisor(tsresol: int | None) -> int:
     if tsresol is None:
         return 10**6
-    return 2 ** (tsresol & 0x7F) if tsresol & 0x80 else 10 ** (tsresol & 0x7F)
+    base = 2 if tsresol & 0x80 else 10
+    return int(base ** (tsresol & 0x7F))  # int ** int is typed Any (a negative power is float)
 
 
 def _block(endian: str, btype: int, body: bytes) -> bytes:

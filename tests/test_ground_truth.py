@@ -47,10 +47,10 @@ def test_server_side_agrees_with_ndpi(shared_data: Path, name: str) -> None:
             continue
         protocol = 6 if match[1] == "TCP" else 17
         client, server = _address(match[2]), _address(match[4])
-        flow = by_key.get((protocol, client, int(match[3]), server, int(match[5])))
-        if flow is None:  # a flow nDPI saw inside a tunnel (GTP, ...): we read the outer IP
+        found = by_key.get((protocol, client, int(match[3]), server, int(match[5])))
+        if found is None:  # a flow nDPI saw inside a tunnel (GTP, ...): we read the outer IP
             continue
-        side = choose_server(flow, hosts)
+        side = choose_server(found, hosts)
         expected = client if server in hosts else server
         checked += 1
         if side is None or side.server != expected:

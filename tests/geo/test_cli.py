@@ -16,7 +16,9 @@ BUILT = 1_781_725_900  # 2026-06-17
 DAY = 86_400
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None, now: float = BUILT + 10 * DAY):
+def _run(
+    argv: list[str], env: dict[str, str] | None = None, now: float = BUILT + 10 * DAY
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     status = db_main(argv, env or {}, out, err, now=now)
     return status, out.getvalue(), err.getvalue()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from auditor.geo.bundled import bundled_asn, bundled_country, bundled_databases
 from auditor.geo.discovery import DEFAULT_DIRS, discover_databases
 
@@ -78,6 +80,8 @@ def test_default_folders_are_the_geoipupdate_ones() -> None:
     )
 
 
-def test_discovery_does_not_read_os_environ(tmp_path: Path, monkeypatch) -> None:
+def test_discovery_does_not_read_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUDITOR_DB", "/from/os/environ.mmdb")
     assert discover_databases([], {}, [str(tmp_path)]) == bundled_databases()

@@ -11,7 +11,7 @@ from io import StringIO
 import pytest
 from rich.console import Console
 
-from auditor.model import OverallVerdict, Verdict
+from auditor.model import AuditResult, OverallVerdict, Verdict
 from auditor.report import OutputFormat, get_format, print_table
 from auditor.report.csv_format import HEADER
 from auditor.report.json_format import SCHEMA
@@ -34,8 +34,26 @@ MINIMUM_ENDPOINT = {
 }
 
 
-def _json(result: object = None) -> dict[str, object]:
-    return json.loads(get_format("json", FIXED).render(result or sample_result()))  # type: ignore[arg-type]
+def _object(value: object) -> dict[str, object]:
+    """A JSON object, checked: the reports are read back without trusting their shape."""
+    assert isinstance(value, dict), value
+    return value
+
+
+def _array(value: object) -> list[object]:
+    assert isinstance(value, list), value
+    return value
+
+
+def _at(value: object, *path: str | int) -> object:
+    """`_at(doc, "runs", 0, "tool")` is `doc["runs"][0]["tool"]`, checking each step's type."""
+    for step in path:
+        value = _array(value)[step] if isinstance(step, int) else _object(value)[step]
+    return value
+
+
+def _json(result: AuditResult | None = None) -> dict[str, object]:
+    return _object(json.loads(get_format("json", FIXED).render(result or sample_result())))
 
 
 def test_json_minimum_schema() -> None:
@@ -44,21 +62,21 @@ def test_json_minimum_schema() -> None:
     assert document["verdict"] == "fail"
     assert document["complete"] is True
     assert document["exit_status"] == 1
-    (cap,) = document["captures"]  # type: ignore[misc]
-    assert {"path", "packets", "flows", "skipped", "warnings"} <= set(cap)
-    assert cap["flows"] == 7
-    (db,) = document["databases"]  # type: ignore[misc]
-    assert {"path", "type", "build_epoch"} <= set(db)
-    assert document["policy"]["allow"] == ["US", "EU"]  # type: ignore[index]
-    assert document["policy"]["deny"] == []  # type: ignore[index]
+    (cap,) = _array(document["captures"])
+    assert {"path", "packets", "flows", "skipped", "warnings"} <= set(_object(cap))
+    assert _at(cap, "flows") == 7
+    (db,) = _array(document["databases"])
+    assert {"path", "type", "build_epoch"} <= set(_object(db))
+    assert _at(document, "policy", "allow") == ["US", "EU"]
+    assert _at(document, "policy", "deny") == []
     endpoints = document["endpoints"]
     assert isinstance(endpoints, list)
     for endpoint in endpoints:
-        assert set(endpoint) >= MINIMUM_ENDPOINT
-        assert isinstance(endpoint["hostnames"], list)
-    summary = document["summary"]
-    assert {"endpoints", "violations", "unknown", "packets", "bytes"} <= set(summary)  # type: ignore[arg-type]
-    assert summary == {  # type: ignore[comparison-overlap]
+        assert set(_object(endpoint)) >= MINIMUM_ENDPOINT
+        assert isinstance(_at(endpoint, "hostnames"), list)
+    summary = _object(document["summary"])
+    assert {"endpoints", "violations", "unknown", "packets", "bytes"} <= set(summary)
+    assert summary == {
         "endpoints": 6,
         "violations": 1,
         "unknown": 1,
@@ -70,7 +88,7 @@ def test_json_minimum_schema() -> None:
 
 
 def test_json_endpoints_violations_first() -> None:
-    verdicts = [e["verdict"] for e in _json()["endpoints"]]  # type: ignore[attr-defined]
+    verdicts = [_at(e, "verdict") for e in _array(_json()["endpoints"])]
     assert verdicts == ["violation", "unknown", "allowed", "allowed", "allowed", "local"]
 
 
@@ -126,44 +144,47 @@ def test_junit_incomplete_capture_is_an_error() -> None:
     assert error.get("message") == "cut at 99"
 
 
-def _sarif(result: object = None) -> dict[str, object]:
-    return json.loads(get_format("sarif", FIXED).render(result or sample_result()))  # type: ignore[arg-type]
+def _sarif(result: AuditResult | None = None) -> dict[str, object]:
+    return _object(json.loads(get_format("sarif", FIXED).render(result or sample_result())))
 
 
 def test_sarif_required_structure() -> None:
     document = _sarif()
     assert document["version"] == "2.1.0"
     assert str(document["$schema"]).endswith("sarif-2.1.0.json")
-    (run,) = document["runs"]  # type: ignore[misc]
-    driver = run["tool"]["driver"]
-    assert driver["name"] == "auditor"
-    rule_ids = [rule["id"] for rule in driver["rules"]]
+    (run,) = _array(document["runs"])
+    driver = _at(run, "tool", "driver")
+    assert _at(driver, "name") == "auditor"
+    rules = _array(_at(driver, "rules"))
+    rule_ids = [_at(rule, "id") for rule in rules]
     assert rule_ids[0] == "AUDITOR001"
-    assert (
-        driver["rules"][0]["shortDescription"]["text"] == "endpoint outside allowed jurisdictions"
-    )
-    for rule in driver["rules"]:
-        assert rule["defaultConfiguration"]["level"] in {"none", "note", "warning", "error"}
-    for result in run["results"]:
-        assert result["ruleId"] in rule_ids
-        assert rule_ids[result["ruleIndex"]] == result["ruleId"]
-        assert result["message"]["text"]
-        assert result["level"] in {"none", "note", "warning", "error"}
-        for location in result["locations"]:
-            assert location["physicalLocation"]["artifactLocation"]["uri"]
-    assert [r["ruleId"] for r in run["results"]] == ["AUDITOR001", "AUDITOR002"]
-    first = run["results"][0]
-    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "meeting.pcapng"
-    assert first["locations"][0]["properties"]["frame"] == 42
-    assert run["invocations"][0]["exitCode"] == 1
+    assert _at(rules, 0, "shortDescription", "text") == "endpoint outside allowed jurisdictions"
+    for rule in rules:
+        assert _at(rule, "defaultConfiguration", "level") in {"none", "note", "warning", "error"}
+    results = _array(_at(run, "results"))
+    for result in results:
+        assert _at(result, "ruleId") in rule_ids
+        rule_index = _at(result, "ruleIndex")
+        assert isinstance(rule_index, int)
+        assert rule_ids[rule_index] == _at(result, "ruleId")
+        assert _at(result, "message", "text")
+        assert _at(result, "level") in {"none", "note", "warning", "error"}
+        for location in _array(_at(result, "locations")):
+            assert _at(location, "physicalLocation", "artifactLocation", "uri")
+    assert [_at(r, "ruleId") for r in results] == ["AUDITOR001", "AUDITOR002"]
+    first = results[0]
+    uri = _at(first, "locations", 0, "physicalLocation", "artifactLocation", "uri")
+    assert uri == "meeting.pcapng"
+    assert _at(first, "locations", 0, "properties", "frame") == 42
+    assert _at(run, "invocations", 0, "exitCode") == 1
 
 
 def test_sarif_other_results() -> None:
     result = sample_result(
         findings=(), captures=(capture(complete=False),), strict_failures=("stale database",)
     )
-    results = _sarif(result)["runs"][0]["results"]  # type: ignore[index]
-    assert [r["ruleId"] for r in results] == ["AUDITOR003", "AUDITOR004"]
+    results = _array(_at(_sarif(result), "runs", 0, "results"))
+    assert [_at(r, "ruleId") for r in results] == ["AUDITOR003", "AUDITOR004"]
 
 
 @pytest.mark.parametrize(
@@ -265,8 +286,9 @@ def test_schema_doc_names_every_endpoint_field() -> None:
 
     doc = (Path(auditor.report.__file__).parent / "SCHEMA.md").read_text(encoding="utf-8")
     document = _json()
-    endpoint = document["endpoints"][0]  # type: ignore[index]
-    for key in [*document, *endpoint, *document["captures"][0], *document["policy"]]:  # type: ignore[index]
+    endpoint = _object(_at(document, "endpoints", 0))
+    first_capture = _object(_at(document, "captures", 0))
+    for key in [*document, *endpoint, *first_capture, *_object(document["policy"])]:
         assert f"`{key}`" in doc, key
 
 

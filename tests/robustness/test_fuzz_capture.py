@@ -98,6 +98,7 @@ def assert_cut_keeps_whole_records(scratch: Path, capture: Capture, cut: int) ->
         assert prefix.result.summary.packets == 0
         return
     got, want = damaged.result, prefix.result
+    assert want is not None  # ok() checked it; this tells the type checker
     assert got.flows == want.flows
     assert got.summary.packets == want.summary.packets == capture.whole_records(cut)
     assert got.summary.skipped == want.summary.skipped
