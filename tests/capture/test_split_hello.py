@@ -12,6 +12,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from auditor.capture import parallel, read_capture
+from auditor.capture.flowtable import HELLOS_FULL
 from auditor.model import NameSighting, NameSource
 from tests.capture.makecap import (
     Packet,
@@ -191,3 +192,26 @@ def test_an_open_hello_the_next_range_never_sees_costs_no_reread(
     assert one.names == ()
     assert read_capture(path, workers=2) == one
     assert (ranges, rereads) == ([2], [])
+
+
+def test_too_many_open_hellos_warn_and_the_rest_go_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("auditor.capture.flowtable.MAX_HELLOS", 3)
+    servers = [f"192.0.2.{10 + n}" for n in range(5)]
+    hellos = [_segments(padded_hello(f"s{n}.example"), 2) for n in range(5)]
+    out = [Ether(src=MAC, dst=MAC) / IP(src=CLIENT, dst=server) for server in servers]
+    # Every first segment before any second one: five hellos open at once.
+    frames = [
+        out[n] / TCP(sport=41000 + n, dport=443, flags="PA", seq=hellos[n][part][0])
+        / hellos[n][part][1]
+        for part in (0, 1)
+        for n in range(5)
+    ]
+    for i, frame in enumerate(frames):
+        frame.time = 1_700_000_000 + i / 1000
+    result = read_checked(_write(tmp_path, frames), parallel=True)
+    assert [(s.address, s.name) for s in result.names] == [
+        (servers[n], f"s{n}.example") for n in range(3)
+    ]
+    assert HELLOS_FULL in result.summary.warnings
