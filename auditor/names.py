@@ -79,10 +79,23 @@ def tls_sni(payload: bytes) -> str | None:
         return None
 
 
+def client_hello_sni(message: bytes) -> str | None:
+    """The server_name of a bare ClientHello handshake message (as QUIC carries it)."""
+    try:
+        return _hello_sni(message, 0) if message[:1] == b"\x01" else None
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+        return None
+
+
 def _tls_sni(payload: bytes) -> str | None:
     if len(payload) < 43 or payload[0] != 0x16 or payload[5] != 0x01:  # handshake, ClientHello
         return None
-    offset = 9 + 2 + 32  # record header, handshake header, version, random
+    return _hello_sni(payload, 5)
+
+
+def _hello_sni(payload: bytes, start: int) -> str | None:
+    """The server_name of the ClientHello handshake message at ``payload[start]``."""
+    offset = start + 4 + 2 + 32  # handshake header, version, random
     offset += 1 + payload[offset]  # session id
     (ciphers,) = struct.unpack_from("!H", payload, offset)
     offset += 2 + ciphers

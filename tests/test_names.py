@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
-from auditor.names import dns_answers, platform_of, platform_of_name, tls_sni
+from auditor.names import client_hello_sni, dns_answers, platform_of, platform_of_name, tls_sni
 from fixtures.meeting import client_hello
 
 
@@ -65,3 +65,17 @@ def test_platform_falls_back_to_the_operator_network() -> None:
     assert platform_of([], 30103) == "Zoom"
     assert platform_of(["zoom.us"], 15169) == "Zoom"
     assert platform_of([], 64512) is None
+
+
+def test_a_bare_client_hello_message_names_its_server() -> None:
+    """QUIC carries the handshake message without the TLS record header."""
+    record = client_hello("Meet.Google.com")
+    assert client_hello_sni(record[5:]) == tls_sni(record) == "meet.google.com"
+    assert client_hello_sni(record) is None  # a record is not a bare message
+    assert client_hello_sni(b"") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_hostile_bare_hellos_never_raise(data: bytes) -> None:
+    client_hello_sni(b"\x01" + data)

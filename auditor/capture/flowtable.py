@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from typing import Final
 
 from auditor.model import Flow, NameSighting, NameSource
-from auditor.names import dns_answers, tls_sni
+from auditor.names import client_hello_sni, dns_answers, tls_sni
+from auditor.quic import ClientHelloCrypto, is_client_initial
 
 # One list per direction of a flow, indexed by these positions; a list (not an object) because
 # the hot loop updates it in place with the cheapest operations CPython has.
@@ -37,7 +38,8 @@ Orphan = tuple[int, bytes, int, bytes, int, float, int]
 OVERFLOW: Final = "flow table full (overflow)"
 
 # Names. A directional flow is "tapped" when its payloads may name a server: UDP from port 53
-# (DNS answers), and TCP (a TLS ClientHello's server_name). A tapped record lives in
+# (DNS answers), TCP (a TLS ClientHello's server_name) and UDP to port 443 (the same, in QUIC
+# Initials; see QUIC_TAP_PACKETS). A tapped record lives in
 # ``FlowTable.taps``, not in ``tables``, so the fast path misses it and hands the packet to
 # add(), which says whether to look at the payload; every other packet pays nothing for names.
 # TCP is looked at for the first TAP_PACKETS packets of each direction only (a ClientHello is
@@ -46,6 +48,16 @@ OVERFLOW: Final = "flow table full (overflow)"
 # the merge, exactly, which of its sightings one pass would have made.
 TAP_PACKETS: Final = 8
 DNS_PORT: Final = b"\x00\x35"
+# QUIC: UDP to port 443 is looked at for the first QUIC_TAP_PACKETS packets of each direction
+# (the client's Initials, with the ClientHello in their CRYPTO frames, come first; a
+# post-quantum hello spans two). Meet's media may run on 443/udp too: after these few packets
+# its direction goes back to the fast path. A ClientHello over several datagrams is gathered
+# like a split TCP one, in the same buffers (keyed by QUIC_GATHER + the direction's key, so
+# that a TCP and a UDP direction with the same addresses and ports stay apart), and a buffer
+# still open when the budget is spent is dropped.
+QUIC_PORT: Final = b"\x01\xbb"
+QUIC_TAP_PACKETS: Final = 4
+QUIC_GATHER: Final = b"\x11"
 MAX_NAMES: Final = 100_000  # distinct sightings kept; beyond, a warning (names are <= 253 bytes)
 MAX_PENDING: Final = 4 * MAX_NAMES  # sightings a mid-file range holds back for the merge
 TLS_HANDSHAKE: Final = 0x16
@@ -60,7 +72,8 @@ TLS_HANDSHAKE: Final = 0x16
 MAX_HELLO: Final = 5 + 16_384  # a TLS record: header and the largest plaintext fragment
 MAX_HELLOS: Final = 1_024  # open buffers at once; beyond, a warning (and one-pass reading)
 HELLOS_FULL: Final = (
-    f"more than {MAX_HELLOS} TLS ClientHellos split over segments at once: later ones not read"
+    f"more than {MAX_HELLOS} TLS ClientHellos split over segments or datagrams at once: "
+    "later ones not read"
 )
 SEQ_MASK: Final = 0xFFFFFFFF
 Buf = bytes | bytearray
@@ -135,8 +148,9 @@ class FlowTable:
         self.sightings: dict[NameSighting, None] = {}  # insertion-ordered set
         self.pending: dict[Pending, None] = {}  # only in a range that starts mid-file
         self.names_dropped = False
-        # Split ClientHellos being gathered, by TCP direction key (see MAX_HELLO).
-        self.hellos: dict[bytes, Hello] = {}
+        # Split ClientHellos being gathered, by TCP direction key (see MAX_HELLO), or QUIC
+        # Initials by QUIC_GATHER + UDP direction key.
+        self.hellos: dict[bytes, Gathering] = {}
         self.hello_peak = 0  # the most buffers open at once, for the merge's check
         self.hellos_full = False
 
@@ -175,10 +189,15 @@ class FlowTable:
             if record is not None:
                 index = int(record[PACKETS])
                 count_packet(record, nbytes, ts, syn)
-                if proto == 6 and index + 1 >= TAP_PACKETS:
-                    self.tables[6][key] = taps.pop(key)
+                if proto == 6:
+                    if index + 1 >= TAP_PACKETS:
+                        self.tables[6][key] = taps.pop(key)
+                        if self.hellos:
+                            self.hellos.pop(key, None)
+                elif index + 1 >= QUIC_TAP_PACKETS and _quic(key):
+                    self.tables[17][key] = taps.pop(key)
                     if self.hellos:
-                        self.hellos.pop(key, None)
+                        self.hellos.pop(QUIC_GATHER + key, None)
                 return index
         if self.flows >= self.max_flows:
             self.overflow(1)
@@ -196,8 +215,11 @@ class FlowTable:
         """Note the names in a tapped, unfragmented packet whose transport header is at
         ``data[l4]`` and whose IP packet ends at ``data[end]`` (or where the capture cut it)."""
         if proto == 17:
-            for name, address in dns_answers(bytes(data[l4 + 8 : end])):
-                self._sighted(NameSighting(address, name, NameSource.DNS), 17, key, -1, frame)
+            if key[-4:-2] == DNS_PORT:
+                for name, address in dns_answers(bytes(data[l4 + 8 : end])):
+                    self._sighted(NameSighting(address, name, NameSource.DNS), 17, key, -1, frame)
+            else:
+                self._look_quic(key, bytes(data[l4 + 8 : end]), index, frame)
             return
         if end - l4 < 13:
             return
@@ -207,10 +229,10 @@ class FlowTable:
         hellos = self.hellos
         if hellos:
             hello = hellos.get(key)
-            if hello is not None:
+            if isinstance(hello, Hello):
                 if hello.add(int.from_bytes(data[l4 + 4 : l4 + 8], "big"), data[p:end]):
                     del hellos[key]
-                    self._sni(hello.record(), key, index, frame)
+                    self._sni(hello.record(), key, index + 1, frame)
                 return
         if data[p] != TLS_HANDSHAKE:
             return
@@ -223,6 +245,32 @@ class FlowTable:
                 return
         self._sni(bytes(data[p:end]), key, index, frame)
 
+    def _look_quic(self, key: bytes, datagram: bytes, index: int, frame: int) -> None:
+        """A tapped UDP datagram to port 443: the client's Initials, with its ClientHello."""
+        gather_key = QUIC_GATHER + key
+        gather = self.hellos.get(gather_key) if self.hellos else None
+        if not isinstance(gather, ClientHelloCrypto):
+            if not is_client_initial(datagram):
+                return
+            gather = ClientHelloCrypto()
+            whole = gather.add(datagram)
+            if whole is False:
+                if gather.dcid is not None and index + 1 < QUIC_TAP_PACKETS:
+                    self._open_gathering(gather_key, gather)
+                return
+        else:
+            whole = gather.add(datagram)
+            if whole is False:
+                return
+            del self.hellos[gather_key]
+            index += 1  # see _sighted
+        if whole:
+            server_name = client_hello_sni(gather.client_hello())
+            if server_name:
+                server = _address_text(key[4:8] if len(key) == 12 else key[16:32])
+                sighting = NameSighting(server, server_name, NameSource.SNI)
+                self._sighted(sighting, 17, key, index, frame)
+
     def _sni(self, record: bytes, key: bytes, index: int, frame: int) -> None:
         server_name = tls_sni(record)
         if server_name:
@@ -230,23 +278,35 @@ class FlowTable:
             self._sighted(NameSighting(server, server_name, NameSource.SNI), 6, key, index, frame)
 
     def _open_hello(self, key: bytes, seq: int, need: int, first: Buf) -> None:
+        self._open_gathering(key, Hello(seq, need, first))
+
+    def _open_gathering(self, key: bytes, gathering: Gathering) -> None:
         if len(self.hellos) >= MAX_HELLOS:
             if not self.hellos_full:
                 self.hellos_full = True
                 self.warnings.append(HELLOS_FULL)
             return
-        self.hellos[key] = Hello(seq, need, first)
+        self.hellos[key] = gathering
         self.hello_peak = max(self.hello_peak, len(self.hellos))
 
     def continues_hellos(self, later: FlowTable) -> bool:
-        """Whether a later range saw a TCP direction that has a hello open at this one's end
-        (it gathered that direction's segments from nothing, so it must be read again)."""
-        taps, table = later.taps.get(6, {}), later.tables.get(6, {})
-        return any(key in taps or key in table for key in self.hellos)
+        """Whether a later range saw a direction that has a hello open at this one's end (it
+        gathered that direction's segments or datagrams from nothing, so it must be read
+        again)."""
+        for gather_key in self.hellos:
+            proto, key = _gathered(gather_key)
+            if key in later.taps.get(proto, {}) or key in later.tables.get(proto, {}):
+                return True
+        return False
 
     def _sighted(
         self, sighting: NameSighting, proto: int, key: bytes, index: int, frame: int
     ) -> None:
+        """Keep a sighting, or hold it back for the merge with the packet index that decides
+        it there. A hello gathered over packets passes its last packet's index plus one: one
+        pass drops the buffer as that packet arrives if it is the direction's last looked at
+        (so the hello is read only if index + 1 is within the budget), where a range reading
+        from mid-file, not knowing the count before it, keeps it."""
         if self.orphans is None:
             self._keep(sighting)
         elif len(self.pending) < MAX_PENDING:
@@ -291,7 +351,7 @@ class FlowTable:
                 continue
             if index >= 0:
                 earlier = sum(1 for f in placed.get((proto, key), ()) if f < frame)
-                if before.get((proto, key), 0) + earlier + index >= TAP_PACKETS:
+                if before.get((proto, key), 0) + earlier + index >= _budget(proto):
                     continue
             self._keep(sighting)
         self.pending = {}
@@ -335,11 +395,10 @@ class FlowTable:
         self.untap()
         other.untap()
         placed = other.place_orphans(self.frags4, self.frags6)
-        mine6 = self.tables.get(6, {})
         before = {
-            (6, key): int(mine6[key][PACKETS])
+            (proto, key): int(self.tables[proto][key][PACKETS])
             for _sighting, proto, key, index, _frame in other.pending
-            if proto == 6 and index >= 0 and key in mine6
+            if index >= 0 and key in self.tables.get(proto, {})
         }
         for proto, theirs in other.tables.items():
             mine = self.tables.setdefault(proto, {})
@@ -384,9 +443,11 @@ class FlowTable:
         its own is gone in one pass if its direction has used up its TAP_PACKETS there."""
         self.hellos_full = self.hellos_full or other.hellos_full
         self.hellos.update(other.hellos)
-        tcp = self.tables.get(6, {})
-        for key in [k for k in self.hellos if k in tcp and tcp[k][PACKETS] >= TAP_PACKETS]:
-            del self.hellos[key]
+        for gather_key in list(self.hellos):
+            proto, key = _gathered(gather_key)
+            record = self.tables.get(proto, {}).get(key)
+            if record is not None and record[PACKETS] >= _budget(proto):
+                del self.hellos[gather_key]
         other.hellos = {}
 
     def place_orphans(
@@ -595,6 +656,9 @@ class Hello:
         return bytes(self.data[: self.need])
 
 
+Gathering = Hello | ClientHelloCrypto  # a ClientHello being gathered: TCP, or QUIC Initials
+
+
 def _first_frame(flow: Flow) -> int:
     return flow.first_frame
 
@@ -603,7 +667,25 @@ def _tapped(proto: int, key: bytes) -> bool:
     n = len(key)
     if proto == 6:
         return n in (12, 36)
-    return (n == 12 and key[8:10] == DNS_PORT) or (n == 36 and key[32:34] == DNS_PORT)
+    return n in (12, 36) and (key[-4:-2] == DNS_PORT or key[-2:] == QUIC_PORT)
+
+
+def _quic(key: bytes) -> bool:
+    """Whether a tapped UDP direction is tapped for QUIC (to 443), not for DNS (from 53, which
+    stays tapped throughout)."""
+    return key[-4:-2] != DNS_PORT
+
+
+def _budget(proto: int) -> int:
+    """The packets of a direction that are looked at (DNS sightings have no budget)."""
+    return TAP_PACKETS if proto == 6 else QUIC_TAP_PACKETS
+
+
+def _gathered(gather_key: bytes) -> tuple[int, bytes]:
+    """The protocol and direction key of a gathering buffer's key."""
+    if len(gather_key) in (12, 36):
+        return 6, gather_key
+    return 17, gather_key[1:]
 
 
 def _address_text(raw: bytes) -> str:

@@ -12,7 +12,13 @@ from typing import Any, BinaryIO, Final
 
 from auditor.capture import pcap
 from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
-from auditor.capture.flowtable import MAX_FLOWS, MAX_HELLOS, OVERFLOW, FlowTable, Hello
+from auditor.capture.flowtable import (
+    MAX_FLOWS,
+    MAX_HELLOS,
+    OVERFLOW,
+    FlowTable,
+    Gathering,
+)
 from auditor.capture.pcapng import KNOWN_BLOCKS, Damage, PcapngReader, Section
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.errors import CaptureError
@@ -31,7 +37,7 @@ WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
 Merged = tuple[FlowTable, bool] | None
 # Reads a file on serially from a range's start: (start, section there, flow cap, timestamp of
 # the last timed packet before, ClientHellos open there).
-Rest = Callable[[int, Section | None, int, float, dict[bytes, Hello]], tuple[FlowTable, bool]]
+Rest = Callable[[int, Section | None, int, float, dict[bytes, Gathering]], tuple[FlowTable, bool]]
 
 
 def read_pcap_parallel(
@@ -308,7 +314,9 @@ def _merge(
     return total, complete
 
 
-def _range_table(index: int, max_flows: int, hellos: dict[bytes, Hello] | None = None) -> FlowTable:
+def _range_table(
+    index: int, max_flows: int, hellos: dict[bytes, Gathering] | None = None
+) -> FlowTable:
     ft = FlowTable(max_flows)
     if index:  # starts mid-file: hold back fragments whose first may be in an earlier range
         ft.orphans = []
@@ -324,7 +332,7 @@ def _rest_pcap(  # noqa: PLR0917 - called through Rest
     start: int,
     fast: bool,
     max_flows: int,
-    hellos: dict[bytes, Hello],
+    hellos: dict[bytes, Gathering],
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:
@@ -343,7 +351,7 @@ def _rest_pcapng(
     *,
     at_start: bool,
     last_ts: float = 0.0,
-    hellos: dict[bytes, Hello] | None = None,
+    hellos: dict[bytes, Gathering] | None = None,
 ) -> tuple[FlowTable, bool]:
     src = ByteSource(name, start=start)
     try:

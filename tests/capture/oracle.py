@@ -66,6 +66,9 @@ def flow_endpoints(flows: tuple[Flow, ...]) -> tuple[Counter[str], Counter[str]]
 def tshark_names(tshark: str, path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """(address, name) pairs tshark sees: TLS SNI (to the destination) and DNS answers.
 
+    SNI: over TCP, and over QUIC, whose Initials tshark decrypts and whose CRYPTO frames it
+    reassembles across packets (the same field; see tshark_quic_sni for QUIC alone).
+
     DNS: only A/AAAA records of the answer section, paired with the question's name, as the
     auditor reads them; tshark's ``dns.a`` also lists glue from the additional section, so the
     answer records are picked by position from ``dns.resp.type`` and ``dns.count.answers``.
@@ -92,6 +95,25 @@ def tshark_names(tshark: str, path: Path) -> tuple[set[tuple[str, str]], set[tup
             elif rtype == "28":
                 dns.add((next(v6s), qname.split(",")[0].lower()))
     return sni, dns
+
+
+def tshark_quic_sni(tshark: str, path: Path) -> set[tuple[str, str]]:
+    """(address, name) pairs of the ClientHellos tshark reads from QUIC Initials."""
+    sni: set[tuple[str, str]] = set()
+    for line in _fields(tshark, path, "quic && tls.handshake.extensions_server_name",
+                        "ip.dst", "ipv6.dst", "tls.handshake.extensions_server_name"):  # fmt: skip
+        v4, v6, names = [*line.split("\t"), "", ""][:3]
+        server = (v4 or v6).split(",")[-1]
+        sni.update((server, name.lower()) for name in names.split(",") if name and not _is_ip(name))
+    return sni
+
+
+def without_tcp(tshark: str, path: Path, out: Path) -> Path:
+    """A copy of a capture without its TCP packets (so a name from QUIC is not one also sent
+    over TCP): what both tshark and the auditor then read."""
+    subprocess.run([tshark, "-n", "-r", str(path), "-Y", "not tcp", "-w", str(out)],
+                   capture_output=True, check=True)  # fmt: skip
+    return out
 
 
 def _fields(tshark: str, path: Path, display_filter: str, *fields: str) -> list[str]:

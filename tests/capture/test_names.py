@@ -24,7 +24,7 @@ from tests.capture.makecap import (
     tcp,
     udp,
 )
-from tests.capture.oracle import tshark_names
+from tests.capture.oracle import tshark_names, tshark_quic_sni, without_tcp
 from tests.capture.util import read_checked
 
 CLIENT, RESOLVER = "192.168.1.10", "192.168.1.1"
@@ -183,3 +183,15 @@ def test_names_equal_tshark(shared_data: Path, tshark: str, name: str) -> None:
     sni, dns = tshark_names(tshark, path)
     assert {(n.address, n.name) for n in result.names if n.source == SNI} == sni
     assert {(n.address, n.name) for n in result.names if n.source == DNS} == dns
+
+
+@pytest.mark.parametrize("name", MEETINGS)
+def test_quic_names_equal_tshark(shared_data: Path, tshark: str, name: str, tmp_path: Path) -> None:
+    """The captures without TCP: what SNI is left came from QUIC Initials, for both tools."""
+    path = without_tcp(tshark, shared_data / "pcaps" / "meetings" / name, tmp_path / "udp.pcapng")
+    result = read_checked(path, parallel=True)
+    sni, _dns = tshark_names(tshark, path)
+    quic = tshark_quic_sni(tshark, path)
+    assert {(n.address, n.name) for n in result.names if n.source == SNI} == sni == quic
+    if name == "google_meet.pcapng":
+        assert quic == {("173.194.73.101", "meet.google.com")}

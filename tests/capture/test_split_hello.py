@@ -215,3 +215,24 @@ def test_too_many_open_hellos_warn_and_the_rest_go_unread(
         (servers[n], f"s{n}.example") for n in range(3)
     ]
     assert HELLOS_FULL in result.summary.warnings
+
+
+@pytest.mark.parametrize(("repeats", "expected"), [(4, True), (5, False)])
+def test_the_hello_budget_is_kept_by_a_reread_across_the_boundary(
+    tmp_path: Path, ranges: list[int], rereads: list[int], repeats: int, expected: bool
+) -> None:
+    """A re-read from the boundary goes on with the open hello but does not know the packets
+    before it: a hello ending in the direction's last looked-at packet is still not read."""
+    one, two = _segments(padded_hello(NAME), 2)
+
+    def seg(seq: int, payload: bytes) -> bytes:
+        return ether(ipv4(CLIENT, SERVER, 6, tcp(40000, 443, 0x18, payload, seq=seq)))
+
+    syn = ether(ipv4(CLIENT, SERVER, 6, tcp(40000, 443, 0x02, seq=ISN - 1)))
+    frames = [syn, seg(*one), *[FILLER] * 60, *[seg(*one)] * repeats, seg(*two), *[FILLER] * 20]
+    path = tmp_path / "r.pcap"
+    path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(frames)]))
+    one_pass = read_checked(path)
+    assert one_pass.names == (_sni() if expected else ())
+    assert read_capture(path, workers=2) == one_pass
+    assert (ranges, rereads) == ([2], [1])
