@@ -9,8 +9,6 @@ short packet, a frame we do not know) ends the reading of a packet, and nothing 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -33,13 +31,16 @@ _NOT_ZERO = re.compile(b"[^\x00]")
 Chunk = tuple[int, bytes]  # a CRYPTO frame: (offset in the stream, data)
 
 
+# hmac (and the OpenSSL behind hashlib, some 4 MB) and cryptography are imported when the
+# first Initial is read, not at start-up: most captures have none.
+
+
 class InitialKeys:
     """The client's Initial packet protection for one Destination Connection ID."""
 
     __slots__ = ("aead", "hp", "iv")
 
     def __init__(self, key: bytes, iv: bytes, hp: bytes) -> None:
-        # Imported here, not at start-up (some 15 ms): most captures have no QUIC Initial.
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -53,17 +54,21 @@ class InitialKeys:
 
 
 def hkdf_extract(salt: bytes, material: bytes) -> bytes:
-    return hmac.digest(salt, material, hashlib.sha256)
+    import hmac
+
+    return hmac.digest(salt, material, "sha256")
 
 
 def hkdf_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
     """TLS 1.3 HKDF-Expand-Label (RFC 8446 7.1) with SHA-256 and an empty context."""
+    import hmac
+
     full = b"tls13 " + label
     info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
     out, block = b"", b""
     counter = 1
     while len(out) < length:
-        block = hmac.digest(secret, block + info + bytes([counter]), hashlib.sha256)
+        block = hmac.digest(secret, block + info + bytes([counter]), "sha256")
         out += block
         counter += 1
     return out[:length]
