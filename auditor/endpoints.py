@@ -48,8 +48,8 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
 
     A meeting capture is taken on the client, so its address is in (nearly) every flow. We take
     the most frequent address of each IP version when it is in at least half of that version's
-    flows; a dual-stack client thus has one host address per version. Ties are broken by the
-    private address, then by the lower address, so the result does not depend on flow order.
+    flows; a dual-stack client thus has one host address per version. Ties go to the private
+    address, then to the address text, so the result does not depend on flow order.
     """
     hosts: set[str] = set()
     for version in (4, 6):

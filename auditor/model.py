@@ -8,7 +8,7 @@ so that every stage and every output format agrees on one spelling.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
@@ -236,7 +236,7 @@ class AuditResult:
     findings: tuple[Finding, ...]
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # captures that could not be read at all
-    strict_failures: tuple[str, ...] = field(default=())  # e.g. stale database under --strict
+    strict_failures: tuple[str, ...] = ()  # e.g. stale database under --strict
 
     @property
     def complete(self) -> bool:

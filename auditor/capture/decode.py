@@ -19,11 +19,6 @@ PPP_TO_ETHERTYPE: Final = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0
 MAX_IPV6_HEADERS: Final = 64
 RAW_LINK_TYPES: Final = frozenset({101, 12, 14})
 
-SUPPORTED_LINK_TYPES: Final = frozenset(
-    {0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 192, 226, 228, 229, 239, 258, 276}
-)
-
-
 def decode_packet(  # noqa: PLR0917 - per-packet call, positional on purpose
     ft: FlowTable, link_type: int, data: bytes, ts: float, frame: int, wire_len: int
 ) -> None:
