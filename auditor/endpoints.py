@@ -7,7 +7,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from auditor.model import Flow, NameSighting, ServerEndpoint, ServerReason, protocol_name
+from auditor.model import (
+    Flow,
+    NameSighting,
+    NameSource,
+    ServerEndpoint,
+    ServerReason,
+    protocol_name,
+)
 
 TCP = 6
 UDP = 17
@@ -200,7 +207,7 @@ def names_by_address(names: Iterable[NameSighting]) -> dict[str, tuple[str, ...]
     SNI comes first because the client sent it to that very server; a DNS answer only says the
     name resolved there at some point.
     """
-    ordered = sorted(names, key=lambda sighting: sighting.source != "sni")
+    ordered = sorted(names, key=lambda sighting: sighting.source is not NameSource.SNI)
     found: dict[str, dict[str, None]] = {}
     for sighting in ordered:
         seen = found.setdefault(sighting.address, {})

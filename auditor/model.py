@@ -128,6 +128,15 @@ class CountryAnswer:
     represented_country: str | None = None
 
 
+class LocationFlag(StrEnum):
+    """A doubt the locating stage raises about one address's place."""
+
+    ANYCAST = "anycast"  # a database says one address is announced from many places
+    REGISTERED_ELSEWHERE = "registered-elsewhere"  # located in one country, registered in another
+    DISPUTED = "disputed"  # the databases name different countries
+    COARSE = "coarse"  # the accuracy radius is wider than the locator's coarse limit
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where the databases place one address, and how sure they are."""
@@ -143,7 +152,7 @@ class Location:
     is_anycast: bool = False
     accuracy_radius: int | None = None
     answers: tuple[CountryAnswer, ...] = ()  # one per country database that knew the address
-    flags: tuple[str, ...] = ()  # "anycast", "registered-elsewhere", "disputed", "coarse"
+    flags: tuple[LocationFlag, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -186,12 +195,22 @@ class Policy:
     judge_by: JudgeBy = JudgeBy.LOCATION
 
 
+class Basis(StrEnum):
+    """What a judgement rested on. New kinds of evidence add members; reports print the value."""
+
+    COUNTRY = "country"  # the located country
+    REGISTERED_COUNTRY = "registered_country"  # the country the network is registered in
+    BOTH = "country+registered_country"  # --judge-by both, and both were known
+    ANSWERS = "answers"  # anycast or disputed: every database's answer together
+    ADDRESS_CLASS = "address_class"  # a local address, never looked up
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     verdict: Verdict
-    reason: str  # the rule that decided, in words: "CN is not in allow list US,EU"
+    reason: str  # the rule that decided, in words: "CN is outside the allowed jurisdictions (US)"
     judged_country: str | None = None
-    basis: str | None = None  # "country" or "registered_country"
+    basis: Basis | None = None  # None: nothing to judge by (an unknown with no country)
 
 
 @dataclass(frozen=True, slots=True)

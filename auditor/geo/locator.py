@@ -17,7 +17,7 @@ from auditor.errors import DatabaseError
 from auditor.geo.addresses import IPAddress, classify_address, lookup_address, parse_address
 from auditor.geo.layouts import UNKNOWN, Answer, Layout, answer_from_geoip2, answer_from_record
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
-from auditor.model import CountryAnswer, DatabaseInfo, Location
+from auditor.model import CountryAnswer, DatabaseInfo, Location, LocationFlag
 
 DEFAULT_COARSE_RADIUS_KM = 500
 
@@ -273,19 +273,19 @@ def merge_answers(
 
 
 def _with_flags(location: Location, coarse_radius_km: int) -> Location:
-    flags: list[str] = []
+    flags: list[LocationFlag] = []
     if location.is_anycast:
-        flags.append("anycast")
+        flags.append(LocationFlag.ANYCAST)
     if (
         location.country
         and location.registered_country
         and location.country != location.registered_country
     ):
-        flags.append("registered-elsewhere")
+        flags.append(LocationFlag.REGISTERED_ELSEWHERE)
     if len({a.country for a in location.answers if a.country}) > 1:
-        flags.append("disputed")
+        flags.append(LocationFlag.DISPUTED)
     if location.accuracy_radius is not None and location.accuracy_radius > coarse_radius_km:
-        flags.append("coarse")
+        flags.append(LocationFlag.COARSE)
     if not flags:
         return location
     return replace(location, flags=tuple(flags))

@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from auditor.model import Finding, JudgeBy, Judgement, Location, Policy, ServerEndpoint, Verdict
+from auditor.model import (
+    Basis,
+    Finding,
+    JudgeBy,
+    Judgement,
+    Location,
+    LocationFlag,
+    Policy,
+    ServerEndpoint,
+    Verdict,
+)
 from auditor.policy.groups import expand, is_country
 
-COUNTRY = "country"
-REGISTERED = "registered_country"
-BOTH = "country+registered_country"
-ANSWERS = "answers"
-ADDRESS_CLASS = "address_class"
+COUNTRY = Basis.COUNTRY
+REGISTERED = Basis.REGISTERED_COUNTRY
 
 _LABELS = {COUNTRY: "located in", REGISTERED: "registered in"}
 
@@ -21,7 +28,7 @@ _LABELS = {COUNTRY: "located in", REGISTERED: "registered in"}
 class _Basis:
     """One country code to judge, and where it came from."""
 
-    source: str  # COUNTRY or REGISTERED
+    source: Basis  # COUNTRY or REGISTERED
     code: str
 
 
@@ -63,7 +70,7 @@ def _bases(country: str | None, registered: str | None, judge_by: JudgeBy) -> li
     return first or second
 
 
-def _wanted_source(judge_by: JudgeBy) -> str:
+def _wanted_source(judge_by: JudgeBy) -> Basis:
     return REGISTERED if judge_by is JudgeBy.REGISTRATION else COUNTRY
 
 
@@ -75,7 +82,7 @@ def _judge_bases(bases: list[_Basis], policy: Policy) -> Judgement:
         reason = "; ".join(f"{_LABELS[b.source]} {b.code}: {r}" for b, _, r in judged)
         if len(bases) == 1:
             reason += f" (only the {_LABELS[basis.source].split()[0]} country is known)"
-        source = BOTH if len(bases) == 2 else basis.source
+        source = Basis.BOTH if len(bases) == 2 else basis.source
     else:
         source = basis.source
         if source != _wanted_source(policy.judge_by):
@@ -117,12 +124,12 @@ def _answer_codes(location: Location, judge_by: JudgeBy) -> list[str]:
 
 
 def _is_anycast(location: Location) -> bool:
-    return location.is_anycast or "anycast" in location.flags
+    return location.is_anycast or LocationFlag.ANYCAST in location.flags
 
 
 def _is_disputed(location: Location, judge_by: JudgeBy) -> bool:
     """Flagged by the locating stage, or seen here: the databases name different countries."""
-    if "disputed" in location.flags:
+    if LocationFlag.DISPUTED in location.flags:
         return True
     if judge_by is JudgeBy.BOTH:
         # Located and registered differing is not a dispute; each kind disagreeing is.
@@ -138,19 +145,19 @@ def _judge_uncertain(location: Location, codes: list[str], policy: Policy) -> Ju
     listed = ", ".join(codes)
     if all(v is Verdict.ALLOWED for v in verdicts):
         reason = f"{what} ({listed}): every answer is allowed"
-        return Judgement(Verdict.ALLOWED, reason, judged_country=codes[0], basis=ANSWERS)
+        return Judgement(Verdict.ALLOWED, reason, judged_country=codes[0], basis=Basis.ANSWERS)
     if not _is_anycast(location) and all(v is Verdict.VIOLATION for v in verdicts):
         # Whichever database is right, the endpoint is out of policy.
         reason = f"{what} ({listed}): every answer is outside the policy"
-        return Judgement(Verdict.VIOLATION, reason, judged_country=codes[0], basis=ANSWERS)
+        return Judgement(Verdict.VIOLATION, reason, judged_country=codes[0], basis=Basis.ANSWERS)
     reason = f"{what} ({listed}): not every answer is allowed, so where it is cannot be told"
-    return Judgement(Verdict.UNKNOWN, reason, judged_country=None, basis=ANSWERS)
+    return Judgement(Verdict.UNKNOWN, reason, judged_country=None, basis=Basis.ANSWERS)
 
 
 def _judge_unchecked(location: Location, policy: Policy) -> Judgement:
     if location.is_local:
         reason = f"{location.ip} is a {location.address_class} address: not looked up or judged"
-        return Judgement(Verdict.LOCAL, reason, basis=ADDRESS_CLASS)
+        return Judgement(Verdict.LOCAL, reason, basis=Basis.ADDRESS_CLASS)
     codes = _answer_codes(location, policy.judge_by)
     if codes and (_is_anycast(location) or _is_disputed(location, policy.judge_by)):
         return _judge_uncertain(location, codes, policy)

@@ -19,7 +19,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.model import AuditResult, CaptureSummary, DatabaseInfo, Finding, Location, Policy
+from auditor.model import (
+    AuditResult,
+    CaptureSummary,
+    DatabaseInfo,
+    Finding,
+    Location,
+    LocationFlag,
+    Policy,
+)
 from auditor.report.escape import clean, clean_optional
 from auditor.report.interface import ReportFormat
 from auditor.report.view import build_date, flags_of, generated_at, iso_time, sorted_findings
@@ -96,7 +104,7 @@ def _endpoint(finding: Finding) -> JsonObject:
         "asn": location.asn,
         "org": clean_optional(location.org),
         "address_class": clean_optional(location.address_class),
-        "anycast": location.is_anycast or "anycast" in location.flags,
+        "anycast": location.is_anycast or LocationFlag.ANYCAST in location.flags,
         "accuracy_radius": location.accuracy_radius,
         "flags": list(flags_of(finding)),
         "answers": _answers(location),

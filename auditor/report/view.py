@@ -11,6 +11,7 @@ from auditor.model import (
     DatabaseInfo,
     Finding,
     Location,
+    LocationFlag,
     OverallVerdict,
     Policy,
     Verdict,
@@ -76,9 +77,9 @@ def network_label(location: Location) -> str:
 def flags_of(finding: Finding) -> tuple[str, ...]:
     """The location's flags, with anycast added when only the boolean says so."""
     flags = list(finding.location.flags)
-    if finding.location.is_anycast and "anycast" not in flags:
-        flags.insert(0, "anycast")
-    return tuple(clean(flag) for flag in flags)
+    if finding.location.is_anycast and LocationFlag.ANYCAST not in flags:
+        flags.insert(0, LocationFlag.ANYCAST)
+    return tuple(flag.value for flag in flags)
 
 
 def iso_time(epoch: float | None) -> str | None:

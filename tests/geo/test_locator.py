@@ -10,7 +10,7 @@ import pytest
 from auditor.errors import DatabaseError
 from auditor.geo import Locator, open_locator
 from auditor.geo.addresses import parse_address
-from auditor.model import CountryAnswer, Location
+from auditor.model import CountryAnswer, Location, LocationFlag
 from tests.geo.conftest import MakeDb
 
 COLUMNS = (
@@ -88,7 +88,7 @@ def _check_country_cell(locator: Locator, location: Location, cell: str) -> None
     expected_rep = represented[0].removeprefix("rep=") if represented else None
     assert location.represented_country == expected_rep
     assert location.is_anycast == ("anycast" in rest)
-    assert ("anycast" in location.flags) == ("anycast" in rest)
+    assert (LocationFlag.ANYCAST in location.flags) == ("anycast" in rest)
     assert str(_cached_network(locator, location.ip)) == network
 
 
@@ -134,7 +134,7 @@ def test_several_databases_merge_first_country_and_asn(test_data: Path) -> None:
         CountryAnswer(paths[0], "SE", "DE"),
         CountryAnswer(paths[2], "SE", "DE"),
     )
-    assert location.flags == ("registered-elsewhere",)
+    assert location.flags == (LocationFlag.REGISTERED_ELSEWHERE,)
 
 
 def test_local_addresses_are_not_looked_up(test_data: Path) -> None:
@@ -174,7 +174,7 @@ def test_disputed_when_country_databases_disagree(make_db: MakeDb) -> None:
         location = locator.locate("5.5.5.5")
     assert location.country == "DE"  # the first database given wins
     assert [a.country for a in location.answers] == ["DE", "RU", "DE"]
-    assert location.flags == ("disputed",)
+    assert location.flags == (LocationFlag.DISPUTED,)
 
 
 def test_agreeing_databases_are_not_disputed(make_db: MakeDb) -> None:
@@ -198,8 +198,8 @@ def test_anycast_registered_elsewhere_and_coarse(make_db: MakeDb) -> None:
         coarse = locator.locate("7.7.7.7")
         fine = locator.locate("6.6.6.6")
     assert anycast.is_anycast
-    assert anycast.flags == ("anycast", "registered-elsewhere")
-    assert (coarse.accuracy_radius, coarse.flags) == (1000, ("coarse",))
+    assert anycast.flags == (LocationFlag.ANYCAST, LocationFlag.REGISTERED_ELSEWHERE)
+    assert (coarse.accuracy_radius, coarse.flags) == (1000, (LocationFlag.COARSE,))
     assert fine.flags == ()
     with open_locator([city], coarse_radius_km=2000) as locator:
         assert locator.locate("7.7.7.7").flags == ()

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.model import CountryAnswer, JudgeBy, Location, ServerEndpoint, ServerReason, Verdict
+from auditor.model import (
+    Basis,
+    CountryAnswer,
+    JudgeBy,
+    Location,
+    LocationFlag,
+    ServerEndpoint,
+    ServerReason,
+    Verdict,
+)
 from auditor.policy import judge, judge_findings, parse_policy
 
 US_EU = parse_policy(["US,EU"])
@@ -18,7 +27,7 @@ def test_allowed_and_violation() -> None:
     allowed = judge(_loc(country="DE"), US_EU)
     assert allowed.verdict is Verdict.ALLOWED
     assert allowed.reason == "DE is allowed (EU)"
-    assert allowed.basis == "country"
+    assert allowed.basis is Basis.COUNTRY
     violation = judge(_loc(country="CN", registered_country="CN"), US_EU)
     assert violation.verdict is Verdict.VIOLATION
     assert violation.reason == "CN is outside the allowed jurisdictions (US, EU)"
@@ -53,7 +62,7 @@ def test_deny_only() -> None:
 def test_only_registered_country_known() -> None:
     judgement = judge(_loc(registered_country="CN"), US_EU)
     assert judgement.verdict is Verdict.VIOLATION
-    assert judgement.basis == "registered_country"
+    assert judgement.basis is Basis.REGISTERED_COUNTRY
     assert "no located country known" in judgement.reason
     assert "registered in CN" in judgement.reason
 
@@ -68,7 +77,7 @@ def test_judge_by_registration() -> None:
     policy = parse_policy(["US,EU"], judge_by=JudgeBy.REGISTRATION)
     judgement = judge(_loc(country="DE", registered_country="CN"), policy)
     assert judgement.verdict is Verdict.VIOLATION
-    assert judgement.basis == "registered_country"
+    assert judgement.basis is Basis.REGISTERED_COUNTRY
     fallback = judge(_loc(country="DE"), policy)
     assert fallback.verdict is Verdict.ALLOWED
     assert "no registered country known" in fallback.reason
@@ -94,7 +103,7 @@ def test_both_reason_names_each() -> None:
     policy = parse_policy(["US,EU"], judge_by="both")
     judgement = judge(_loc(country="DE", registered_country="CN"), policy)
     assert judgement.reason.startswith("located in DE: DE is allowed (EU); registered in CN: CN")
-    assert judgement.basis == "country+registered_country"
+    assert judgement.basis is Basis.BOTH
 
 
 def test_unknown_and_strict() -> None:
@@ -116,9 +125,9 @@ def test_anycast_unknown_unless_all_allowed() -> None:
     anycast = judge(_loc(country="CN", is_anycast=True), US_EU)
     assert anycast.verdict is Verdict.UNKNOWN
     assert "anycast" in anycast.reason
-    ok = judge(_loc(country="US", flags=("anycast",)), US_EU)
+    ok = judge(_loc(country="US", flags=(LocationFlag.ANYCAST,)), US_EU)
     assert ok.verdict is Verdict.ALLOWED
-    assert ok.basis == "answers"
+    assert ok.basis is Basis.ANSWERS
 
 
 def _answers(*countries: str) -> tuple[CountryAnswer, ...]:
@@ -126,10 +135,11 @@ def _answers(*countries: str) -> tuple[CountryAnswer, ...]:
 
 
 def test_disputed() -> None:
-    split = judge(_loc(country="US", answers=_answers("US", "CN"), flags=("disputed",)), US_EU)
+    disputed = (LocationFlag.DISPUTED,)
+    split = judge(_loc(country="US", answers=_answers("US", "CN"), flags=disputed), US_EU)
     assert split.verdict is Verdict.UNKNOWN
     assert "US, CN" in split.reason
-    agreed = judge(_loc(country="US", answers=_answers("US", "DE"), flags=("disputed",)), US_EU)
+    agreed = judge(_loc(country="US", answers=_answers("US", "DE"), flags=disputed), US_EU)
     assert agreed.verdict is Verdict.ALLOWED
     # Whichever database is right, both answers are out of policy.
     both_out = judge(_loc(country="CN", answers=_answers("CN", "RU")), US_EU)
@@ -176,7 +186,7 @@ def test_registered_only_answer_beside_located_one_is_not_a_dispute() -> None:
     answers = (CountryAnswer("a.mmdb", None, "CN"), CountryAnswer("b.mmdb", "US", "US"))
     judgement = judge(_loc(country="US", registered_country="US", answers=answers), US_EU)
     assert judgement.verdict is Verdict.ALLOWED
-    assert judgement.basis == "country"
+    assert judgement.basis is Basis.COUNTRY
 
 
 def test_both_mode_dispute_in_one_kind() -> None:
