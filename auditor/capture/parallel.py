@@ -8,6 +8,7 @@ import os
 import struct
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
 from auditor.capture import pcap
@@ -30,6 +31,8 @@ Progress = Callable[[int, int], None]
 # (flow table, read without damage, ran past its range's end, section at its end, timestamp
 # of its last timed packet if any, whether it read simple packet blocks before a timed one)
 WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
+Failed = tuple[str, str, int | None]  # a CaptureError's path, message and offset
+RangeResult = WorkerResult | Failed
 # None: a range held more than its share of MAX_FLOWS, and the file must be read in one pass.
 # Each range gets an equal share so that the tables the parent holds while merging stay within
 # MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
@@ -37,63 +40,112 @@ WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
 Merged = tuple[FlowTable, bool] | None
 # Reads a file on serially from a range's start: (start, section there, flow cap, timestamp of
 # the last timed packet before, ClientHellos open there).
+Chain = Callable[[bytes, int], bool]  # whether plausible records chain from an offset on
 Rest = Callable[[int, Section | None, int, float, dict[bytes, Gathering]], tuple[FlowTable, bool]]
 
 
 def read_pcap_parallel(
     name: str, header: pcap.PcapHeader, workers: int, progress: Progress | None, *, fast: bool
 ) -> Merged:
-    size = os.path.getsize(name)
-    starts = [pcap.HEADER_SIZE]
-    with open(name, "rb") as f:
-        for i in range(1, workers):
-            found = _sync(f, size * i // workers, size, _pcap_chain(header))
-            if found is not None and found > starts[-1]:
-                starts.append(found)
-    share = MAX_FLOWS // len(starts)
-    jobs = [
-        (_pcap_worker, (name, header, start, stop, fast, share))
-        for start, stop in _ranges(starts, size)
-    ]
-    results = _run(jobs, size, progress)
-    return _merge(
-        results,
-        lambda start, _section, cap, _last_ts, hellos: _rest_pcap(
-            name, header, start, fast, cap, hellos
-        ),
-        starts,
-    )
+    ranges = split_pcap(name, header, workers)
+    return merge_ranges(ranges, _run(_jobs(ranges, fast), ranges.size, progress), fast=fast)
 
 
 def read_pcapng_parallel(
     name: str, workers: int, progress: Progress | None, *, fast: bool
 ) -> Merged:
+    ranges = split_pcapng(name, workers)
+    if ranges is None:  # broken start: the serial reader says precisely what is wrong
+        return _rest_pcapng(name, 0, None, fast, MAX_FLOWS, at_start=True)
+    return merge_ranges(ranges, _run(_jobs(ranges, fast), ranges.size, progress), fast=fast)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranges:
+    """Where one uncompressed capture splits into byte ranges that are read independently.
+
+    The public surface for readers that run the ranges elsewhere (auditor.cluster): split,
+    ``read_range`` for each index anywhere, then ``merge_ranges`` in one place.
+    """
+
+    name: str
+    size: int
+    starts: tuple[int, ...]
+    header: pcap.PcapHeader | None = None  # a pcap file's; None for pcapng
+    first: Section | None = None  # a pcapng file's leading section, which later ranges assume
+
+    @property
+    def bounds(self) -> list[tuple[int, int]]:
+        return _ranges(self.starts, self.size)
+
+    @property
+    def share(self) -> int:
+        return MAX_FLOWS // len(self.starts)
+
+
+def split_pcap(name: str, header: pcap.PcapHeader, pieces: int) -> Ranges:
+    size = os.path.getsize(name)
+    starts = _starts(name, pcap.HEADER_SIZE, size, pieces, _pcap_chain(header), align=1)
+    return Ranges(name, size, starts, header=header)
+
+
+def split_pcapng(name: str, pieces: int) -> Ranges | None:
+    """None when the file's start is broken (no leading section to assume)."""
     size = os.path.getsize(name)
     first = leading_section(name)
-    if first is None:  # broken start: the serial reader says precisely what is wrong
-        return _rest_pcapng(name, 0, None, fast, MAX_FLOWS, at_start=True)
-    starts = [0]
+    if first is None:
+        return None
+    # Blocks start 4-aligned in a well-formed file.
+    starts = _starts(name, 0, size, pieces, _pcapng_chain(first.endian), align=4)
+    return Ranges(name, size, starts, first=first)
+
+
+def _starts(
+    name: str, first: int, size: int, pieces: int, chain: Chain, *, align: int
+) -> tuple[int, ...]:
+    starts = [first]
     with open(name, "rb") as f:
-        for i in range(1, workers):
-            guess = (size * i // workers) & ~3  # blocks start 4-aligned in a well-formed file
-            found = _sync(f, guess, size, _pcapng_chain(first.endian))
+        for i in range(1, pieces):
+            found = _sync(f, (size * i // pieces) & ~(align - 1), size, chain)
             if found is not None and found > starts[-1]:
                 starts.append(found)
-    jobs = []
-    share = MAX_FLOWS // len(starts)
-    for index, (start, stop) in enumerate(_ranges(starts, size)):
-        section = None if index == 0 else copy.deepcopy(first)
-        jobs.append((_pcapng_worker, (name, start, stop, section, fast, share)))
-    results = _run(jobs, size, progress)
-    sections = [None, *[first] * (len(starts) - 1)]
+    return tuple(starts)
+
+
+def read_range(ranges: Ranges, index: int, fast: bool) -> RangeResult:
+    """Read range ``index``; a CaptureError comes back as its parts, raised by the merge."""
+    start, stop = ranges.bounds[index]
+    if ranges.header is not None:
+        return _pcap_worker(ranges.name, ranges.header, start, stop, fast, ranges.share, index)
+    section = None if index == 0 else copy.deepcopy(ranges.first)
+    return _pcapng_worker(ranges.name, start, stop, section, fast, ranges.share, index)
+
+
+def merge_ranges(ranges: Ranges, results: Sequence[RangeResult], *, fast: bool) -> Merged:
+    """The ranges' results, in file order, joined as one pass would read the file."""
+    name, header, starts = ranges.name, ranges.header, ranges.starts
+    tables = [_raise_failed(result) for result in results]
+    del results  # the merge drops ranges it reads again: hold them in one list only
+    if header is not None:
+        return _merge(
+            tables,
+            lambda start, _section, cap, _last_ts, hellos: _rest_pcap(
+                name, header, start, fast, cap, hellos
+            ),
+            starts,
+        )
     return _merge(
-        results,
+        tables,
         lambda start, section, cap, last_ts, hellos: _rest_pcapng(
             name, start, section, fast, cap, at_start=False, last_ts=last_ts, hellos=hellos
         ),
         starts,
-        sections,
+        [None, *[ranges.first] * (len(starts) - 1)],
     )
+
+
+def _jobs(ranges: Ranges, fast: bool) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    return [(read_range, (ranges, index, fast)) for index in range(len(ranges.starts))]
 
 
 def leading_section(name: str) -> Section | None:
@@ -181,36 +233,36 @@ def _pcapng_chain(endian: str) -> Callable[[bytes, int], bool]:
     return chain
 
 
-def _pcap_worker(  # noqa: PLR0917 - called through pool.submit
+def _pcap_worker(  # noqa: PLR0917 - one call site, every argument needed
     name: str,
     header: pcap.PcapHeader,
     start: int,
     stop: int,
     fast: bool,
     max_flows: int,
-    slot: int,
+    index: int,
 ) -> WorkerResult:
-    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
+    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(index, start))
     try:
-        ft = _range_table(slot, max_flows)
+        ft = _range_table(index, max_flows)
         complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
         return ft, complete, src.overshot, None, None, False
     finally:
         src.close()
 
 
-def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
+def _pcapng_worker(  # noqa: PLR0917 - one call site, every argument needed
     name: str,
     start: int,
     stop: int,
     section: Section | None,
     fast: bool,
     max_flows: int,
-    slot: int,
-) -> WorkerResult | tuple[str, str, int | None]:
-    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(slot, start))
+    index: int,
+) -> RangeResult:
+    src = ByteSource(name, start=start, stop=stop, progress=_slot_progress(index, start))
     try:
-        ft = _range_table(slot, max_flows)
+        ft = _range_table(index, max_flows)
         reader = PcapngReader(src, ft, section, fast=fast)
         complete = reader.run(src.read())
         last = reader.last_ts if reader.timed else None
@@ -220,6 +272,15 @@ def _pcapng_worker(  # noqa: PLR0917 - called through pool.submit
         return exc.path, str(exc).removeprefix(f"{exc.path}: "), exc.offset
     finally:
         src.close()
+
+
+def _raise_failed(result: RangeResult) -> WorkerResult:
+    if isinstance(result[0], str):
+        # The message already names the offset (as the serial reader's does): set it only.
+        error = CaptureError(result[0], result[1])
+        error.offset = result[2]
+        raise error
+    return result
 
 
 _shared: Any = None  # per-worker bytes done, in shared memory, while a parallel read runs
@@ -238,15 +299,13 @@ def _slot_progress(slot: int, start: int) -> Callable[[int, int], None] | None:
 
 def _run(
     jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]], size: int, progress: Progress | None
-) -> list[WorkerResult]:
+) -> list[RangeResult]:
     global _shared  # noqa: PLW0603 - inherited by the forked workers, never used otherwise
     context = multiprocessing.get_context("fork")
     _shared = context.Array("q", len(jobs), lock=False) if progress is not None else None
     try:
         with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-            futures: list[Future[Any]] = [
-                pool.submit(fn, *args, slot) for slot, (fn, args) in enumerate(jobs)
-            ]
+            futures: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in jobs]
             pending: set[Future[Any]] = set(futures)
             while pending:
                 _done, pending_now = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
@@ -256,12 +315,6 @@ def _run(
             results = [future.result() for future in futures]
     finally:
         _shared = None
-    for result in results:
-        if isinstance(result[0], str):
-            # The message already names the offset (as the serial reader's does): set it only.
-            error = CaptureError(result[0], result[1])
-            error.offset = result[2]
-            raise error
     return results
 
 
