@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from auditor.capture import read_capture
 from auditor.endpoints import merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
 from auditor.geo import open_locator, staleness_warnings
@@ -22,6 +21,7 @@ from auditor.model import (
 )
 from auditor.names import platform_of
 from auditor.policy import judge_findings
+from auditor.sources import read_source
 
 Progress = Callable[[str, int, int], None]  # (capture path, bytes done, bytes total)
 
@@ -91,7 +91,7 @@ def _read_one(
     path: str, workers: int = 1, progress: Callable[[int, int], None] | None = None
 ) -> _CaptureOutcome:
     try:
-        capture: CaptureResult = read_capture(path, workers=workers, progress=progress)
+        capture: CaptureResult = read_source(path, workers=workers, progress=progress)
     except CaptureError as error:
         return _CaptureOutcome(None, (), str(error))
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))

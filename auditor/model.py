@@ -38,7 +38,7 @@ class Flow:
     bytes_ba: int
     first_seen: float
     last_seen: float
-    first_frame: int  # 1-based, counted as tshark counts frames
+    first_frame: int  # 1-based, counted as tshark counts frames; 0 from sources without frames
     syn_ab: bool = False  # a sent a bare SYN (SYN without ACK): b is listening
     syn_ba: bool = False
 
@@ -51,12 +51,22 @@ class Flow:
         return self.bytes_ab + self.bytes_ba
 
 
+class SourceKind(StrEnum):
+    """What kind of connection metadata an input was (the `format` of its summary)."""
+
+    PCAP = "pcap"
+    PCAPNG = "pcapng"
+    ZEEK = "zeek"  # conn.log (with ssl.log, dns.log), TSV or JSON
+    NETFLOW = "netflow"  # NetFlow v5/v9 or IPFIX export packets
+    WEBRTC = "webrtc"  # a browser's webrtc-internals dump or getStats() export
+
+
 @dataclass(frozen=True, slots=True)
 class CaptureSummary:
-    """What reading one capture file saw, including what it could not use."""
+    """What reading one capture file (or other connection metadata) saw, and could not use."""
 
     path: str
-    format: str  # "pcap" or "pcapng"
+    format: str  # a SourceKind value
     compressed: bool
     link_types: tuple[int, ...]
     packets: int  # records read
@@ -68,6 +78,9 @@ class CaptureSummary:
     first_seen: float | None = None
     last_seen: float | None = None
     flows: int = 0  # filled in by the audit once flows are aggregated
+    # What this kind of metadata cannot show, and how its counts were made ("no server names in
+    # flow export", "counts scaled by the sampling rate 1:100"): empty for packet captures.
+    limits: tuple[str, ...] = ()
 
 
 class NameSource(StrEnum):

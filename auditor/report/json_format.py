@@ -53,6 +53,7 @@ def _capture(capture: CaptureSummary) -> JsonObject:
         "complete": capture.complete,
         "first_seen": iso_time(capture.first_seen),
         "last_seen": iso_time(capture.last_seen),
+        "limits": [clean(limit) for limit in capture.limits],
     }
 
 

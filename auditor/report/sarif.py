@@ -87,8 +87,12 @@ def _finding_result(finding: Finding, captures: tuple[CaptureSummary, ...]) -> J
     where = "; ".join(p for p in (place_label(location), network_label(location)) if p)
     text = f"{clean(endpoint.ip)}"
     text += f" ({where})" if where else ""
-    text += f": {clean(judgement.reason)}; first seen at frame {endpoint.first_frame}"
-    result = _result(rule_id, text, _locations(captures, endpoint.first_frame))
+    text += f": {clean(judgement.reason)}"
+    # Flow logs, flow export and WebRTC dumps have no frames: frame 0 points nowhere.
+    frame = endpoint.first_frame or None
+    if frame is not None:
+        text += f"; first seen at frame {frame}"
+    result = _result(rule_id, text, _locations(captures, frame))
     result["partialFingerprints"] = {"endpoint/v1": f"{rule_id}:{clean(endpoint.ip)}"}
     result["properties"] = {
         "ip": clean(endpoint.ip),

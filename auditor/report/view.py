@@ -121,13 +121,15 @@ def skipped_label(capture: CaptureSummary) -> str:
 
 
 def capture_label(capture: CaptureSummary) -> str:
-    """One line per capture: path, format, counts, and whether it was read to the end."""
+    """One line per capture: path, format, counts, whether it was read to the end, and what
+    its kind of metadata cannot show."""
     compressed = ", gzip" if capture.compressed else ""
     state = "complete" if capture.complete else "INCOMPLETE"
     return (
         f"{clean(capture.path)} ({clean(capture.format)}{compressed}): "
         f"{plural(capture.packets, 'packet')}, {capture.ip_packets} IP, "
         f"{plural(capture.flows, 'flow')}, {skipped_label(capture)}; {state}"
+        + "".join(f"; {clean(limit)}" for limit in capture.limits)
     )
 
 

@@ -1,0 +1,74 @@
+"""Connection metadata of every kind, read into the capture stage's records.
+
+``read_source`` sniffs what an input is, as the capture reader sniffs pcap from pcapng: a packet
+capture, a Zeek log (or a folder of them), or a WebRTC dump. Each reader returns the same
+CaptureResult, so endpoints, geolocation, policy and reports are written once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+
+from auditor.capture import read_capture
+from auditor.errors import CaptureError
+from auditor.model import CaptureResult, SourceKind
+from auditor.sources import zeek
+from auditor.sources.lines import head
+
+__all__ = ["read_source", "sniff"]
+
+Progress = Callable[[int, int], None]
+
+
+def read_source(
+    path: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> CaptureResult:
+    """Read one input of any kind. Raises CaptureError when it cannot be read at all."""
+    name = os.fspath(path)
+    kind = sniff(name)
+    if kind is SourceKind.ZEEK:
+        return _guarded(name, lambda: zeek.read_zeek(name, progress))
+    if kind is None:
+        raise CaptureError(name, "neither a capture (pcap, pcapng) nor a Zeek log nor a WebRTC "
+                           "dump: text in no format the auditor reads")
+    return read_capture(name, workers=workers, progress=progress)
+
+
+def sniff(path: str) -> SourceKind | None:
+    """The kind of an input, from its first bytes: None for JSON or comment-led text of no
+    known kind, PCAP for anything else the capture reader should judge (and reject with its
+    own message)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return SourceKind.PCAP  # the capture reader names the error
+    if stat.S_ISDIR(mode):
+        return SourceKind.ZEEK
+    if not stat.S_ISREG(mode):
+        return SourceKind.PCAP  # a pipe cannot be read twice: captures only
+    try:
+        first, _ = head(path)
+    except OSError:
+        return SourceKind.PCAP
+    if zeek.is_zeek_head(first):
+        return SourceKind.ZEEK
+    if first.lstrip()[:1] in (b"{", b"[", b"#"):
+        return None
+    return SourceKind.PCAP
+
+
+def _guarded(name: str, read: Callable[[], CaptureResult]) -> CaptureResult:
+    try:
+        return read()
+    except CaptureError:
+        raise
+    except OSError as exc:
+        raise CaptureError(name, f"cannot read: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        # A bug must not become a traceback for the user: it is reported as this input failing.
+        raise CaptureError(name, f"internal error while reading: {exc!r}") from exc
