@@ -95,7 +95,8 @@ def _read_one(
     except CaptureError as error:
         return _CaptureOutcome(None, (), str(error))
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
-    return _CaptureOutcome(summary, server_endpoints(capture.flows, capture.names), None)
+    endpoints = server_endpoints(capture.flows, capture.names, capture=summary.path)
+    return _CaptureOutcome(summary, endpoints, None)
 
 
 def _stale_database_warnings(

@@ -167,7 +167,9 @@ class _Tally:
         if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason] or self.flows == 1:
             self.reason = side.reason
 
-    def endpoint(self, ip: str, hostnames: tuple[str, ...]) -> ServerEndpoint:
+    def endpoint(
+        self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...]
+    ) -> ServerEndpoint:
         return ServerEndpoint(
             ip=ip,
             packets=self.packets,
@@ -180,6 +182,7 @@ class _Tally:
             first_frame=self.first_frame,
             reason=self.reason,
             hostnames=hostnames,
+            captures=captures,
         )
 
 
@@ -187,9 +190,13 @@ MAX_HOSTNAMES = 32  # per endpoint: a CDN address can answer for thousands of na
 
 
 def server_endpoints(
-    flows: Sequence[Flow], names: Iterable[NameSighting] = ()
+    flows: Sequence[Flow], names: Iterable[NameSighting] = (), capture: str | None = None
 ) -> tuple[ServerEndpoint, ...]:
-    """Every server address of one capture's flows, with what it carried, busiest first."""
+    """Every server address of one capture's flows, with what it carried, busiest first.
+
+    ``capture`` is the file the flows came from: each endpoint carries it, so that a batch's
+    merged endpoints still say in which captures they were seen.
+    """
     hosts = capture_hosts(flows)
     tallies: dict[str, _Tally] = {}
     for flow in flows:
@@ -197,7 +204,10 @@ def server_endpoints(
         if side is not None:
             tallies.setdefault(side.server, _Tally()).add(flow, side)
     names_of = names_by_address(names)
-    endpoints = (tally.endpoint(ip, names_of.get(ip, ())) for ip, tally in tallies.items())
+    captures = () if capture is None else (capture,)
+    endpoints = (
+        tally.endpoint(ip, names_of.get(ip, ()), captures) for ip, tally in tallies.items()
+    )
     return tuple(sorted(endpoints, key=lambda e: (-e.bytes, e.ip)))
 
 
@@ -242,6 +252,7 @@ def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
         reason=stronger,
         hostnames=tuple(dict.fromkeys(left.hostnames + right.hostnames))[:MAX_HOSTNAMES],
         platform=left.platform or right.platform,
+        captures=tuple(dict.fromkeys(left.captures + right.captures)),
     )
 
 

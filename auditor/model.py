@@ -129,6 +129,7 @@ class ServerEndpoint:
     reason: ServerReason  # the strongest reason among its flows
     hostnames: tuple[str, ...] = ()
     platform: str | None = None
+    captures: tuple[str, ...] = ()  # the capture files it was seen in, in the order read
 
 
 @dataclass(frozen=True, slots=True)

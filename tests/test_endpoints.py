@@ -137,6 +137,19 @@ def test_merge_across_captures_adds_up() -> None:
     assert merged.first_seen == 1.0
 
 
+def test_merge_says_in_which_captures_each_server_was_seen() -> None:
+    shared, only_monday = "175.16.199.1", "89.160.20.113"
+    monday = server_endpoints(
+        [flow(CLIENT, 50000, shared, 8801), flow(CLIENT, 50001, only_monday, 443)],
+        capture="monday.pcap",
+    )
+    tuesday = server_endpoints([flow(CLIENT, 50000, shared, 8801)], capture="tuesday.pcap")
+    again = server_endpoints([flow(CLIENT, 50002, shared, 8801)], capture="monday.pcap")
+    merged = {e.ip: e for e in merge_endpoints([monday, tuesday, again])}
+    assert merged[shared].captures == ("monday.pcap", "tuesday.pcap")
+    assert merged[only_monday].captures == ("monday.pcap",)
+
+
 def test_names_attach_to_their_server_sni_first() -> None:
     from auditor.model import NameSighting, NameSource
 
