@@ -23,6 +23,9 @@ from auditor.errors import AuditorError, UsageError
 from auditor.model import AuditResult, ExitStatus, JudgeBy, Policy
 from auditor.report.escape import rich_markup, sanitize_text
 
+if typing.TYPE_CHECKING:
+    from auditor.history.recording import HistoryWriter
+
 FORMATS = ("table", "text", "json", "csv", "junit", "sarif", "html")
 # `-o report.sarif` without --format means SARIF: the extension says what the user wants.
 FORMAT_BY_SUFFIX = {
@@ -73,6 +76,10 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
         from auditor.geo.cli import db_main
 
         return db_main(list(argv[1:]), env.env, env.stdout, env.stderr)
+    if argv and argv[0] in ("history", "diff"):
+        from auditor.history.commands import history_main
+
+        return history_main(list(argv), env.env, env.stdout, env.stderr)
     live = bool(argv) and argv[0] == "live"
     parser = build_live_parser() if live else build_parser()
     try:
@@ -180,8 +187,9 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
                      "from the -o file's extension)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE "
                      "(atomically) instead of stdout")
-    out.add_argument("--history", metavar="FILE", help="append one JSON line per run (verdict, "
-                     "counts, endpoints needing attention) to FILE, for scheduled audits")
+    out.add_argument("--history", metavar="DB", help="record the run (policy, databases, "
+                     "captures, every finding) in a SQLite file (auditor.db), a postgresql:// "
+                     "URL, or as one JSON line in a .jsonl file; see 'audit history'")
     out.add_argument("--exit-zero", action="store_true",
                      help="exit 0 even when there are violations (errors still exit 2)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings on "
@@ -221,6 +229,7 @@ def _audit_live_into(
 
 def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = None) -> int:
     policy = policy or _policy_from(args)
+    history = _open_history(args)  # before the audit: a history that cannot be written fails fast
     request = AuditRequest(
         # "-" is standard input, as for tcpdump -r -: `tcpdump -w - ... | audit - --allow EU`.
         captures=tuple("/dev/stdin" if c == "-" else c for c in args.captures),
@@ -239,10 +248,8 @@ def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = N
     human = not args.output and _format_name(args, env) in ("table", "text")
     if result.captures or not human:
         _write_report(result, args, env)
-    if args.history:
-        from auditor.report.history import append_history, history_line
-
-        append_history(Path(args.history), history_line(result))
+    if history is not None:
+        history.record(result, requested=request.captures, policy_file=args.policy)
     if args.exit_zero and result.exit_status == ExitStatus.VIOLATIONS:
         return ExitStatus.OK
     return result.exit_status
@@ -338,12 +345,20 @@ def _warn_about(result: AuditResult, env: Environment, *, quiet: bool) -> None:
 def _record_failure(args: argparse.Namespace, env: Environment, message: str) -> None:
     if not getattr(args, "history", None):
         return
-    from auditor.report.history import append_history, error_line
-
     try:
-        append_history(Path(args.history), error_line(message, list(args.captures)))
+        history = _open_history(args)
+        if history is not None:
+            history.record_failure(message, requested=list(args.captures))
     except AuditorError as error:
         _error(env, str(error))
+
+
+def _open_history(args: argparse.Namespace) -> HistoryWriter | None:
+    if not getattr(args, "history", None):
+        return None
+    from auditor.history.recording import open_history
+
+    return open_history(args.history)
 
 
 def _error(env: Environment, message: str) -> None:

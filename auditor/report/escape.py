@@ -81,3 +81,12 @@ def csv_cell(text: str) -> str:
 def is_clean(text: str) -> bool:
     """True when ``clean`` would not change the text (for tests and assertions)."""
     return not any(_is_unsafe(c) for c in text)
+
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]<>#|~&")
+
+
+def markdown_text(text: str, limit: int | None = None) -> str:
+    """Cleaned, and every character Markdown could read as markup or a table edge backslashed,
+    so a hostile name can neither format a ticket nor open a link or a new table cell."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in clean(text, limit))
