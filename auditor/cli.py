@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import io
 import os
 import signal
 import sys
@@ -22,6 +24,8 @@ from auditor.audit import AuditRequest, default_workers, run_audit
 from auditor.errors import AuditorError, UsageError
 from auditor.model import AuditResult, ExitStatus, JudgeBy, Policy
 from auditor.report.escape import rich_markup, sanitize_text
+from auditor.report.history import HistoryError
+from auditor.report.output import OutputConflictError, check_output_path, write_report_file
 
 if typing.TYPE_CHECKING:
     from auditor.history.recording import HistoryWriter
@@ -39,16 +43,40 @@ FORMAT_BY_SUFFIX = {
 }
 
 
+class ClosedStream(io.StringIO):
+    """A standard stream the caller closed (`audit ... >&-`), where Python gives None.
+
+    Writing a report to a closed standard output fails as an OSError, like any unwritable file;
+    messages to a closed standard error have nowhere to go and are dropped.
+    """
+
+    def __init__(self, name: str, *, fail: bool) -> None:
+        super().__init__()
+        self.name, self._fail = name, fail
+
+    def write(self, text: str) -> int:
+        if self._fail:
+            raise OSError(errno.EBADF, "closed by the caller")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
 @dataclass
 class Environment:
     """The streams and terminal facts the CLI works with, so tests can swap them."""
 
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdout: TextIO = field(
+        default_factory=lambda: sys.stdout or ClosedStream("standard output", fail=True)
+    )
+    stderr: TextIO = field(
+        default_factory=lambda: sys.stderr or ClosedStream("standard error", fail=False)
+    )
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    # Lambdas on purpose: look sys.stdout up when the Environment is made, not at import.
-    stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())  # noqa: PLW0108
-    stderr_isatty: bool = field(default_factory=lambda: sys.stderr.isatty())  # noqa: PLW0108
+    # Looked up when the Environment is made, not at import; None is a closed stream.
+    stdout_isatty: bool = field(default_factory=lambda: bool(sys.stdout and sys.stdout.isatty()))
+    stderr_isatty: bool = field(default_factory=lambda: bool(sys.stderr and sys.stderr.isatty()))
     now: Callable[[], float] = time.time
 
     @property
@@ -89,7 +117,7 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
     except UsageError as error:
         _error(env, str(error))
         return ExitStatus.ERROR
-    with _sigterm_as_exception():
+    with _signals_as_exceptions():
         try:
             return _live(args, env) if live else _audit(args, env)
         except KeyboardInterrupt:
@@ -102,7 +130,8 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
             if args.debug:
                 traceback.print_exc(file=env.stderr)
             _error(env, str(error))
-            _record_failure(args, env, str(error))
+            if not isinstance(error, OutputConflictError | HistoryError):
+                _record_failure(args, env, str(error))
             return ExitStatus.ERROR
         except Exception as error:  # a bug of ours: still one line, the traceback on request
             if args.debug:
@@ -217,23 +246,33 @@ def _audit_live_into(
     env: Environment,
     capture_live: Callable[..., object],
 ) -> int:
-    policy = _policy_from(args)  # a bad policy should fail before minutes of capturing
+    # A bad policy, database or output path should fail before minutes of capturing.
+    policy = _policy_from(args)
+    databases = _databases(args, env)
     if args.duration is None and args.count is None:
         raise UsageError("live capture needs --duration SECONDS or --count PACKETS to stop")
+    args.captures = [str(target)]
+    _check_outputs(args, databases)
     if not args.quiet:
         env.stderr.write(f"audit: capturing on {sanitize_text(args.interface)}...\n")
     capture_live(args.interface, target, duration=args.duration, count=args.count)
-    args.captures = [str(target)]
-    return _audit(args, env, policy)
+    return _audit(args, env, policy, databases)
 
 
-def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = None) -> int:
+def _audit(
+    args: argparse.Namespace,
+    env: Environment,
+    policy: Policy | None = None,
+    databases: list[str] | None = None,
+) -> int:
     policy = policy or _policy_from(args)
+    databases = databases or _databases(args, env)
+    _check_outputs(args, databases)
     history = _open_history(args)  # before the audit: a history that cannot be written fails fast
     request = AuditRequest(
         # "-" is standard input, as for tcpdump -r -: `tcpdump -w - ... | audit - --allow EU`.
         captures=tuple("/dev/stdin" if c == "-" else c for c in args.captures),
-        databases=tuple(_databases(args, env)),
+        databases=tuple(databases),
         policy=policy,
         workers=args.workers or default_workers(),
         max_db_age_days=args.max_db_age,
@@ -246,10 +285,19 @@ def _audit(args: argparse.Namespace, env: Environment, policy: Policy | None = N
     # stderr; an empty table would read like an audit that found nothing. A machine-readable
     # report is still written: it carries the error and the verdict "incomplete".
     human = not args.output and _format_name(args, env) in ("table", "text")
+    report_error = None
     if result.captures or not human:
-        _write_report(result, args, env)
+        try:
+            _write_report(result, args, env)
+        except AuditorError as error:  # the history still records the run, with this error
+            report_error = str(error)
+    if report_error is not None:
+        _error(env, report_error)
     if history is not None:
-        history.record(result, requested=request.captures, policy_file=args.policy)
+        history.record(result, requested=request.captures, policy_file=args.policy,
+                       run_error=report_error)
+    if report_error is not None:
+        return ExitStatus.ERROR
     if args.exit_zero and result.exit_status == ExitStatus.VIOLATIONS:
         return ExitStatus.OK
     return result.exit_status
@@ -272,6 +320,18 @@ def _policy_from(args: argparse.Namespace) -> Policy:
     return parse_policy(
         args.allow, args.deny, strict=args.strict, judge_by=judge_by or JudgeBy.LOCATION
     )
+
+
+def _check_outputs(args: argparse.Namespace, databases: Sequence[str]) -> None:
+    """Refuse, before anything is read, an -o or --history path that is one of the inputs."""
+    inputs = [("capture", c) for c in args.captures if c != "-"]
+    inputs += [("database", d) for d in databases]
+    inputs += [("policy file", args.policy)] if args.policy else []
+    if args.history:
+        check_output_path(args.history, "history", inputs)
+    if args.output:
+        history = [("history file", args.history)] if args.history else []
+        check_output_path(args.output, "report", [*inputs, *history])
 
 
 def _databases(args: argparse.Namespace, env: Environment) -> list[str]:
@@ -305,29 +365,15 @@ def _write_report(result: AuditResult, args: argparse.Namespace, env: Environmen
         print_table(result, Console(file=env.stdout, force_terminal=True, highlight=False))
         return
     text = get_format(name).render(result)
-    if args.output:
-        write_atomically(Path(args.output), text)
-    else:
-        env.stdout.write(text)
-        env.stdout.flush()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write the whole report or nothing: a reader never sees half a file, even on SIGKILL."""
-    directory = path.parent if str(path.parent) else Path(".")
+    where = args.output or "standard output"
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        if args.output:
+            write_report_file(Path(args.output), text)
+        else:
+            env.stdout.write(text)
+            env.stdout.flush()
     except OSError as error:
-        raise AuditorError(f"{path}: cannot write report: {error.strerror}") from error
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        raise AuditorError(f"{where}: cannot write report: {error.strerror}") from error
 
 
 def _warn_about(result: AuditResult, env: Environment, *, quiet: bool) -> None:
@@ -402,16 +448,25 @@ def _progress(
 
 
 @contextlib.contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGINT as KeyboardInterrupt and SIGTERM as _TerminatedError while the command runs, so
+    both unwind through the `finally`s that remove temporary files.
+
+    `python -m auditor` ends the process directly on either signal until this point (see
+    __main__), so that one arriving during the imports gives no traceback either.
+    """
+
     def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
         raise _TerminatedError
 
     try:
-        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread (tests running main() in a thread)
         yield
         return
+    previous_term = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)

@@ -7,18 +7,25 @@ only when the history is a database.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from auditor.history.record import RunRecord, failed_run_record, run_record
 from auditor.history.target import HistoryKind, parse_target
-from auditor.model import AuditResult
+from auditor.model import AuditResult, ExitStatus
+from auditor.report.escape import clean
 
 
 class HistoryWriter(Protocol):
     def record(
-        self, result: AuditResult, *, requested: Sequence[str], policy_file: str | None
+        self,
+        result: AuditResult,
+        *,
+        requested: Sequence[str],
+        policy_file: str | None,
+        run_error: str | None = None,  # the report could not be written: the run exited 2
     ) -> None: ...
 
     def record_failure(self, message: str, *, requested: Sequence[str]) -> None: ...
@@ -31,11 +38,16 @@ class JsonLinesHistory:
         self.path = path
 
     def record(
-        self, result: AuditResult, *, requested: Sequence[str], policy_file: str | None
+        self,
+        result: AuditResult,
+        *,
+        requested: Sequence[str],
+        policy_file: str | None,
+        run_error: str | None = None,
     ) -> None:
         from auditor.report.history import append_history, history_line
 
-        append_history(self.path, history_line(result))
+        append_history(self.path, history_line(result, run_error=run_error))
 
     def record_failure(self, message: str, *, requested: Sequence[str]) -> None:
         from auditor.report.history import append_history, error_line
@@ -53,9 +65,18 @@ class DatabaseHistory:
         open_store(self.target, create=True).engine.dispose()
 
     def record(
-        self, result: AuditResult, *, requested: Sequence[str], policy_file: str | None
+        self,
+        result: AuditResult,
+        *,
+        requested: Sequence[str],
+        policy_file: str | None,
+        run_error: str | None = None,
     ) -> None:
-        self._write(run_record(result, requested=requested, policy_file=policy_file))
+        run = run_record(result, requested=requested, policy_file=policy_file)
+        if run_error is not None:
+            run = dataclasses.replace(run, exit_status=ExitStatus.ERROR,
+                                      errors=(*run.errors, clean(run_error)))
+        self._write(run)
 
     def record_failure(self, message: str, *, requested: Sequence[str]) -> None:
         self._write(failed_run_record(message, requested=requested))

@@ -11,6 +11,8 @@ from auditor.model import JudgeBy, Policy
 from auditor.policy.groups import ALL_COUNTRIES, expand, normalise, suggest
 
 POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by"})
+# A policy names at most a few hundred countries; 1 MiB is far more than any real one.
+MAX_POLICY_BYTES = 1024 * 1024
 
 
 def split_items(items: Iterable[str]) -> tuple[str, ...]:
@@ -108,11 +110,29 @@ def _policy_from_table(table: Mapping[str, object], path: Path) -> Policy:
 def load_policy_file(path: str | Path) -> Policy:
     """A policy from a TOML file with keys allow, deny, strict and judge_by."""
     path = Path(path)
+    text = _read_policy_text(path)
     try:
-        with path.open("rb") as file:
-            table = tomllib.load(file)
-    except OSError as error:
-        raise PolicyError(f"{path}: cannot read policy file: {error.strerror}") from error
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{path}: not a valid TOML policy file: {error}") from error
+    except RecursionError as error:  # tomllib recurses once per level of [[[...]]] or {a={...}}
+        raise PolicyError(f"{path}: not a policy file: nested too deeply") from error
     return _policy_from_table(table, path)
+
+
+def _read_policy_text(path: Path) -> str:
+    # Read, never stat, the size: /dev/zero and a pipe (`--policy <(...)`) have none to stat,
+    # and one of them is endless.
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_POLICY_BYTES + 1)
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read policy file: {error.strerror}") from error
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{path}: not a policy file: larger than {MAX_POLICY_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(
+            f"{path}: not a policy file: not UTF-8 text at offset {error.start}"
+        ) from error

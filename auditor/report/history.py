@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 
 from auditor.errors import AuditorError
@@ -16,10 +20,18 @@ from auditor.report.view import generated_at
 HISTORY_SCHEMA = "auditor.history/1"
 
 
-def history_line(result: AuditResult, options: RenderOptions | None = None) -> str:
+class HistoryError(AuditorError):
+    """The history line could not be appended (the run's own result is unaffected)."""
+
+
+def history_line(
+    result: AuditResult, options: RenderOptions | None = None, *, run_error: str | None = None
+) -> str:
     """The run in one line: what was read, the verdict, and the endpoints that need attention.
 
-    Built from the JSON report's own document, so the two never disagree on a field.
+    Built from the JSON report's own document, so the two never disagree on a field. A
+    `run_error` (the report could not be written) is recorded with the audit's result: the run
+    then exited 2 whatever the verdict was.
     """
     document = JsonFormat(options).document(result)
     attention = {Verdict.VIOLATION.value, Verdict.UNKNOWN.value}
@@ -27,10 +39,10 @@ def history_line(result: AuditResult, options: RenderOptions | None = None) -> s
         "schema": HISTORY_SCHEMA,
         "generated_at": document["generated_at"],
         "verdict": document["verdict"],
-        "exit_status": document["exit_status"],
+        "exit_status": ExitStatus.ERROR if run_error else document["exit_status"],
         "complete": document["complete"],
         "captures": [c["path"] for c in document["captures"]],
-        "errors": document["errors"],
+        "errors": [*document["errors"], *([clean(run_error)] if run_error else [])],
         "policy": {k: document["policy"][k] for k in ("allow", "deny", "strict", "judge_by")},
         "databases": [d["path"] for d in document["databases"]],
         "summary": document["summary"],
@@ -59,13 +71,47 @@ def error_line(message: str, captures: list[str], options: RenderOptions | None 
 
 
 def append_history(path: Path, line: str) -> None:
-    """Append one line with a single write to an O_APPEND file, so concurrent runs interleave
-    whole lines, never parts of them."""
+    """Append one whole line, or nothing.
+
+    One writer at a time across processes (flock), so concurrent runs never interleave parts of
+    lines; a last line that lost its newline (a crash, a full disk before this code) is closed
+    first, so it cannot swallow this one; short writes are continued; and a write that fails
+    part-way (disk full, file size limit, a signal) is cut back off, so the next run does not
+    glue its line onto a torn one.
+    """
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as error:
-        raise AuditorError(f"{path}: cannot append history: {error.strerror}") from error
+        raise HistoryError(f"{path}: cannot append history: {error.strerror}") from error
     try:
-        os.write(descriptor, line.encode("utf-8"))
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        _append_locked(descriptor, line.encode("utf-8"))
+    except OSError as error:
+        raise HistoryError(f"{path}: cannot append history: {error.strerror}") from error
     finally:
-        os.close(descriptor)
+        os.close(descriptor)  # also releases the lock
+
+
+def _append_locked(descriptor: int, data: bytes) -> None:
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or /dev/null: nothing to repair or cut back
+        _write_all(descriptor, data)
+        return
+    start = info.st_size
+    if start and os.pread(descriptor, 1, start - 1) != b"\n":
+        data = b"\n" + data
+    try:
+        _write_all(descriptor, data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(descriptor, start)
+        raise
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        if written == 0:  # never for a file, but a loop that cannot advance must not spin
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        view = view[written:]
