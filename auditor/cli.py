@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import errno
 import io
+import logging
 import os
 import signal
 import sys
@@ -231,31 +232,31 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _live(args: argparse.Namespace, env: Environment) -> int:
-    from auditor.live import capture_live
-
     if args.write:
-        target = Path(args.write)
-        return _audit_live_into(target, args, env, capture_live)
+        return _audit_live_into(Path(args.write), args, env)
     with tempfile.TemporaryDirectory(prefix="auditor-live-") as folder:
-        return _audit_live_into(Path(folder) / "live.pcap", args, env, capture_live)
+        return _audit_live_into(Path(folder) / "live.pcap", args, env)
 
 
-def _audit_live_into(
-    target: Path,
-    args: argparse.Namespace,
-    env: Environment,
-    capture_live: Callable[..., object],
-) -> int:
-    # A bad policy, database or output path should fail before minutes of capturing.
+def _audit_live_into(target: Path, args: argparse.Namespace, env: Environment) -> int:
+    from auditor.live import capture_live, check_live_request
+
+    # A bad policy, database, interface or output path fails before minutes of capturing.
+    check_live_request(args.interface, args.duration, args.count, target)
     policy = _policy_from(args)
     databases = _databases(args, env)
-    if args.duration is None and args.count is None:
-        raise UsageError("live capture needs --duration SECONDS or --count PACKETS to stop")
     args.captures = [str(target)]
     _check_outputs(args, databases)
-    if not args.quiet:
-        env.stderr.write(f"audit: capturing on {sanitize_text(args.interface)}...\n")
-    capture_live(args.interface, target, duration=args.duration, count=args.count)
+    # scapy logs its warnings (no route, no address on an interface...) itself, on stderr.
+    logging.getLogger("scapy").setLevel(logging.ERROR if args.quiet else logging.WARNING)
+
+    def started() -> None:  # also what the live tests wait for before sending traffic
+        if not args.quiet:
+            env.stderr.write(f"audit: capturing on {sanitize_text(args.interface)}...\n")
+            env.stderr.flush()
+
+    capture_live(args.interface, target, duration=args.duration, count=args.count,
+                 on_start=started)
     return _audit(args, env, policy, databases)
 
 
@@ -323,15 +324,17 @@ def _policy_from(args: argparse.Namespace) -> Policy:
 
 
 def _check_outputs(args: argparse.Namespace, databases: Sequence[str]) -> None:
-    """Refuse, before anything is read, an -o or --history path that is one of the inputs."""
-    inputs = [("capture", c) for c in args.captures if c != "-"]
-    inputs += [("database", d) for d in databases]
-    inputs += [("policy file", args.policy)] if args.policy else []
+    """Refuse, before anything is read or captured, an output path that is one of the inputs."""
+    captures = [("capture", c) for c in args.captures if c != "-"]
+    others = [("database", d) for d in databases]
+    others += [("policy file", args.policy)] if args.policy else []
+    history = [("history file", args.history)] if args.history else []
     if args.history:
-        check_output_path(args.history, "history", inputs)
+        check_output_path(args.history, "history", captures + others)
     if args.output:
-        history = [("history file", args.history)] if args.history else []
-        check_output_path(args.output, "report", [*inputs, *history])
+        check_output_path(args.output, "report", captures + others + history)
+    if getattr(args, "write", None):  # audit live -w: the capture itself is what it writes
+        check_output_path(args.write, "capture", others + history)
 
 
 def _databases(args: argparse.Namespace, env: Environment) -> list[str]:

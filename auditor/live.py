@@ -7,22 +7,32 @@ compliance finding is worth little if nobody can show the packets behind it.
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from auditor.atomic import replacing
 from auditor.errors import CaptureError, UsageError
 
 if TYPE_CHECKING:  # scapy is an optional extra, imported only when capturing
     from scapy.packet import Packet
 
 
-@dataclass(frozen=True, slots=True)
-class LiveCapture:
-    path: str
-    packets: int
+def check_live_request(
+    interface: str, duration: float | None, count: int | None, output: Path
+) -> None:
+    """Refuse a capture that could never stop, an interface that does not exist, or an output
+    that is not a file (-w /dev/null would be replaced), before anything is opened or written."""
+    if output.exists() and not output.is_file():
+        raise UsageError(f"{output}: not a regular file; a live capture is kept in a file")
+    if duration is None and count is None:
+        raise UsageError("live capture needs --duration SECONDS or --count PACKETS to stop")
+    names = [name for _index, name in socket.if_nameindex()]
+    if interface not in names:
+        raise UsageError(f"{interface}: no such network interface (there are: "
+                         f"{', '.join(names) or 'none'})")
 
 
 def capture_live(
@@ -31,41 +41,41 @@ def capture_live(
     *,
     duration: float | None,
     count: int | None,
-    on_packet: Callable[[int], None] | None = None,
-) -> LiveCapture:
-    """Sniff `interface` until `duration` seconds or `count` packets, writing `output` (pcap)."""
-    if duration is None and count is None:
-        raise UsageError("live capture needs --duration SECONDS or --count PACKETS to stop")
+    on_start: Callable[[], None] | None = None,
+) -> int:
+    """Sniff `interface` until `duration` seconds or `count` packets into `output` (pcap), and
+    return the number of packets. `output` is replaced only by a capture that ended normally:
+    a failed or interrupted one leaves an existing file as it was. `on_start` is called once
+    the interface is being listened to."""
+    check_live_request(interface, duration, count, output)
     try:
         from scapy.sendrecv import sniff
         from scapy.utils import PcapWriter
     except ImportError as error:
         raise UsageError("live capture needs scapy: pip install 'auditor[live]'") from error
-    written = 0
-    try:
-        writer = PcapWriter(str(output), sync=False)
-    except OSError as error:
-        raise CaptureError(str(output), f"cannot write capture: {error.strerror}") from error
+    with replacing(output) as temporary:
+        written = 0
+        writer = PcapWriter(str(temporary), sync=False)
 
-    def keep(packet: Packet) -> None:
-        nonlocal written
-        writer.write(packet)
-        written += 1
-        if on_packet is not None:
-            on_packet(written)
+        def keep(packet: Packet) -> None:
+            nonlocal written
+            writer.write(packet)
+            written += 1
 
-    try:
-        sniff(iface=interface, prn=keep, store=False, timeout=duration, count=count or 0)
-    except PermissionError as error:
-        raise CaptureError(interface, "permission denied: live capture needs root or "
-                           "CAP_NET_RAW") from error
-    except OSError as error:
-        raise CaptureError(interface, f"cannot capture: {error.strerror or error}") from error
-    finally:
-        writer.close()
-    if written == 0:
-        _write_empty_pcap(output)
-    return LiveCapture(str(output), written)
+        try:
+            # chainCC: Ctrl-C is raised on instead of ending the sniff as if it were done.
+            sniff(iface=interface, prn=keep, store=False, timeout=duration, count=count or 0,
+                  started_callback=on_start, chainCC=True)
+        except PermissionError as error:
+            raise CaptureError(interface, "permission denied: live capture needs root or "
+                               "CAP_NET_RAW") from error
+        except OSError as error:
+            raise CaptureError(interface, f"cannot capture: {error.strerror or error}") from error
+        finally:
+            writer.close()
+        if written == 0:
+            _write_empty_pcap(temporary)
+    return written
 
 
 def _write_empty_pcap(path: Path) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -421,3 +423,28 @@ def test_capture_from_standard_input() -> None:
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert report["captures"][0]["packets"] == 1636
+
+
+def test_live_on_an_unknown_interface_lists_the_ones_there(tmp_path: Path, city_db: str) -> None:
+    precious = tmp_path / "precious.pcap"
+    precious.write_bytes(b"evidence")
+    status, out, err = run(["live", "-i", "nosuch0", "--duration", "1", "-w", str(precious),
+                            "--db", city_db, "--allow", "EU"])
+    assert status == 2
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("audit: error: nosuch0: no such network interface (there are: ")
+    assert "lo" in line.split("there are: ")[1].rstrip(")").split(", ")
+    assert precious.read_bytes() == b"evidence"
+    assert [p.name for p in tmp_path.iterdir()] == ["precious.pcap"]
+
+
+def test_live_refuses_to_replace_a_fifo_with_its_capture(tmp_path: Path, city_db: str) -> None:
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    status, _, err = run(["live", "-i", "lo", "--duration", "1", "-w", str(fifo), "--db",
+                          city_db, "--allow", "EU"])
+    assert status == 2
+    assert err.splitlines() == [f"audit: error: {fifo}: not a regular file; a live capture is "
+                                "kept in a file"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)

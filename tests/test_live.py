@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,19 +59,46 @@ def namespaces() -> Iterator[tuple[str, str]]:
         _ip("netns", "del", server)
 
 
+def _live(client: str, *args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["ip", "netns", "exec", client, sys.executable, "-m", "auditor", "live",
+         "-i", "veth-c", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_until_capturing(audit: subprocess.Popen[str]) -> list[str]:
+    """The stderr lines up to the one that says the sniffer listens: the readiness signal."""
+    assert audit.stderr is not None
+    seen = []
+    for line in audit.stderr:  # ends at EOF if the audit dies first
+        seen.append(line)
+        if line.startswith("audit: capturing on veth-c"):
+            return seen
+    pytest.fail(f"the live capture never started: {''.join(seen)}")
+
+
+def _listening(pid: int) -> bool:
+    """Whether the process holds an AF_PACKET socket: the sniffer is really listening."""
+    proc = Path(f"/proc/{pid}")
+    packet_sockets = {line.split()[-1] for line in (proc / "net" / "packet").read_text()
+                      .splitlines()[1:]}
+    held = set()
+    for fd in (proc / "fd").iterdir():
+        with contextlib.suppress(OSError):
+            held.add(os.readlink(fd).removeprefix("socket:[").removesuffix("]"))
+    return bool(packet_sockets & held)
+
+
 def test_live_capture_is_audited(
     namespaces: tuple[str, str], tmp_path: Path, shared_data: Path
 ) -> None:
     client, _ = namespaces
     db = shared_data / "mmdb" / "test-data" / "GeoIP2-City-Test.mmdb"
     saved = tmp_path / "live.pcap"
-    audit = subprocess.Popen(
-        ["ip", "netns", "exec", client, sys.executable, "-m", "auditor", "live",
-         "-i", "veth-c", "--duration", "6", "-w", str(saved), "--db", str(db),
-         "--allow", "EU", "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    time.sleep(1.5)  # scapy's import and socket setup, before the first packet
+    audit = _live(client, "--duration", "6", "-w", saved, "--db", db, "--allow", "EU",
+                  "--format", "json")
+    _wait_until_capturing(audit)
     subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", SENDER],
                    check=True, timeout=30)
     out, err = audit.communicate(timeout=60)
@@ -79,8 +108,53 @@ def test_live_capture_is_audited(
     assert endpoints[SE_SERVER]["verdict"] == "allowed"
     assert endpoints[CN_SERVER]["verdict"] == "violation"
     assert CLIENT not in endpoints
-    assert endpoints[CN_SERVER]["packets"] >= 5  # the sniffer may start late on a busy machine
+    assert endpoints[CN_SERVER]["packets"] >= 5  # the sender ran while the sniffer listened
     assert "8801/udp" in endpoints[CN_SERVER]["ports"]
     # The saved evidence holds exactly what was audited.
     assert saved.stat().st_size > 24
     assert report["captures"][0]["path"] == str(saved)
+    assert [p.name for p in tmp_path.iterdir()] == ["live.pcap"]
+
+
+def test_sigint_exits_130_with_no_report_and_keeps_the_saved_file(
+    namespaces: tuple[str, str], tmp_path: Path, shared_data: Path
+) -> None:
+    client, _ = namespaces
+    db = shared_data / "mmdb" / "test-data" / "GeoIP2-City-Test.mmdb"
+    precious = tmp_path / "precious.pcap"
+    precious.write_bytes(b"evidence from an earlier meeting")
+    audit = _live(client, "--duration", "60", "-w", precious, "--db", db, "--allow", "EU",
+                  "--format", "json")
+    _wait_until_capturing(audit)
+    deadline = time.monotonic() + 60
+    while not _listening(audit.pid):  # ip netns exec execs python: the same pid
+        assert audit.poll() is None, "the audit ended before its sniffer listened"
+        assert time.monotonic() < deadline, "the sniffer never listened"
+        time.sleep(0.01)
+    audit.send_signal(signal.SIGINT)
+    out, err = audit.communicate(timeout=60)
+    assert audit.returncode == 130, err
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "audit: error: interrupted; no report written"
+    assert precious.read_bytes() == b"evidence from an earlier meeting"
+    assert [p.name for p in tmp_path.iterdir()] == ["precious.pcap"]
+
+
+def test_quiet_silences_scapy_too(
+    namespaces: tuple[str, str], tmp_path: Path, shared_data: Path
+) -> None:
+    """With -q nothing says when the sniffer listens: the sender runs until the capture stops."""
+    client, _ = namespaces
+    db = shared_data / "mmdb" / "test-data" / "GeoIP2-City-Test.mmdb"
+    audit = _live(client, "--count", "20", "--db", db, "--allow", "EU", "-q", "-f", "json")
+    sender = subprocess.Popen(["ip", "netns", "exec", client, sys.executable, "-c",
+                               SENDER.replace("4.0", "60.0")])
+    try:
+        out, err = audit.communicate(timeout=90)
+    finally:
+        sender.kill()
+        sender.wait()
+    assert audit.returncode == 1, err
+    assert err == ""
+    assert CN_SERVER in {e["ip"] for e in json.loads(out)["endpoints"]}

@@ -10,13 +10,12 @@ is read, so an audit never overwrites its own evidence.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from auditor.atomic import replacing
 from auditor.errors import UsageError
 
 
@@ -41,39 +40,14 @@ def check_output_path(path: str, role: str, inputs: Iterable[tuple[str, str]]) -
 
 def write_report_file(path: Path, text: str) -> None:
     """Write `text` to `path` as described above; OSError when it cannot be done."""
-    target = os.stat(path) if path.exists() else None
+    target = _stat(str(path))
     if target is not None and not stat.S_ISREG(target.st_mode):
-        _write_into(path, text)
-        return
-    _replace_atomically(Path(os.path.realpath(path)), text, target)
-
-
-def _write_into(path: Path, text: str) -> None:
-    # O_TRUNC as the shell's `>`: devices and FIFOs ignore it, and it never creates anything.
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        stream.write(text)
-
-
-def _replace_atomically(path: Path, text: str, previous: os.stat_result | None) -> None:
-    mode = stat.S_IMODE(previous.st_mode) if previous is not None else 0o666 & ~_umask()
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+        # O_TRUNC as the shell's `>`: devices and FIFOs ignore it, and nothing is created.
+        with path.open("w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-            stream.flush()
-            os.fchmod(stream.fileno(), mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    # The only portable way to read the umask is to set it; the CLI is one thread here.
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+        return
+    with replacing(path) as temporary:
+        temporary.write_text(text, encoding="utf-8", newline="")
 
 
 def _stat(path: str) -> os.stat_result | None:
