@@ -26,7 +26,9 @@ def _stop_early(signum: int, _frame: FrameType | None) -> None:
 
 def _interrupt_safe() -> None:
     for signum in _WORDS:
-        signal.signal(signum, _stop_early)
+        # A signal the caller ignores (a background job of a script, nohup) stays ignored.
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _stop_early)
 
 
 def _guard_standard_descriptors() -> None:

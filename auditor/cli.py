@@ -462,14 +462,18 @@ def _signals_as_exceptions() -> Iterator[None]:
     def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
         raise _TerminatedError
 
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: on_sigterm}
+    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
     try:
-        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, handler in handlers.items():
+            # A signal the caller ignores (a background job of a script, nohup) stays ignored.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, handler)
     except ValueError:  # not the main thread (tests running main() in a thread)
         yield
         return
-    previous_term = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, previous_int)
+        for number, earlier in previous.items():
+            signal.signal(number, earlier)

@@ -7,6 +7,7 @@ small wrapper process so that earlier children of the test run do not count.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -170,28 +171,65 @@ def big_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start(args: list[str | Path], db: Path) -> subprocess.Popen[str]:
+    """Start an audit and wait until it handles signals: it writes a line to the descriptor
+    named by AUDITOR_READY_FD first thing, before its heavy imports."""
     command = [sys.executable, "-m", "auditor", *map(str, args), "--db", str(db), "--allow",
                "US", "--max-db-age", "1e9"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "AUDITOR_READY_FD": str(write_end)},
+                            pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as ready:
+        assert ready.readline() == b"ready\n", "the audit never said it handles signals"
+    return proc
+
+
+def _family(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        kids = [int(k) for k in children.read_text().split()]
+    except OSError:  # already gone
+        return [pid]
+    return [pid, *(p for kid in kids for p in _family(kid))]
+
+
+def _reading(proc: subprocess.Popen[str], capture: Path) -> bool:
+    for pid in _family(proc.pid):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(capture) for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                return True
+    return False
+
+
+def _wait_until_reading(proc: subprocess.Popen[str], capture: Path) -> None:
+    deadline = time.monotonic() + 120
+    while not _reading(proc, capture):
+        assert proc.poll() is None, "the audit ended before reading the capture"
+        assert time.monotonic() < deadline, "the audit never opened the capture"
+        time.sleep(0.005)
 
 
 @pytest.mark.parametrize(
     ("sig", "status", "words"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
 )
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    ("workers", "phase"), [("1", "start-up"), ("1", "reading"), ("2", "reading")]
+)
 def test_signal_leaves_no_report_and_no_temporary_file(
     big_capture: Path, city_db: Path, tmp_path: Path, *, sig: signal.Signals, status: int,
-    words: str, workers: str,
+    words: str, workers: str, phase: str,
 ) -> None:
+    """A signal while modules are still importing (start-up) or while captures are read: one
+    line, 130 or 143, nothing written."""
     out = tmp_path / "out"
     out.mkdir()
-    # Sixty passes over the big capture: far more reading than the wait before the signal,
-    # even on a quiet machine with two workers (twelve were not enough in CI).
+    # Sixty passes over the big capture: far more reading than it takes to get the signal in.
     proc = _start([*[big_capture] * 60, "--workers", workers, "-f", "json", "-o",
                    out / "report.json"], city_db)
-    time.sleep(1.2)
-    assert proc.poll() is None, "the audit ended before the signal: make the capture bigger"
+    if phase == "reading":
+        _wait_until_reading(proc, big_capture)
     proc.send_signal(sig)
     _stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == status, stderr
@@ -205,7 +243,7 @@ def test_signal_keeps_the_previous_report_whole(big_capture: Path, city_db: Path
     report = tmp_path / "report.json"
     report.write_text('{"previous": true}\n')
     proc = _start([*[big_capture] * 60, "--workers", "1", "-o", report], city_db)
-    time.sleep(1.2)
+    _wait_until_reading(proc, big_capture)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 143
