@@ -110,9 +110,12 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
 
         return history_main(list(argv), env.env, env.stdout, env.stderr)
     live = bool(argv) and argv[0] == "live"
+    collecting = bool(argv) and argv[0] == "collect"
     parser = build_live_parser() if live else build_parser()
+    if collecting:
+        parser = build_collect_parser()
     try:
-        args = parser.parse_intermixed_args(list(argv[1:] if live else argv))
+        args = parser.parse_intermixed_args(list(argv[1:] if live or collecting else argv))
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
     except UsageError as error:
@@ -120,6 +123,8 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
         return ExitStatus.ERROR
     with _signals_as_exceptions():
         try:
+            if collecting:
+                return _collect(args, env)
             return _live(args, env) if live else _audit(args, env)
         except KeyboardInterrupt:
             _error(env, "interrupted; no report written")
@@ -165,11 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         "every server endpoint, judge it against a jurisdiction policy.",
         epilog="Exit status: 0 every endpoint allowed and every capture read whole; "
         "1 at least one violation; 2 usage error or input that could not be audited. "
-        "'audit live' captures from an interface first; 'audit db info' and "
+        "'audit live' captures from an interface first; 'audit collect' receives NetFlow/IPFIX "
+        "export first; 'audit db info' and "
         "'audit db update' manage the geolocation databases.",
     )
     parser.add_argument("captures", nargs="+", metavar="CAPTURE",
-                        help="pcap or pcapng file(s), optionally gzip-compressed; - for "
+                        help="pcap or pcapng file(s), Zeek conn.log files or log folders, "
+                        "flow export files (audit collect -w), optionally gzip-compressed; - for "
                         "standard input")
     _add_audit_options(parser)
     return parser
@@ -187,6 +194,24 @@ def build_live_parser() -> argparse.ArgumentParser:
     live.add_argument("--count", type=int, metavar="PACKETS", help="stop after this many packets")
     live.add_argument("-w", "--write", metavar="FILE", help="keep the capture in FILE (pcap); "
                       "default: a temporary file, removed after the audit")
+    _add_audit_options(parser)
+    return parser
+
+
+def build_collect_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit collect",
+        description="Receive NetFlow v5/v9 or IPFIX export over UDP for a while, keep it in a "
+        "file, then audit the flows.",
+    )
+    collect = parser.add_argument_group("collect")
+    collect.add_argument("--listen", required=True, metavar="ADDRESS:PORT",
+                         help="where exporters send to, e.g. 127.0.0.1:2055 (port 0: any free "
+                         "port, said on stderr)")
+    collect.add_argument("--duration", type=float, required=True, metavar="SECONDS",
+                         help="stop receiving after this long")
+    collect.add_argument("-w", "--write", metavar="FILE", help="keep the received export in "
+                         "FILE (audit FILE reads it again); default: a temporary file")
     _add_audit_options(parser)
     return parser
 
@@ -258,6 +283,33 @@ def _audit_live_into(target: Path, args: argparse.Namespace, env: Environment) -
     capture_live(args.interface, target, duration=args.duration, count=args.count,
                  on_start=started)
     return _audit(args, env, policy, databases)
+
+
+def _collect(args: argparse.Namespace, env: Environment) -> int:
+    from auditor.sources.collect import collect, parse_listen, ready_line
+
+    # A bad policy, database, address or output path fails before minutes of collecting.
+    policy = _policy_from(args)
+    databases = _databases(args, env)
+    listen = parse_listen(args.listen)
+
+    def receive_into(target: Path) -> int:
+        args.captures = [str(target)]
+        _check_outputs(args, databases)
+        # The readiness line goes out even with --quiet: scripts start their exporter on it.
+        collect(listen, target, duration=args.duration,
+                on_ready=lambda bound: _say(env, ready_line(bound, args.duration)))
+        return _audit(args, env, policy, databases)
+
+    if args.write:
+        return receive_into(Path(args.write))
+    with tempfile.TemporaryDirectory(prefix="auditor-collect-") as folder:
+        return receive_into(Path(folder) / "export.flows")
+
+
+def _say(env: Environment, line: str) -> None:
+    env.stderr.write(f"audit: {line}\n")
+    env.stderr.flush()
 
 
 def _audit(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from auditor.capture import read_capture
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, SourceKind
-from auditor.sources import zeek
+from auditor.sources import export, zeek
 from auditor.sources.lines import head
 
 __all__ = ["read_source", "sniff"]
@@ -33,6 +33,8 @@ def read_source(
     kind = sniff(name)
     if kind is SourceKind.ZEEK:
         return _guarded(name, lambda: zeek.read_zeek(name, progress))
+    if kind is SourceKind.NETFLOW:
+        return _guarded(name, lambda: export.read_export(name, progress))
     if kind is None:
         raise CaptureError(name, "neither a capture (pcap, pcapng) nor a Zeek log nor a WebRTC "
                            "dump: text in no format the auditor reads")
@@ -57,6 +59,8 @@ def sniff(path: str) -> SourceKind | None:
         return SourceKind.PCAP
     if zeek.is_zeek_head(first):
         return SourceKind.ZEEK
+    if export.is_export_head(first):
+        return SourceKind.NETFLOW
     if first.lstrip()[:1] in (b"{", b"[", b"#"):
         return None
     return SourceKind.PCAP
