@@ -95,7 +95,9 @@ def _read_one(
     except CaptureError as error:
         return _CaptureOutcome(None, (), str(error))
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
-    endpoints = server_endpoints(capture.flows, capture.names, capture=summary.path)
+    endpoints = server_endpoints(
+        capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
+    )
     return _CaptureOutcome(summary, endpoints, None)
 
 

@@ -190,14 +190,18 @@ MAX_HOSTNAMES = 32  # per endpoint: a CDN address can answer for thousands of na
 
 
 def server_endpoints(
-    flows: Sequence[Flow], names: Iterable[NameSighting] = (), capture: str | None = None
+    flows: Sequence[Flow],
+    names: Iterable[NameSighting] = (),
+    capture: str | None = None,
+    own_hosts: frozenset[str] = frozenset(),
 ) -> tuple[ServerEndpoint, ...]:
     """Every server address of one capture's flows, with what it carried, busiest first.
 
     ``capture`` is the file the flows came from: each endpoint carries it, so that a batch's
-    merged endpoints still say in which captures they were seen.
+    merged endpoints still say in which captures they were seen. ``own_hosts``: the capture's
+    own host when the source knows it (a WebRTC dump's browser); else guessed from the flows.
     """
-    hosts = capture_hosts(flows)
+    hosts = own_hosts or capture_hosts(flows)
     tallies: dict[str, _Tally] = {}
     for flow in flows:
         side = choose_server(flow, hosts)

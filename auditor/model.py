@@ -102,6 +102,9 @@ class CaptureResult:
     summary: CaptureSummary
     flows: tuple[Flow, ...]
     names: tuple[NameSighting, ...] = ()  # deduplicated, in order of first sighting
+    # Addresses the source itself says are the capture's own host (the browser of a WebRTC
+    # dump); empty: the endpoint stage works them out from the flows.
+    own_hosts: frozenset[str] = frozenset()
 
 
 class ServerReason(StrEnum):

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from auditor.capture import read_capture
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, SourceKind
-from auditor.sources import export, zeek
+from auditor.sources import export, webrtc, zeek
 from auditor.sources.lines import head
 
 __all__ = ["read_source", "sniff"]
 
 Progress = Callable[[int, int], None]
+WEBRTC_SNIFF = 1 << 20
 
 
 def read_source(
@@ -35,9 +36,13 @@ def read_source(
         return _guarded(name, lambda: zeek.read_zeek(name, progress))
     if kind is SourceKind.NETFLOW:
         return _guarded(name, lambda: export.read_export(name, progress))
+    if kind is SourceKind.WEBRTC:
+        return _guarded(name, lambda: webrtc.read_webrtc(name, progress))
     if kind is None:
+        damage = head(name, WEBRTC_SNIFF).damage
         raise CaptureError(name, "neither a capture (pcap, pcapng) nor a Zeek log nor a WebRTC "
-                           "dump: text in no format the auditor reads")
+                           "dump: text in no format the auditor reads"
+                           + (f" ({damage})" if damage else ""))
     return read_capture(name, workers=workers, progress=progress)
 
 
@@ -54,7 +59,7 @@ def sniff(path: str) -> SourceKind | None:
     if not stat.S_ISREG(mode):
         return SourceKind.PCAP  # a pipe cannot be read twice: captures only
     try:
-        first, _ = head(path)
+        first = head(path).data
     except OSError:
         return SourceKind.PCAP
     if zeek.is_zeek_head(first):
@@ -62,7 +67,9 @@ def sniff(path: str) -> SourceKind | None:
     if export.is_export_head(first):
         return SourceKind.NETFLOW
     if first.lstrip()[:1] in (b"{", b"[", b"#"):
-        return None
+        # A dump's first stats can sit behind a long getUserMedia list: look further.
+        wider = head(path, WEBRTC_SNIFF).data
+        return SourceKind.WEBRTC if webrtc.is_webrtc_head(wider) else None
     return SourceKind.PCAP
 
 

@@ -165,6 +165,7 @@ class FlowBuilder:
         compressed: bool,
         complete: bool,
         limits: tuple[str, ...],
+        own_hosts: frozenset[str] = frozenset(),
     ) -> CaptureResult:
         flows = tuple(
             sorted((f.flow() for f in self._flows.values()), key=_time_order)
@@ -188,7 +189,9 @@ class FlowBuilder:
             last_seen=max(times) if times else None,
             limits=limits,
         )
-        return CaptureResult(summary=summary, flows=flows, names=tuple(self._names))
+        return CaptureResult(
+            summary=summary, flows=flows, names=tuple(self._names), own_hosts=own_hosts
+        )
 
 
 def _time_order(flow: Flow) -> tuple[bool, float]:

@@ -79,11 +79,18 @@ class TextSource:
         return b"".join(parts)
 
 
-def head(path: str, size: int = 4096) -> tuple[bytes, bool]:
-    """The first ``size`` bytes of a file (decompressed), and whether it was gzip-compressed."""
+@dataclass(frozen=True, slots=True)
+class Head:
+    data: bytes
+    compressed: bool
+    damage: str | None  # why a compressed stream ended before ``data`` was filled
+
+
+def head(path: str, size: int = 4096) -> Head:
+    """The first ``size`` bytes of a file (decompressed)."""
     src = ByteSource(path)
     try:
         src.chunk = size
-        return src.read(size), src.compressed
+        return Head(src.read(size), src.compressed, src.damage)
     finally:
         src.close()
