@@ -14,7 +14,7 @@ from collections.abc import Callable
 from auditor.capture import read_capture
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, SourceKind
-from auditor.sources import export, webrtc, zeek
+from auditor.sources import export, nfcapd, webrtc, zeek
 from auditor.sources.lines import head
 
 __all__ = ["read_source", "sniff"]
@@ -35,6 +35,8 @@ def read_source(
     if kind is SourceKind.ZEEK:
         return _guarded(name, lambda: zeek.read_zeek(name, progress))
     if kind is SourceKind.NETFLOW:
+        if nfcapd.is_nfcapd_head(head(name).data):
+            return _guarded(name, lambda: nfcapd.read_nfcapd(name))
         return _guarded(name, lambda: export.read_export(name, progress))
     if kind is SourceKind.WEBRTC:
         return _guarded(name, lambda: webrtc.read_webrtc(name, progress))
@@ -64,7 +66,7 @@ def sniff(path: str) -> SourceKind | None:
         return SourceKind.PCAP
     if zeek.is_zeek_head(first):
         return SourceKind.ZEEK
-    if export.is_export_head(first):
+    if export.is_export_head(first) or nfcapd.is_nfcapd_head(first):
         return SourceKind.NETFLOW
     if first.lstrip()[:1] in (b"{", b"[", b"#"):
         # A dump's first stats can sit behind a long getUserMedia list: look further.

@@ -70,7 +70,7 @@ def frames(path: str, stream: BinaryIO) -> Iterator[Datagram | int]:
 
 def read_export(path: str, progress: Progress | None = None) -> CaptureResult:
     decoder = Decoder()
-    pairs = _Pairs()
+    pairs = Pairs()
     damage = None
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed below; a small sequential read
@@ -83,11 +83,8 @@ def read_export(path: str, progress: Progress | None = None) -> CaptureResult:
                 break
             for record in decoder.decode(item.data, item.exporter):
                 pairs.add(record)
-    builder = FlowBuilder()
-    for flow in pairs.flows():
-        builder.add(flow)
+    builder = pairs.builder()
     builder.skipped.update(decoder.skipped)
-    builder.records = pairs.records
     if damage is not None:
         builder.warnings.append(f"export file cut short: stopped reading at offset {damage}")
     if decoder.templates_dropped:
@@ -98,7 +95,7 @@ def read_export(path: str, progress: Progress | None = None) -> CaptureResult:
     )
 
 
-def _limits(decoder: Decoder, pairs: _Pairs) -> tuple[str, ...]:
+def _limits(decoder: Decoder, pairs: Pairs) -> tuple[str, ...]:
     names = {5: "NetFlow v5", 9: "NetFlow v9", 10: "IPFIX"}
     seen = ", ".join(names[v] for v in sorted(decoder.versions)) or "no export packet"
     limits = [f"flow export ({seen})", *LIMITS]
@@ -133,7 +130,7 @@ class _Direction:
             self.syn_first = record.first
 
 
-class _Pairs:
+class Pairs:
     """The two directions of each conversation, from one-directional flow records."""
 
     def __init__(self) -> None:
@@ -158,6 +155,14 @@ class _Pairs:
             reverse = sides.setdefault((record.dst, dst_port), _Direction())
             reverse.count(record.reverse_packets * scale, record.reverse_bytes * scale, record,
                           record.reverse_tcp_flags)
+
+    def builder(self) -> FlowBuilder:
+        """A FlowBuilder holding the paired flows."""
+        builder = FlowBuilder()
+        for flow in self.flows():
+            builder.add(flow)
+        builder.records = self.records
+        return builder
 
     def flows(self) -> Iterator[Flow]:
         for key, sides in self.by_key.items():

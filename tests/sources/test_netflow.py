@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import dpkt
 import pytest
 
+from auditor.errors import CaptureError
 from auditor.model import AuditResult, SourceKind
 from auditor.sources import read_source, sniff
 from tests.sources.softflowd import export, replay, softflowd
@@ -156,3 +158,35 @@ def test_collect_usage_errors() -> None:
                           "EU"])
     assert status == 2
     assert "--listen wants ADDRESS:PORT" in err
+
+
+@pytest.fixture(scope="module")
+def nfdump() -> str:
+    path = shutil.which("nfdump")
+    if path is None:
+        pytest.skip("nfdump is not installed (.ci/run installs it)")
+    return path
+
+
+def test_nfcapd_file_is_read_through_nfdump(shared_data: Path, nfdump: str) -> None:
+    path = FIXTURES / "zoom2-v9.nfcapd"
+    assert sniff(str(path)) is SourceKind.NETFLOW
+    from_file = audit(path)
+    pcap = shared_data / "pcaps" / "meetings" / "zoom2.pcap"
+    assert endpoint_facts(from_file) == endpoint_facts(audit(pcap))
+    assert "nfcapd" in from_file.captures[0].limits[0]
+    # softflowd's v9 export of zoom2 as `audit collect` kept it (another run: other clock
+    # times): the same flows, whichever collector wrote the file
+    def counted(source: Path) -> set[tuple[object, ...]]:
+        return {(f.protocol, f.a, f.a_port, f.b, f.b_port, f.packets_ab, f.packets_ba,
+                 f.bytes_ab, f.bytes_ba) for f in read_source(source).flows}
+
+    assert counted(path) == counted(FIXTURES / "zoom2-v9.flows")
+
+
+def test_damaged_nfcapd_file_is_one_line_naming_it(tmp_path: Path, nfdump: str) -> None:
+    path = tmp_path / "cut.nfcapd"
+    path.write_bytes((FIXTURES / "zoom2-v9.nfcapd").read_bytes()[:600])
+    with pytest.raises(CaptureError, match="nfdump cannot read it") as caught:
+        read_source(path)
+    assert str(caught.value).startswith(str(path))

@@ -7,6 +7,7 @@ capture reader's fuzzing starts from valid captures.
 from __future__ import annotations
 
 import itertools
+import shutil
 import struct
 from pathlib import Path
 
@@ -174,3 +175,30 @@ def test_random_bytes_never_break_the_decoder(data: bytes) -> None:
     decoder = Decoder()
     for version in (5, 9, 10):
         list(decoder.decode(struct.pack("!H", version) + data, EXPORTER))
+
+
+NFCAPD = (FIXTURES / "zoom2-v9.nfcapd").read_bytes()
+
+
+@budget(40)
+@given(flips=st.lists(st.tuples(st.integers(0, len(NFCAPD) - 1), st.integers(0, 255)),
+                      max_size=6), cut=st.integers(0, len(NFCAPD)))
+def test_mutated_nfcapd_file_is_read_or_refused_in_one_line(
+    scratch: Path, flips: list[tuple[int, int]], cut: int
+) -> None:
+    if shutil.which("nfdump") is None:
+        pytest.skip("nfdump is not installed (.ci/run installs it)")
+    data = bytearray(NFCAPD[:cut])
+    for offset, value in flips:
+        if offset < len(data):
+            data[offset] = value
+    path = scratch / f"n{next(_counter)}.nfcapd"
+    path.write_bytes(bytes(data))
+    try:
+        result = read_source(path)
+    except CaptureError as error:
+        message = str(error)
+        assert "internal error" not in message, message
+        assert "\n" not in message
+        return
+    assert result.summary.packets == sum(f.packets for f in result.flows)
