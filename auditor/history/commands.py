@@ -104,7 +104,7 @@ def _history(args: argparse.Namespace) -> str:
         platform=args.platform,
         country=args.country,
     )
-    with open_store(target, create=False) as store, store.transaction() as connection:
+    with open_store(target, create=False) as store, store.reading() as connection:
         runs = queries.list_runs(connection, filters)
         findings = queries.list_findings(connection, filters, args.verdict or ["violation"])
     if args.format == "json":
@@ -120,7 +120,7 @@ def _summary(args: argparse.Namespace, target: HistoryTarget) -> str:
     month = parse_month(args.summary)
     filters = queries.Filters(since=month.start, until=month.end, capture=args.capture,
                               platform=args.platform, country=args.country)
-    with open_store(target, create=False) as store, store.transaction() as connection:
+    with open_store(target, create=False) as store, store.reading() as connection:
         runs = queries.list_runs(connection, filters)
         violations = queries.list_findings(connection, filters, ["violation"])
     summary = monthly_summary(month, runs, violations)
@@ -138,7 +138,7 @@ def _diff(args: argparse.Namespace) -> str:
     if len(args.runs) > 2:
         raise UsageError("audit diff takes at most two run numbers")
     target = parse_target(args.history)
-    with open_store(target, create=False) as store, store.transaction() as connection:
+    with open_store(target, create=False) as store, store.reading() as connection:
         ids = _diff_ids(connection, list(args.runs), target.label)
         runs = {run.id: run for run in queries.get_runs(connection, ids)}
         missing = [i for i in ids if i not in runs]

@@ -25,6 +25,7 @@ from auditor.history.target import HistoryKind, HistoryTarget, looks_like_sqlite
 
 BUSY_TIMEOUT_MS = 60_000  # a scheduled run waits this long for another run's commit
 _MIGRATION_LOCK = 0x61756469  # "audi": the advisory lock PostgreSQL migrations take
+_WRITING = "auditor_writing"  # execution option: does this transaction write?
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -47,10 +48,24 @@ class HistoryStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction, its database errors turned into one line naming the history."""
+        """One write transaction, its database errors turned into one line naming the history."""
+        with self._begin(writing=True) as connection:
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One read transaction: on SQLite a snapshot that neither waits for a run being
+        written nor holds one up."""
+        with self._begin(writing=False) as connection:
+            yield connection
+
+    @contextmanager
+    def _begin(self, *, writing: bool) -> Iterator[Connection]:
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(**{_WRITING: writing})
+                with connection.begin():
+                    yield connection
         except SQLAlchemyError as error:
             raise HistoryError(f"{self.target.label}: {_reason(error)}") from error
 
@@ -103,7 +118,9 @@ def _sqlite_engine(path: Path, *, create: bool, label: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock up front, so it waits its turn (busy timeout) instead.
+        writing = connection.get_execution_options().get(_WRITING, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
 
@@ -119,6 +136,9 @@ def _postgresql_engine(target: HistoryTarget) -> Engine:
 
 
 def _migrate(store: HistoryStore) -> None:
+    with store.reading() as connection:
+        if _revision(connection) == schema.SCHEMA_REVISION:
+            return  # the common case: no lock taken, Alembic not imported
     with store.transaction() as connection:
         if connection.dialect.name == "postgresql":
             # Two capture points starting at once on an empty database: one creates the tables,

@@ -184,3 +184,19 @@ def test_a_hostile_name_cannot_break_a_markdown_table() -> None:
     header = next(line for line in text.splitlines() if line.startswith("| run"))
     assert unescaped_pipes == header.count("|")
     assert "](" not in row.replace("\\]", "")
+
+
+def test_diff_skips_a_failed_run_and_takes_one_run_against_its_predecessor(
+    three_runs: ThreeRuns, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.mmdb"
+    broken.write_bytes(b"not a database")
+    status, _, _ = run([str(three_runs.monday), "--db", str(broken), "--allow", "US",
+                        "--history", three_runs.history])
+    assert status == 2
+    listed = run_json(["history", "--history", three_runs.history])
+    assert [r["verdict"] for r in listed["runs"]] == ["fail", "fail", "pass", "error"]
+    latest = run_json(["diff", "--history", three_runs.history])
+    assert (latest["before"]["id"], latest["after"]["id"]) == (2, 3)
+    single = run_json(["diff", "2", "--history", three_runs.history])
+    assert (single["before"]["id"], single["after"]["id"]) == (1, 2)

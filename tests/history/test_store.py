@@ -213,18 +213,23 @@ with open_store(parse_target(sys.argv[1]), create=True) as store:
     with store.engine.begin() as connection:
         _insert_run(connection, run_record(tiny_result(), requested=(), policy_file=None))
         print("inside", flush=True)
-        sys.stdin.read()  # until killed
+        sys.stdin.read()  # until killed, or until told to commit by closing stdin
 """
+
+
+def _hold_a_run_open(history: str) -> subprocess.Popen[str]:
+    writer = subprocess.Popen([sys.executable, "-c", _HOLD_A_RUN_OPEN, history], cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None
+    assert writer.stdout.readline() == "inside\n"  # the run is half written, uncommitted
+    return writer
 
 
 def test_a_crash_mid_run_leaves_the_history_whole(history: str) -> None:
     with open_store(parse_target(history), create=True) as store:
         store.record(run_record(tiny_result(), requested=(), policy_file=None))
-    writer = subprocess.Popen([sys.executable, "-c", _HOLD_A_RUN_OPEN, history], cwd=REPO,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    writer = _hold_a_run_open(history)
     try:
-        assert writer.stdout is not None
-        assert writer.stdout.readline() == "inside\n"  # the run is half written, uncommitted
         os.kill(writer.pid, signal.SIGKILL)
     finally:
         writer.wait(timeout=60)
@@ -239,6 +244,24 @@ def test_a_crash_mid_run_leaves_the_history_whole(history: str) -> None:
                 assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         assert (runs, orphans) == (1, 0)
         store.record(run_record(tiny_result(), requested=(), policy_file=None))
+
+
+def test_reading_the_history_does_not_wait_for_a_run_being_written(history: str) -> None:
+    import json
+
+    with open_store(parse_target(history), create=True) as store:
+        store.record(run_record(tiny_result(), requested=(), policy_file=None))
+    writer = _hold_a_run_open(history)
+    try:
+        status, out, err = run(["history", "--history", history, "--format", "json"])
+        assert status == 0, err
+        assert len(json.loads(out)["runs"]) == 1  # the committed run, not the one in flight
+    finally:
+        assert writer.stdin is not None
+        writer.stdin.close()  # now the writer commits
+        assert writer.wait(timeout=60) == 0
+    status, out, _ = run(["history", "--history", history, "--format", "json"])
+    assert len(json.loads(out)["runs"]) == 2
 
 
 def test_a_bad_history_fails_before_the_audit_reads_anything(tmp_path: Path) -> None:
