@@ -62,8 +62,8 @@ class HistoryStore:
     @contextmanager
     def _begin(self, *, writing: bool) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as connection:
-                connection = connection.execution_options(**{_WRITING: writing})
+            with self.engine.connect() as opened:
+                connection = opened.execution_options(**{_WRITING: writing})
                 with connection.begin():
                     yield connection
         except SQLAlchemyError as error:
