@@ -22,10 +22,9 @@ from typing import TextIO
 
 from auditor import __version__
 from auditor.audit import AuditRequest, default_workers, run_audit
-from auditor.errors import AuditorError, UsageError
+from auditor.errors import AuditorError, HistoryError, UsageError
 from auditor.model import AuditResult, ExitStatus, JudgeBy, Policy
 from auditor.report.escape import rich_markup, sanitize_text
-from auditor.report.history import HistoryError
 from auditor.report.output import OutputConflictError, check_output_path, write_report_file
 
 if typing.TYPE_CHECKING:
@@ -172,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
         "1 at least one violation; 2 usage error or input that could not be audited. "
         "'audit live' captures from an interface first; 'audit collect' receives NetFlow/IPFIX "
         "export first; 'audit db info' and "
-        "'audit db update' manage the geolocation databases.",
+        "'audit db update' manage the geolocation databases; 'audit history' and "
+        "'audit diff' query the runs recorded with --history.",
     )
     parser.add_argument("captures", nargs="+", metavar="CAPTURE",
                         help="pcap or pcapng file(s), Zeek conn.log files or log folders, "

@@ -31,3 +31,7 @@ class DatabaseError(AuditorError):
 
 class PolicyError(UsageError):
     """A policy names a country code or group that does not exist."""
+
+
+class HistoryError(AuditorError):
+    """The run history cannot be opened, read or written; the message starts with where it is."""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from auditor.errors import AuditorError
+from auditor.errors import HistoryError
 from auditor.history import schema
 from auditor.history.record import RunRecord
 from auditor.history.target import HistoryKind, HistoryTarget, looks_like_sqlite
@@ -27,10 +27,6 @@ BUSY_TIMEOUT_MS = 60_000  # a scheduled run waits this long for another run's co
 _MIGRATION_LOCK = 0x61756469  # "audi": the advisory lock PostgreSQL migrations take
 _WRITING = "auditor_writing"  # execution option: does this transaction write?
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-class HistoryError(AuditorError):
-    """The history cannot be opened, read or written; the message starts with where it is."""
 
 
 class HistoryStore:

@@ -28,7 +28,7 @@ class HistoryTarget:
 
 def parse_target(value: str) -> HistoryTarget:
     """Reads ``--history``: any URL but PostgreSQL's and sqlite's is refused, not guessed at."""
-    from auditor.errors import UsageError
+    from auditor.errors import HistoryError
 
     match = _URL.match(value)
     if match is None:
@@ -45,7 +45,7 @@ def parse_target(value: str) -> HistoryTarget:
         return HistoryTarget(HistoryKind.POSTGRESQL, url, _without_password(value))
     if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
         return HistoryTarget(HistoryKind.SQLITE, rest[1:], rest[1:])
-    raise UsageError(
+    raise HistoryError(
         f"--history {_without_password(value)}: not a history; give a file (auditor.db), "
         "a .jsonl file, or a postgresql:// URL"
     )

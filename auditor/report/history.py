@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-from auditor.errors import AuditorError
+from auditor.errors import HistoryError
 from auditor.model import AuditResult, ExitStatus, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import RenderOptions
@@ -18,10 +18,6 @@ from auditor.report.json_format import JsonFormat
 from auditor.report.view import generated_at
 
 HISTORY_SCHEMA = "auditor.history/1"
-
-
-class HistoryError(AuditorError):
-    """The history line could not be appended (the run's own result is unaffected)."""
 
 
 def history_line(

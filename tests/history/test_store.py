@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from auditor.cli import Environment, main
 from auditor.history import schema
 from auditor.history.record import run_record
-from auditor.history.store import HistoryError, HistoryStore, open_store
+from auditor.history.store import HistoryStore, open_store
 from auditor.history.target import HistoryKind, parse_target
 from tests.history.conftest import CN, SE, US, write_country_db, write_meeting
 from tests.history.runs import record_runs, tiny_result
@@ -271,7 +271,8 @@ def test_a_bad_history_fails_before_the_audit_reads_anything(tmp_path: Path) -> 
                             str(not_a_db), "-f", "json"])
     assert status == 2
     assert out == ""  # no report: the run stopped before reading the (missing) capture
-    assert "not a SQLite history" in err
+    assert err == f"audit: error: {not_a_db}: not a SQLite history (a JSON-lines history must " \
+        "end in .jsonl)\n"
 
 
 def test_an_audit_without_a_database_history_never_imports_sqlalchemy(tmp_path: Path) -> None:
@@ -289,6 +290,3 @@ def test_an_audit_without_a_database_history_never_imports_sqlalchemy(tmp_path: 
     assert (tmp_path / "h.jsonl").read_text().count("\n") == 1
 
 
-def test_history_error_names_the_store() -> None:
-    error = HistoryError("auditor.db: database is locked")
-    assert str(error).startswith("auditor.db: ")
