@@ -101,9 +101,7 @@ class _TerminatedError(BaseException):
 def main(argv: Sequence[str], environment: Environment | None = None) -> int:
     env = environment or Environment()
     if argv and argv[0] == "db":
-        from auditor.geo.cli import db_main
-
-        return db_main(list(argv[1:]), env.env, env.stdout, env.stderr)
+        return _db(argv[1:], env)
     if argv and argv[0] in ("history", "diff"):
         from auditor.history.commands import history_main
 
@@ -143,6 +141,21 @@ def main(argv: Sequence[str], environment: Environment | None = None) -> int:
                 traceback.print_exc(file=env.stderr)
             _error(env, f"internal error: {type(error).__name__}: {error} (--debug shows more)")
             return ExitStatus.ERROR
+
+
+def _db(argv: Sequence[str], env: Environment) -> int:
+    from auditor.geo.cli import db_main
+
+    # Interrupted like an audit: unwinding removes a partial download on the way out.
+    with _sigterm_as_exception():
+        try:
+            return db_main(list(argv), env.env, env.stdout, env.stderr)
+        except KeyboardInterrupt:
+            _error(env, "interrupted; nothing partial was left behind")
+            return ExitStatus.SIGINT
+        except _TerminatedError:
+            _error(env, "terminated; nothing partial was left behind")
+            return ExitStatus.SIGTERM
 
 
 def _positive_int(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import NoReturn, TextIO
 
 from auditor.errors import AuditorError
@@ -19,6 +20,7 @@ from auditor.geo.dbinfo import (
     is_stale,
 )
 from auditor.geo.discovery import discover_databases
+from auditor.geo.fetch import DEFAULT_READ_SECONDS, DEFAULT_TOTAL_SECONDS, Deadlines
 from auditor.geo.locator import open_locator
 from auditor.geo.update import default_update_flags, load_config, update_databases
 from auditor.report.escape import sanitize_text
@@ -76,7 +78,10 @@ def _parser(out: TextIO, err: TextIO) -> _Parser:
     info.add_argument("--format", choices=("text", "json"), default="text")
     update = commands.add_parser("update", help="download MaxMind databases like geoipupdate")
     update.add_argument("--account-id")
-    update.add_argument("--license-key")
+    update.add_argument(
+        "--license-key",
+        help="visible to every user in ps: prefer GEOIPUPDATE_LICENSE_KEY_FILE or GeoIP.conf",
+    )
     update.add_argument(
         "--edition",
         action="append",
@@ -87,7 +92,31 @@ def _parser(out: TextIO, err: TextIO) -> _Parser:
     update.add_argument("--dir", dest="directory", metavar="DIR")
     update.add_argument("--config", metavar="GEOIP_CONF", help="a GeoIP.conf to read")
     update.add_argument("--host", help="the update service (default https://updates.maxmind.com)")
+    update.add_argument(
+        "--read-timeout",
+        type=_seconds,
+        default=DEFAULT_READ_SECONDS,
+        metavar="SECONDS",
+        help="give up when the server sends nothing for this long (default %(default)g)",
+    )
+    update.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=DEFAULT_TOTAL_SECONDS,
+        metavar="SECONDS",
+        help="give up on any one download that takes longer (default %(default)g)",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
 
 def _sub_parser(out: TextIO, err: TextIO) -> type[_Parser]:
@@ -116,6 +145,9 @@ def db_main(
         return _update(args, env, out)
     except AuditorError as exc:
         err.write(f"audit db: {sanitize_text(str(exc))}\n")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug of ours: still one line and exit 2, never a traceback
+        err.write(f"audit db: internal error: {type(exc).__name__}: {sanitize_text(str(exc))}\n")
         return EXIT_ERROR
 
 
@@ -190,7 +222,10 @@ def _update(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         directory=args.directory,
         host=args.host,
     )
-    config = load_config(flags, env, args.config)
+    config = replace(
+        load_config(flags, env, args.config),
+        deadlines=Deadlines(read_seconds=args.read_timeout, total_seconds=args.deadline),
+    )
     for result in update_databases(config):
         state = "updated" if result.updated else "already current"
         out.write(f"{sanitize_text(result.path)}: {result.edition_id} {result.date} {state}\n")

@@ -8,39 +8,38 @@ tar.gz gives a tar.gz holding E.mmdb, whose MD5 must equal the metadata's.
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import email.utils
 import hashlib
-import http.client
 import json
 import os
 import re
+import stat
 import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
 import maxminddb
 
 from auditor.errors import DatabaseError, UsageError
+from auditor.geo.fetch import Credentials, Deadlines, Download, DownloadError
 from auditor.geo.metadata import check_metadata
 
 DEFAULT_HOST = "https://updates.maxmind.com"
 DEFAULT_EDITIONS: tuple[str, ...] = ("GeoLite2-City", "GeoLite2-ASN")
 DEFAULT_DIRECTORY = "/usr/local/share/GeoIP"  # geoipupdate's own default
 CONFIG_PATHS: tuple[str, ...] = ("/usr/local/etc/GeoIP.conf", "/etc/GeoIP.conf")
-USER_AGENT = "auditor-db-update/1 (geoipupdate protocol)"
 
-# Bounds on what a server can make us read: the largest MaxMind edition is well under these.
+# Bounds on what a server can make us read. The largest database this command fetches
+# (GeoIP2-Enterprise, DB-IP City Lite) unpacks to a few hundred MB; 2 GiB leaves room for growth
+# and still stops a gzip bomb long before the disk fills.
 MAX_METADATA_BYTES = 1 << 20
-MAX_ARCHIVE_BYTES = 4 << 30
-MAX_MMDB_BYTES = 8 << 30
-_TIMEOUT_SECONDS = 60
+MAX_MMDB_BYTES = 2 << 30
+INSTALL_MODE = 0o644  # databases are read by every user who audits, whatever the umask
 _EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -49,17 +48,23 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 @dataclass(frozen=True, slots=True)
 class UpdateConfig:
     account_id: str
-    license_key: str
+    license_key: str = field(repr=False)  # never in a repr, a log or a traceback
     edition_ids: tuple[str, ...] = DEFAULT_EDITIONS
     directory: str = DEFAULT_DIRECTORY
     host: str = DEFAULT_HOST
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    max_mmdb_bytes: int = MAX_MMDB_BYTES
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials.for_url(self.host, self.account_id, self.license_key)
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
     edition_id: str
     path: str
-    updated: bool  # False: the local file already had the published MD5
+    updated: bool  # False: the local file already had the published checksum
     md5: str
     date: str
 
@@ -142,162 +147,209 @@ def _normalise_host(host: str) -> str:
 
 
 def update_databases(config: UpdateConfig) -> list[UpdateResult]:
-    """Bring every configured edition up to date; the first failure raises."""
-    os.makedirs(config.directory, exist_ok=True)
+    """Bring every configured edition up to date; the first failure raises DatabaseError."""
+    prepare_directory(config.directory)
     return [update_edition(config, edition) for edition in config.edition_ids]
+
+
+def prepare_directory(directory: str) -> None:
+    """The database folder exists and is a folder (created when missing), or DatabaseError."""
+    if os.path.lexists(directory) and not os.path.isdir(directory):
+        raise DatabaseError(directory, "is not a directory; --dir names the database folder")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(directory, f"cannot create the folder: {_reason(exc)}") from exc
+
+
+def check_target(target: str) -> None:
+    """Before downloading: what is at ``target`` can be replaced by a database file."""
+    if os.path.isdir(target):
+        raise DatabaseError(target, "is a directory; a database file cannot replace it")
+    if os.path.lexists(target) and not os.path.isfile(target):
+        raise DatabaseError(target, "is not a regular file; a database file cannot replace it")
 
 
 def update_edition(config: UpdateConfig, edition_id: str) -> UpdateResult:
     target = os.path.join(config.directory, f"{edition_id}.mmdb")
+    check_target(target)
     date, md5 = _published(config, edition_id, target)
-    if os.path.isfile(target) and _md5_of(target) == md5:
+    if _md5_of(target) == md5:
         return UpdateResult(edition_id, target, updated=False, md5=md5, date=date)
     query = urllib.parse.urlencode({"date": date.replace("-", ""), "suffix": "tar.gz"})
     url = f"{config.host}/geoip/databases/{urllib.parse.quote(edition_id)}/download?{query}"
-    with _request(config, url, target) as response:
-        modified = _last_modified(response.headers.get("Last-Modified"))
-        _install(response, target, edition_id, md5, modified)
+    with staged(target) as (partial, output), _download(config, url, target) as archive:
+        modified = last_modified(archive.headers.get("Last-Modified"))
+        digest = _extract_mmdb(archive, output, target, config.max_mmdb_bytes)
+        seal(output)
+        if digest != md5:
+            raise DatabaseError(target, f"downloaded {edition_id} has MD5 {digest}, not {md5}")
+        check_database(partial, target, edition_id)
+        install(partial, target, modified)
     return UpdateResult(edition_id, target, updated=True, md5=md5, date=date)
 
 
-def _md5_of(path: str) -> str:
+def _download(config: UpdateConfig, url: str, target: str) -> Download:
+    return _ServiceDownload(url, target, config.deadlines, config.credentials)
+
+
+class _ServiceDownload(Download):
+    """A download from the update service, whose 401/403 means the credentials were refused."""
+
+    def __enter__(self) -> _ServiceDownload:
+        try:
+            super().__enter__()
+        except DownloadError as exc:
+            if exc.status in {401, 403}:
+                raise DatabaseError(
+                    exc.path,
+                    "the update service refused the account ID or licence key "
+                    f"(HTTP {exc.status})",
+                ) from exc
+            raise
+        return self
+
+
+def _md5_of(path: str) -> str | None:
+    """The MD5 of the file at ``path``, None when there is none."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DatabaseError(path, f"cannot read the installed database: {_reason(exc)}") from exc
     return digest.hexdigest()
 
 
 def _published(config: UpdateConfig, edition_id: str, target: str) -> tuple[str, str]:
     """The (date, md5) the service publishes for the edition, checked for shape."""
     query = urllib.parse.urlencode({"edition_id": edition_id})
-    with _request(config, f"{config.host}/geoip/updates/metadata?{query}", target) as response:
-        body = response.read(MAX_METADATA_BYTES + 1)
-    if len(body) > MAX_METADATA_BYTES:
-        raise DatabaseError(target, "update metadata response is too large")
+    url = f"{config.host}/geoip/updates/metadata?{query}"
+    with _download(config, url, target) as response:
+        body = read_bounded(response, MAX_METADATA_BYTES, target, "update metadata")
+    malformed = f"update metadata for {edition_id} is malformed"
     try:
         databases = json.loads(body)["databases"]
         (entry,) = (d for d in databases if d.get("edition_id") == edition_id)
         date, md5 = str(entry["date"]), str(entry["md5"]).lower()
+    except RecursionError as exc:  # a reply of [[[[...]]]] nests deeper than Python recurses
+        raise DatabaseError(target, f"{malformed} (nested too deeply)") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DatabaseError(target, f"update metadata for {edition_id} is malformed") from exc
+        raise DatabaseError(target, malformed) from exc
     if not _DATE.fullmatch(date) or not _MD5.fullmatch(md5):
-        raise DatabaseError(target, f"update metadata for {edition_id} is malformed")
+        raise DatabaseError(target, malformed)
     return date, md5
 
 
-def _request(config: UpdateConfig, url: str, target: str) -> http.client.HTTPResponse:
-    credentials = base64.b64encode(f"{config.account_id}:{config.license_key}".encode()).decode()
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
-        url, headers={"Authorization": f"Basic {credentials}", "User-Agent": USER_AGENT}
-    )
-    try:
-        response: http.client.HTTPResponse = _OPENER.open(request, timeout=_TIMEOUT_SECONDS)
-    except urllib.error.HTTPError as exc:
-        raise DatabaseError(target, _http_failure(exc)) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DatabaseError(target, f"cannot reach {config.host}: {reason}") from exc
-    return response
+def read_bounded(download: Download, limit: int, target: str, what: str) -> bytes:
+    """The whole body, which must not be longer than ``limit`` bytes."""
+    blocks: list[bytes] = []
+    size = 0
+    for block in iter(lambda: download.read(1 << 16), b""):
+        size += len(block)
+        if size > limit:
+            raise DatabaseError(target, f"{what} from {download.url} is larger than {limit} bytes")
+        blocks.append(block)
+    return b"".join(blocks)
 
 
-class _SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
-    """Follows redirects, but sends the credentials only to the host they were meant for.
-
-    urllib copies every header onto the redirected request; the download service redirects to
-    storage elsewhere, which must not receive the licence key (Go's client, which geoipupdate
-    uses, drops it the same way).
-    """
-
-    def redirect_request(  # noqa: PLR0917 - the signature urllib calls
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlsplit(newurl).netloc != req.host:
-            new.remove_header("Authorization")
-        return new
-
-
-_OPENER = urllib.request.build_opener(_SameHostAuthRedirect())
-
-
-def _http_failure(exc: urllib.error.HTTPError) -> str:
-    if exc.code in (401, 403):
-        return f"the update service refused the account ID or licence key (HTTP {exc.code})"
-    detail = " ".join(exc.read(256).decode("utf-8", "replace").split())
-    return f"the update service answered HTTP {exc.code}: {detail}"
-
-
-def _last_modified(header: str | None) -> float | None:
+def last_modified(header: str | None) -> float | None:
     if not header:
         return None
     try:
         return email.utils.parsedate_to_datetime(header).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
-def _install(
-    archive: http.client.HTTPResponse,
-    target: str,
-    edition_id: str,
-    md5: str,
-    modified: float | None,
-) -> None:
-    """Unpack the .mmdb next to the target, verify it, then rename it over the target."""
+@contextlib.contextmanager
+def staged(target: str) -> Iterator[tuple[str, IO[bytes]]]:
+    """A hidden ``.partial`` file beside ``target``, removed unless it was installed.
+
+    Made before anything is downloaded, so that an interrupt at any later point (SIGINT,
+    SIGTERM turned into an exception) finds it here and removes it.
+    """
     directory = os.path.dirname(target) or "."
-    handle, partial = tempfile.mkstemp(prefix=f".{edition_id}.", suffix=".partial", dir=directory)
+    name = os.path.basename(target)
+    try:
+        handle, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
+    except OSError as exc:
+        raise DatabaseError(target, f"cannot write in {directory}: {_reason(exc)}") from exc
     try:
         with os.fdopen(handle, "wb") as output:
-            digest = _extract_mmdb(archive, output, target)
-            output.flush()
-            os.fsync(output.fileno())
-        if digest != md5:
-            raise DatabaseError(target, f"downloaded {edition_id} has MD5 {digest}, not {md5}")
-        _check_readable(partial, target, edition_id)
-        if modified is not None:
-            os.utime(partial, (modified, modified))
-        os.replace(partial, target)
+            os.fchmod(output.fileno(), _install_mode(target))
+            yield partial, output
+    except OSError as exc:
+        raise DatabaseError(target, f"cannot write the database: {_reason(exc)}") from exc
     finally:
-        if os.path.exists(partial):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
 
 
-def _extract_mmdb(archive: IO[bytes], output: IO[bytes], target: str) -> str:
-    """Copy the archive's first .mmdb member to ``output``; returns its MD5."""
-    limited = cast("IO[bytes]", _Limited(archive, MAX_ARCHIVE_BYTES))
+def _install_mode(target: str) -> int:
+    """The replaced file's permissions, or 0644 for a new one: never mkstemp's 0600."""
     try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return INSTALL_MODE
+
+
+def seal(output: IO[bytes]) -> None:
+    """Everything written is on disk before the file is checked and renamed into place."""
+    output.flush()
+    os.fsync(output.fileno())
+
+
+def install(partial: str, target: str, modified: float | None) -> None:
+    """Rename the sealed, verified partial file over the target in one step."""
+    if modified is not None:
+        os.utime(partial, (modified, modified))
+    os.replace(partial, target)
+
+
+def _extract_mmdb(archive: Download, output: IO[bytes], target: str, limit: int) -> str:
+    """Copy the archive's first .mmdb member to ``output``; returns its MD5."""
+    try:
+        limited = cast("IO[bytes]", _Limited(archive, limit, target))
         with tarfile.open(fileobj=limited, mode="r|gz") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith(".mmdb"):
+                    if member.size > limit:
+                        raise _too_large(target, limit)
                     source = tar.extractfile(member)
                     if source is None:
                         break
-                    return _copy_with_md5(source, output)
-    except (tarfile.TarError, OSError, EOFError) as exc:
+                    return copy_with_md5(source, output, target, limit)
+    except (tarfile.TarError, EOFError, ValueError, MemoryError) as exc:
         raise DatabaseError(target, f"downloaded archive is damaged: {exc}") from exc
     raise DatabaseError(target, "downloaded archive holds no .mmdb file")
 
 
-def _copy_with_md5(source: IO[bytes], output: IO[bytes]) -> str:
+def copy_with_md5(source: IO[bytes], output: IO[bytes], target: str, limit: int) -> str:
+    """Copy ``source`` to ``output``, at most ``limit`` bytes (a gzip bomb stops here)."""
     digest = hashlib.md5(usedforsecurity=False)  # MaxMind publishes MD5; the check is integrity
     written = 0
     for block in iter(lambda: source.read(1 << 20), b""):
         written += len(block)
-        if written > MAX_MMDB_BYTES:
-            raise OSError("the unpacked database is larger than the limit")  # a gzip bomb
+        if written > limit:
+            raise _too_large(target, limit)
         digest.update(block)
         output.write(block)
     return digest.hexdigest()
 
 
-def _check_readable(partial: str, target: str, edition_id: str) -> None:
+def _too_large(target: str, limit: int) -> DatabaseError:
+    return DatabaseError(
+        target, f"the downloaded database unpacks to more than {limit >> 20} MiB, more than any "
+        "real one; refused"
+    )
+
+
+def check_database(partial: str, target: str, expected_type: str) -> str:
+    """The file opens as an mmdb whose type names ``expected_type``; returns that type."""
     # Any edition may be kept up to date, so this checks the file, not that it is a location
     # layout: the audit's own open reports a layout it cannot use.
     try:
@@ -308,26 +360,31 @@ def _check_readable(partial: str, target: str, edition_id: str) -> None:
     except DatabaseError:
         raise
     except Exception as exc:
-        raise DatabaseError(target, f"downloaded {edition_id} is not a valid database") from exc
-    if edition_id not in database_type:
-        raise DatabaseError(target, f"downloaded {edition_id} is a {database_type!r} database")
+        raise DatabaseError(target, f"downloaded {expected_type} is not a valid database") from exc
+    if expected_type not in database_type:
+        raise DatabaseError(target, f"downloaded {expected_type} is a {database_type!r} database")
+    return database_type
 
 
 class _Limited:
     """A read-only stream that fails past ``limit`` bytes: a bound on a hostile download."""
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(self, stream: Download, limit: int, target: str) -> None:
         self._stream = stream
         self._left = limit
+        self._limit = limit
+        self._target = target
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = self._left + 1
-        block = self._stream.read(min(size, self._left + 1))
+        block = self._stream.read(1 << 16 if size < 0 else size)
         self._left -= len(block)
         if self._left < 0:
-            raise OSError("download is larger than the limit")
+            raise _too_large(self._target, self._limit)
         return block
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def default_update_flags(

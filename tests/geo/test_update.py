@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import gzip
 import io
-import json
 import os
+import signal
+import stat
+import subprocess
+import sys
 import tarfile
-import threading
-import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,81 +20,15 @@ from auditor.errors import DatabaseError, UsageError
 from auditor.geo.cli import db_main
 from auditor.geo.update import UpdateConfig, load_config, parse_geoip_conf, update_databases
 from tests.geo.conftest import MakeDb
-
-ACCOUNT, KEY = "123456", "secret-licence-key"
-LAST_MODIFIED = "Tue, 16 Jun 2026 10:00:00 GMT"
-
-
-@dataclass
-class Service:
-    """What the fake service publishes, and what it was asked."""
-
-    url: str = ""
-    editions: dict[str, bytes] = field(default_factory=dict)  # edition -> .mmdb bytes
-    archive_override: bytes | None = None
-    md5_override: str | None = None
-    redirect_to: str | None = None
-    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, auth)
-
-    def archive(self, edition: str) -> bytes:
-        if self.archive_override is not None:
-            return self.archive_override
-        return make_archive(edition, self.editions[edition])
-
-
-def make_archive(edition: str, mmdb: bytes, member: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in (("COPYRIGHT.txt", b"(c) MaxMind"), (member or f"{edition}.mmdb", mmdb)):
-            info = tarfile.TarInfo(f"{edition}_20260616/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
-    expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{KEY}".encode()).decode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # keep pytest output clean
-            pass
-
-        def do_GET(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            query = dict(urllib.parse.parse_qsl(url.query))
-            auth = self.headers.get("Authorization")
-            service.requests.append((url.path, auth))
-            if url.path.startswith("/storage/"):
-                return self._send(200, service.archive(url.path.rsplit("/", 1)[-1]))
-            if auth != expected:
-                return self._send(401, b'{"code":"AUTHORIZATION_INVALID"}')
-            if url.path == "/geoip/updates/metadata":
-                return self._metadata(query["edition_id"])
-            edition = url.path.split("/")[3]
-            if service.redirect_to:
-                self.send_response(302)
-                self.send_header("Location", f"{service.redirect_to}/storage/{edition}")
-                self.end_headers()
-                return None
-            assert query == {"date": "20260616", "suffix": "tar.gz"}
-            return self._send(200, service.archive(edition))
-
-        def _metadata(self, edition: str) -> None:
-            if edition not in service.editions:
-                return self._send(404, b'{"code":"NOT_FOUND"}')
-            published = hashlib.md5(service.editions[edition], usedforsecurity=False)
-            md5 = service.md5_override or published.hexdigest()
-            body = {"databases": [{"edition_id": edition, "date": "2026-06-16", "md5": md5}]}
-            return self._send(200, json.dumps(body).encode())
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Last-Modified", LAST_MODIFIED)
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
+from tests.geo.update_server import (
+    ACCOUNT,
+    KEY,
+    Service,
+    make_archive,
+    self_signed,
+    serving,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -107,13 +40,9 @@ def service(make_db: MakeDb) -> Iterator[Service]:
         "GeoLite2-City": Path(city).read_bytes(),
         "GeoLite2-ASN": Path(asn).read_bytes(),
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(state) as url:
+        state.url = url
+        yield state
 
 
 @pytest.fixture
@@ -301,3 +230,253 @@ def test_db_main_update(service: Service, folder: Path) -> None:
     assert err.getvalue().count("\n") == 1
     assert "refused" in err.getvalue()
     assert os.listdir(folder) == ["GeoLite2-ASN.mmdb"]
+
+
+# --- Issue 8: every failure is one line and exit 2; bounded in time and size; the key stays home
+
+
+def _argv(service: Service, folder: Path, *extra: str) -> list[str]:
+    return [
+        "update",
+        "--account-id",
+        ACCOUNT,
+        "--license-key",
+        KEY,
+        "--edition",
+        "GeoLite2-City",
+        "--dir",
+        str(folder),
+        "--host",
+        service.url,
+        *extra,
+    ]
+
+
+def _fails_in_one_line(argv: list[str], message: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    assert db_main(argv, {}, out, err) == 2
+    text = err.getvalue()
+    assert text.startswith("audit db: ")
+    assert text.count("\n") == 1, text
+    assert message in text
+    assert KEY not in text
+    return text
+
+
+_MANY_HEADERS = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reply", "message"),
+    [
+        ("metadata", b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed HTTP reply"),
+        ("metadata", b"", "malformed HTTP reply"),
+        ("metadata", b"HTTP/1.1 200 OK\r\n" + _MANY_HEADERS + b"\r\n{}", "malformed HTTP reply"),
+        (
+            "metadata",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n{\"databases\"",
+            "malformed HTTP reply",
+        ),
+        (
+            "metadata",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n" + b"[" * 400_000,
+            "nested too deeply",
+        ),
+        (
+            "metadata",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + b" " * 3_000_000,
+            "larger than",
+        ),
+        (
+            "download",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfff\r\n\x1f\x8b\x08\x00",
+            "malformed HTTP reply",
+        ),
+        ("download", b"HTTP/1.1 200 OK\r\nContent-Length: 9999\r\n\r\n\x1f\x8b", "damaged"),
+    ],
+    ids=[
+        "garbage",
+        "empty",
+        "150-headers",
+        "chunked-cut-off",
+        "json-nesting",
+        "huge-metadata",
+        "archive-chunked-cut-off",
+        "archive-short",
+    ],
+)
+def test_broken_replies_are_one_line_and_exit_2(
+    service: Service, folder: Path, kind: str, reply: bytes, message: str
+) -> None:
+    service.raw[kind] = reply
+    _fails_in_one_line(_argv(service, folder), message)
+    assert os.listdir(folder) == []
+
+
+def test_dir_that_is_a_file(service: Service, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "GeoIP"
+    not_a_dir.write_bytes(b"precious")
+    _fails_in_one_line(_argv(service, not_a_dir), "is not a directory")
+    assert not_a_dir.read_bytes() == b"precious"
+    assert service.requests == []  # refused before asking the network anything
+
+
+def test_target_that_is_a_directory(service: Service, folder: Path) -> None:
+    (folder / "GeoLite2-City.mmdb").mkdir()
+    _fails_in_one_line(_argv(service, folder), "is a directory")
+    assert os.listdir(folder) == ["GeoLite2-City.mmdb"]
+    assert os.path.isdir(folder / "GeoLite2-City.mmdb")
+
+
+def test_a_dripping_server_meets_the_whole_download_deadline(
+    service: Service, folder: Path
+) -> None:
+    service.drip.add("download")  # a byte every 50 ms: each read is quick, the whole is not
+    _fails_in_one_line(
+        _argv(service, folder, "--deadline", "0.5", "--read-timeout", "5"),
+        "took longer than 0.5 s",
+    )
+    assert os.listdir(folder) == []
+
+
+def test_a_silent_server_meets_the_read_timeout(service: Service, folder: Path) -> None:
+    service.stall.add("metadata")
+    _fails_in_one_line(
+        _argv(service, folder, "--read-timeout", "0.3"), "sent nothing for 0.3 s"
+    )
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/GeoLite2-City", "file:///etc/passwd"])
+def test_redirects_to_other_schemes_are_refused(
+    service: Service, folder: Path, target: str
+) -> None:
+    service.redirect_to = target
+    _fails_in_one_line(_argv(service, folder), "only http and https are followed")
+    assert os.listdir(folder) == []
+
+
+def test_redirect_to_another_port_does_not_carry_the_licence_key(
+    service: Service, folder: Path
+) -> None:
+    storage = Service(editions=service.editions)
+    with serving(storage) as url:
+        service.redirect_to = url  # same host, same scheme, another port
+        out, err = io.StringIO(), io.StringIO()
+        assert db_main(_argv(service, folder), {}, out, err) == 0, err.getvalue()
+    assert storage.requests == [("/storage/GeoLite2-City", None)]
+
+
+def test_https_to_http_on_the_same_host_does_not_carry_the_licence_key(
+    service: Service, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, certificate = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # OpenSSL's own trust override
+    secure = Service(editions=service.editions)
+    with serving(secure, tls=context) as url:
+        secure.url = url
+        secure.redirect_to = url.replace("https://", "http://")  # same host, same port
+        out, err = io.StringIO(), io.StringIO()
+        assert db_main(_argv(secure, folder), {}, out, err) == 0, err.getvalue()
+    sent = [(path.split("/")[1], auth is not None) for path, auth in secure.requests]
+    assert sent == [("geoip", True), ("geoip", True), ("storage", False)]
+    assert (folder / "GeoLite2-City.mmdb").read_bytes() == service.editions["GeoLite2-City"]
+
+
+def test_an_untrusted_certificate_is_one_line(
+    service: Service, folder: Path, tmp_path: Path
+) -> None:
+    context, _ = self_signed(tmp_path)
+    secure = Service(editions=service.editions)
+    with serving(secure, tls=context) as url:
+        secure.url = url
+        _fails_in_one_line(_argv(secure, folder), "certificate not trusted")
+
+
+def test_a_gzip_bomb_is_stopped_at_the_size_bound(service: Service, folder: Path) -> None:
+    bomb = b"\0" * (3 << 20)
+    service.editions["GeoLite2-City"] = bomb  # the published MD5 even matches
+    config = replace(_config(service, folder), edition_ids=("GeoLite2-City",))
+    with pytest.raises(DatabaseError, match="unpacks to more than 1 MiB"):
+        update_databases(replace(config, max_mmdb_bytes=1 << 20))
+    assert os.listdir(folder) == []
+
+
+def test_a_tar_header_claiming_a_huge_member_is_refused_unread(
+    service: Service, folder: Path
+) -> None:
+    header = tarfile.TarInfo("GeoLite2-City_20260616/GeoLite2-City.mmdb")
+    header.size = 1 << 40  # a terabyte promised; nothing follows
+    service.archive_override = gzip.compress(header.tobuf())
+    with pytest.raises(DatabaseError, match="unpacks to more than"):
+        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)))
+    assert os.listdir(folder) == []
+
+
+def test_the_default_size_bound_is_what_a_database_can_plausibly_be() -> None:
+    # GeoIP2-Enterprise and DB-IP City Lite unpack to a few hundred MB; 8 GiB was no bound.
+    assert 512 << 20 <= UpdateConfig("1", "k").max_mmdb_bytes <= 2 << 30
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o640])
+def test_installed_mode_is_0644_or_the_replaced_files(
+    service: Service, folder: Path, existing_mode: int | None
+) -> None:
+    target = folder / "GeoLite2-City.mmdb"
+    if existing_mode is not None:
+        target.write_bytes(b"old")
+        target.chmod(existing_mode)
+    previous = os.umask(0o077)
+    try:
+        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == (existing_mode or 0o644)
+
+
+def test_the_licence_key_need_not_be_on_the_command_line(
+    service: Service, folder: Path, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "licence"
+    key_file.write_text(KEY + "\n", encoding="utf-8")
+    env = {"GEOIPUPDATE_ACCOUNT_ID": ACCOUNT, "GEOIPUPDATE_LICENSE_KEY_FILE": str(key_file)}
+    argv = ["update", "--edition", "GeoLite2-ASN", "--dir", str(folder), "--host", service.url]
+    out, err = io.StringIO(), io.StringIO()
+    assert db_main(argv, env, out, err) == 0, err.getvalue()
+    conf = tmp_path / "GeoIP.conf"
+    conf.write_text(f"AccountID {ACCOUNT}\nLicenseKey {KEY}\n", encoding="utf-8")
+    (folder / "GeoLite2-ASN.mmdb").unlink()
+    assert db_main([*argv, "--config", str(conf)], {}, out, err) == 0, err.getvalue()
+    assert (folder / "GeoLite2-ASN.mmdb").read_bytes() == service.editions["GeoLite2-ASN"]
+
+
+def test_the_licence_key_is_not_in_the_config_repr() -> None:
+    assert KEY not in repr(UpdateConfig(ACCOUNT, KEY))
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "status", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_a_signal_mid_download_removes_the_partial_file(
+    service: Service, folder: Path, signal_number: int, status: int, word: str
+) -> None:
+    service.stall.add("download")
+    command = [sys.executable, "-m", "auditor", "db", *_argv(service, folder)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Readiness: the download request has reached the server, so the .partial exists.
+        started = wait_for(lambda: service.requested.is_set() or child.poll() is not None)
+        assert started
+        assert child.poll() is None, child.communicate()
+        assert any(name.endswith(".partial") for name in os.listdir(folder))
+        child.send_signal(signal_number)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == status, err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1
+    assert word in err
+    assert os.listdir(folder) == []
