@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -103,10 +102,10 @@ class Download:
         self._watchdog = threading.Timer(deadlines.total_seconds, self._expire)
         self._watchdog.daemon = True
 
-    @property
-    def headers(self) -> Mapping[str, str]:
+    def header(self, name: str) -> str | None:
+        """A response header, by case-insensitive name."""
         assert self._response is not None  # noqa: S101 - only read inside the with block
-        return dict(self._response.headers.items())
+        return self._response.getheader(name)
 
     def __enter__(self) -> Self:
         self._watchdog.start()

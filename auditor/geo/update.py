@@ -179,7 +179,7 @@ def update_edition(config: UpdateConfig, edition_id: str) -> UpdateResult:
     query = urllib.parse.urlencode({"date": date.replace("-", ""), "suffix": "tar.gz"})
     url = f"{config.host}/geoip/databases/{urllib.parse.quote(edition_id)}/download?{query}"
     with staged(target) as (partial, output), _download(config, url, target) as archive:
-        modified = last_modified(archive.headers.get("Last-Modified"))
+        modified = last_modified(archive.header("Last-Modified"))
         digest = _extract_mmdb(archive, output, target, config.max_mmdb_bytes)
         seal(output)
         if digest != md5:

@@ -207,21 +207,28 @@ def test_parse_geoip_conf_comments_and_blank_lines() -> None:
     }
 
 
-def test_db_main_update(service: Service, folder: Path) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    argv = [
+def _argv(
+    service: Service, folder: Path, *extra: str, edition: str = "GeoLite2-City"
+) -> list[str]:
+    return [
         "update",
         "--account-id",
         ACCOUNT,
         "--license-key",
         KEY,
         "--edition",
-        "GeoLite2-ASN",
+        edition,
         "--dir",
         str(folder),
         "--host",
         service.url,
+        *extra,
     ]
+
+
+def test_db_main_update(service: Service, folder: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = _argv(service, folder, edition="GeoLite2-ASN")
     assert db_main(argv, {}, out, err) == 0
     assert out.getvalue() == f"{folder}/GeoLite2-ASN.mmdb: GeoLite2-ASN 2026-06-16 updated\n"
     assert err.getvalue() == ""
@@ -233,23 +240,6 @@ def test_db_main_update(service: Service, folder: Path) -> None:
 
 
 # --- Issue 8: every failure is one line and exit 2; bounded in time and size; the key stays home
-
-
-def _argv(service: Service, folder: Path, *extra: str) -> list[str]:
-    return [
-        "update",
-        "--account-id",
-        ACCOUNT,
-        "--license-key",
-        KEY,
-        "--edition",
-        "GeoLite2-City",
-        "--dir",
-        str(folder),
-        "--host",
-        service.url,
-        *extra,
-    ]
 
 
 def _fails_in_one_line(argv: list[str], message: str) -> str:
