@@ -147,7 +147,7 @@ def _db(argv: Sequence[str], env: Environment) -> int:
     from auditor.geo.cli import db_main
 
     # Interrupted like an audit: unwinding removes a partial download on the way out.
-    with _sigterm_as_exception():
+    with _signals_as_exceptions():
         try:
             return db_main(list(argv), env.env, env.stdout, env.stderr)
         except KeyboardInterrupt:
