@@ -143,6 +143,11 @@ class CountryAnswer:
     country: str | None
     registered_country: str | None
     represented_country: str | None = None
+    # Where this database puts the address, when it says (City layouts): the point and the
+    # radius in km it claims around it. None: not given (DB-IP Lite gives no radius at all).
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy_radius: int | None = None
 
 
 class LocationFlag(StrEnum):

@@ -37,6 +37,8 @@ class Answer(NamedTuple):
     org: str | None = None
     is_anycast: bool = False
     accuracy_radius: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
     @property
     def has_country(self) -> bool:
@@ -81,6 +83,15 @@ def integer(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def coordinate(value: object, bound: float) -> float | None:
+    """A latitude (bound 90) or longitude (bound 180) in degrees, or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    degrees = float(value)
+    # NaN fails both comparisons: a crafted record's NaN or infinity is no place.
+    return degrees if -bound <= degrees <= bound else None
+
+
 def answer_from_geoip2(model: Country | ASN) -> Answer:
     """Flatten a geoip2 model into an Answer, reading only what its class defines."""
     if isinstance(model, ISP):  # before ASN: ISP is its subclass
@@ -99,7 +110,8 @@ def answer_from_geoip2(model: Country | ASN) -> Answer:
     traits = model.traits
     # Enterprise is a City subclass; a Country model has neither city nor accuracy.
     city = model.city.name if isinstance(model, City) else None
-    radius = model.location.accuracy_radius if isinstance(model, City) else None
+    place = model.location if isinstance(model, City) else None
+    radius = place.accuracy_radius if place is not None else None
     return Answer(
         country=text(model.country.iso_code),
         registered_country=text(model.registered_country.iso_code),
@@ -110,6 +122,8 @@ def answer_from_geoip2(model: Country | ASN) -> Answer:
         or text(getattr(traits, "organization", None)),
         is_anycast=getattr(traits, "is_anycast", False) is True,
         accuracy_radius=integer(radius),
+        latitude=coordinate(place.latitude, 90.0) if place is not None else None,
+        longitude=coordinate(place.longitude, 180.0) if place is not None else None,
     )
 
 
@@ -124,6 +138,8 @@ def answer_from_record(layout: Layout, record: object) -> Answer:
         city=text(record.get("city")),
         asn=integer(record.get("autonomous_system_number")),
         org=text(record.get("autonomous_system_organization")),
+        latitude=coordinate(record.get("latitude"), 90.0),
+        longitude=coordinate(record.get("longitude"), 180.0),
     )
 
 

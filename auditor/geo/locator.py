@@ -246,7 +246,15 @@ def merge_answers(
 ) -> Location:
     """One Location from each database's answer, first database first; flags the doubts."""
     country_answers = tuple(
-        CountryAnswer(db.path, a.country, a.registered_country, a.represented_country)
+        CountryAnswer(
+            db.path,
+            a.country,
+            a.registered_country,
+            a.represented_country,
+            latitude=a.latitude,
+            longitude=a.longitude,
+            accuracy_radius=a.accuracy_radius,
+        )
         for db, a in answers
         if a.has_country
     )

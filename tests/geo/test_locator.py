@@ -130,8 +130,12 @@ def test_several_databases_merge_first_country_and_asn(test_data: Path) -> None:
         "Linköping",
     )
     assert (location.asn, location.org) == (29518, "Bredband2 AB")
+    # The City answer keeps its point and radius (MaxMind's source-data JSON for the network
+    # ::89.160.20.128/121); a Country database has neither.
     assert location.answers == (
-        CountryAnswer(paths[0], "SE", "DE"),
+        CountryAnswer(
+            paths[0], "SE", "DE", latitude=58.4167, longitude=15.6167, accuracy_radius=76
+        ),
         CountryAnswer(paths[2], "SE", "DE"),
     )
     assert location.flags == (LocationFlag.REGISTERED_ELSEWHERE,)
@@ -382,3 +386,31 @@ def test_absurd_build_epoch_is_database_error(make_db: MakeDb) -> None:
 def test_failed_open_closes_the_ones_already_open(test_data: Path, tmp_path: Path) -> None:
     with pytest.raises(DatabaseError):
         open_locator([str(test_data / "GeoIP2-City-Test.mmdb"), str(tmp_path / "none.mmdb")])
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ({"latitude": 52.37, "longitude": 4.9}, (52.37, 4.9)),
+        ({"latitude": 91.0, "longitude": -181.0}, (None, None)),
+        ({"latitude": float("nan"), "longitude": float("inf")}, (None, None)),
+        ({"latitude": "52", "longitude": True}, (None, None)),
+    ],
+    ids=["amsterdam", "out-of-range", "nan-inf", "wrong-types"],
+)
+def test_coordinates_are_kept_per_answer_only_when_they_are_a_place(
+    make_db: MakeDb, location: dict[str, object], expected: tuple[float | None, float | None]
+) -> None:
+    city = make_db(
+        "DBIP-City-Lite",
+        {"5.5.5.0/24": {"country": {"iso_code": "NL"}, "location": location}},
+    )
+    raw = make_db(
+        "city ipv4", {"5.5.5.0/24": {"country_code": "NL", **location}}, ip_version=4
+    )
+    with open_locator([city, raw]) as locator:
+        answers = locator.locate("5.5.5.5").answers
+    assert [(a.latitude, a.longitude, a.accuracy_radius) for a in answers] == [
+        (*expected, None),
+        (*expected, None),
+    ]
