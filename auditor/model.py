@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Defined with the command line (cli/status.py); re-exported here for the stages and the users
+# that import it from the model.
+from auditor.cli.status import ExitStatus as ExitStatus  # noqa: PLC0414 - explicit re-export
+
 PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 
 
@@ -248,14 +252,6 @@ class OverallVerdict(StrEnum):
     INCOMPLETE = "incomplete"
 
 
-class ExitStatus:
-    OK = 0
-    VIOLATIONS = 1
-    ERROR = 2  # usage error, or input that could not be audited
-    SIGINT = 130
-    SIGTERM = 143
-
-
 @dataclass(frozen=True, slots=True)
 class Summary:
     endpoints: int
@@ -307,7 +303,7 @@ class AuditResult:
         return OverallVerdict.PASS
 
     @property
-    def exit_status(self) -> int:
+    def exit_status(self) -> ExitStatus:
         # A violation found in a damaged capture is still a violation: 1 beats 2.
         return {
             OverallVerdict.PASS: ExitStatus.OK,

@@ -448,3 +448,36 @@ def test_live_refuses_to_replace_a_fifo_with_its_capture(tmp_path: Path, city_db
     assert err.splitlines() == [f"audit: error: {fifo}: not a regular file; a live capture is "
                                 "kept in a file"]
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def _on_a_terminal(argv: Sequence[str], env: dict[str, str]) -> str:
+    out = io.StringIO()
+    environment = Environment(stdout=out, stderr=io.StringIO(), env=env, stdout_isatty=True,
+                              stderr_isatty=False)
+    main(list(argv), environment)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {}, {"TERM": "xterm-256color"}])
+def test_a_table_into_a_pipe_or_a_file_has_no_colour(tmp_path: Path, city_db: str,
+                                                     env: dict[str, str]) -> None:
+    capture = write_meeting(tmp_path / "cn.pcap", [US, CN])
+    argv = [str(capture), "--db", city_db, "--allow", "US", "-f", "table"]
+    _, piped, _ = run(argv, env=env)
+    report = tmp_path / "report.txt"
+    run([*argv, "-o", str(report)], env=env)
+    for text in (piped, report.read_text()):
+        assert "╰" in text  # the table's summary panel
+        assert "\x1b[" not in text
+
+
+def test_no_color_on_a_terminal_drops_the_colour_and_keeps_the_table(tmp_path: Path,
+                                                                      city_db: str) -> None:
+    capture = write_meeting(tmp_path / "cn.pcap", [US, CN])
+    argv = [str(capture), "--db", city_db, "--allow", "US"]
+    plain = _on_a_terminal(argv, {"NO_COLOR": "1", "TERM": "xterm-256color"})
+    coloured = _on_a_terminal(argv, {"TERM": "xterm-256color"})
+    assert "╰" in plain
+    assert "\x1b[" not in plain
+    assert "╰" in coloured
+    assert "\x1b[" in coloured  # colour is only what NO_COLOR takes away

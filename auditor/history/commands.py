@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from auditor.cli.status import ExitStatus
 from auditor.errors import AuditorError, UsageError
-from auditor.model import ExitStatus
 from auditor.report.escape import sanitize_text
 
 if typing.TYPE_CHECKING:  # SQLAlchemy is imported only when a history is read

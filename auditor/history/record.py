@@ -12,7 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from auditor import __version__
-from auditor.model import AuditResult, CaptureSummary, ExitStatus, Finding, Policy
+from auditor.cli.status import ExitStatus
+from auditor.model import AuditResult, CaptureSummary, Finding, Policy
 from auditor.report.escape import clean, clean_optional
 
 

@@ -28,6 +28,14 @@ class OutputFormat(StrEnum):
     def to_format(self, options: RenderOptions | None = None) -> ReportFormat:
         return _FORMATS[self](options)
 
+    @classmethod
+    def for_suffix(cls, suffix: str) -> OutputFormat | None:
+        """The format an -o file's suffix (".sarif") names, if any: the user's intent."""
+        for chosen, implementation in _FORMATS.items():
+            if suffix.lower() in implementation.suffixes:
+                return chosen
+        return None
+
 
 _FORMATS: dict[OutputFormat, type[ReportFormat]] = {
     OutputFormat.TABLE: TableFormat,

@@ -77,8 +77,7 @@ class CsvFormat(ReportFormat):
     """For spreadsheets: a header row, then one row per endpoint in report order."""
 
     name = "csv"
-    extension = "csv"
-    media_type = "text/csv"
+    suffixes = (".csv",)
 
     def render(self, result: AuditResult) -> str:
         buffer = StringIO()

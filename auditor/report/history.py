@@ -10,8 +10,9 @@ import os
 import stat
 from pathlib import Path
 
+from auditor.cli.status import ExitStatus
 from auditor.errors import HistoryError
-from auditor.model import AuditResult, ExitStatus, Verdict
+from auditor.model import AuditResult, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import RenderOptions
 from auditor.report.json_format import JsonFormat

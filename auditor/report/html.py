@@ -130,8 +130,7 @@ class HtmlFormat(ReportFormat):
     """A single page to archive or send: opens offline, executes nothing."""
 
     name = "html"
-    extension = "html"
-    media_type = "text/html"
+    suffixes = (".html", ".htm")
 
     def render(self, result: AuditResult) -> str:
         return page(result, generated_at(self.options), self.options.tool_version)

@@ -25,10 +25,8 @@ class ReportFormat(ABC):
     """One output format: turns an AuditResult into the text of a report."""
 
     name: ClassVar[str]
-    extension: ClassVar[str]  # for a default file name: "json", "csv"...
-    media_type: ClassVar[str]
-    # True when every endpoint is listed; False when only what needs attention is (SARIF).
-    is_manifest: ClassVar[bool] = True
+    # The -o file suffixes that choose this format when --format is not given.
+    suffixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: RenderOptions | None = None) -> None:
         self.options = options or RenderOptions()

@@ -143,8 +143,7 @@ class JsonFormat(ReportFormat):
     """The machine-readable report: one JSON object, keys in a fixed order."""
 
     name = "json"
-    extension = "json"
-    media_type = "application/json"
+    suffixes = (".json",)
 
     def document(self, result: AuditResult) -> JsonObject:
         """The report as a JSON-ready dict, for callers that embed it."""

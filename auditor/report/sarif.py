@@ -152,9 +152,7 @@ class SarifFormat(ReportFormat):
     """SARIF 2.1.0, as code-scanning hosts (GitHub, GitLab) read it."""
 
     name = "sarif"
-    extension = "sarif"
-    media_type = "application/sarif+json"
-    is_manifest = False  # only what needs attention: allowed and local endpoints are not results
+    suffixes = (".sarif",)
 
     def render(self, result: AuditResult) -> str:
         text = json.dumps(document(result, self.options.tool_version), indent=2, ensure_ascii=False)

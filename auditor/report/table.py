@@ -279,8 +279,6 @@ class TableFormat(ReportFormat):
     """The rich table rendered to text; ANSI styles when options.color is true."""
 
     name = "table"
-    extension = "txt"
-    media_type = "text/plain"
 
     def console(self, file: StringIO) -> Console:
         # An empty environment: NO_COLOR, COLUMNS or TERM of the caller must not change the text

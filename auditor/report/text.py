@@ -117,8 +117,7 @@ class TextFormat(ReportFormat):
     """Stable, greppable plain text: one line per endpoint, then the summary."""
 
     name = "text"
-    extension = "txt"
-    media_type = "text/plain"
+    suffixes = (".txt",)
 
     def render(self, result: AuditResult) -> str:
         return "\n".join(text_lines(result)).rstrip("\n") + "\n"

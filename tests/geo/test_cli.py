@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.geo.cli import db_main
+from auditor.cli import Environment, main
 from auditor.geo.dbinfo import sha256_of
 from tests.geo.conftest import MakeDb
 
@@ -20,7 +20,8 @@ def _run(
     argv: list[str], env: dict[str, str] | None = None, now: float = BUILT + 10 * DAY
 ) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = db_main(argv, env or {}, out, err, now=now)
+    environment = Environment(stdout=out, stderr=err, env=env or {}, now=lambda: now)
+    status = main(["db", *argv], environment)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -91,7 +92,7 @@ def test_bad_databases_are_one_line_each_and_exit_2(make_db: MakeDb, tmp_path: P
     status, out, err = _run(["info", "--db", missing, "--db", good])
     assert status == 2
     assert out.startswith(f"{good}\n")
-    assert err == f"audit db: {missing}: cannot open database: no such file\n"
+    assert err == f"audit db: error: {missing}: cannot open database: no such file\n"
 
 
 def test_corrupt_shared_databases_exit_2(shared_data: Path) -> None:
@@ -99,7 +100,7 @@ def test_corrupt_shared_databases_exit_2(shared_data: Path) -> None:
         status, out, err = _run(["info", "--db", str(path)])
         assert (status, out) == (2, "")
         assert err.count("\n") == 1
-        assert err.startswith(f"audit db: {path}: ")
+        assert err.startswith(f"audit db: error: {path}: ")
 
 
 @pytest.mark.parametrize(
@@ -114,4 +115,5 @@ def test_corrupt_shared_databases_exit_2(shared_data: Path) -> None:
 def test_usage(argv: list[str], status: int, stream: str) -> None:
     got, out, err = _run(argv)
     assert got == status
-    assert "usage: audit db" in (out if stream == "out" else err)
+    expected = "usage: audit db" if stream == "out" else "(audit db --help shows the options)"
+    assert expected in (out if stream == "out" else err)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.cli import Environment, main
 from auditor.errors import DatabaseError, UsageError
-from auditor.geo.cli import db_main
 from auditor.geo.update import UpdateConfig, load_config, parse_geoip_conf, update_databases
 from tests.geo.conftest import MakeDb
 from tests.geo.update_server import (
@@ -29,6 +29,10 @@ from tests.geo.update_server import (
     serving,
     wait_for,
 )
+
+
+def db_main(argv: list[str], env: dict[str, str], out: io.StringIO, err: io.StringIO) -> int:
+    return main(["db", *argv], Environment(stdout=out, stderr=err, env=env))
 
 
 @pytest.fixture

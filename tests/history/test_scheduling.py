@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import build_parser
+from auditor.cli.audit import build_parser
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),

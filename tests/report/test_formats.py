@@ -267,9 +267,13 @@ def test_get_format_unknown() -> None:
         get_format("xml")
 
 
-def test_manifest_flags() -> None:
-    assert not get_format(OutputFormat.SARIF).is_manifest
-    assert get_format(OutputFormat.JSON).is_manifest
+def test_output_file_suffixes_name_one_format_each() -> None:
+    assert OutputFormat.for_suffix(".SARIF") is OutputFormat.SARIF
+    assert OutputFormat.for_suffix(".htm") is OutputFormat.HTML
+    assert OutputFormat.for_suffix(".xml") is OutputFormat.JUNIT
+    assert OutputFormat.for_suffix(".pcap") is None
+    suffixes = [s for f in OutputFormat for s in type(f.to_format()).suffixes]
+    assert len(suffixes) == len(set(suffixes))
 
 
 def test_verdict_counts_match_model() -> None:

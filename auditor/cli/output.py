@@ -1,4 +1,4 @@
-"""Where a report file goes: a regular file is replaced atomically, a device or FIFO written into.
+"""Where the report goes and in which format: standard output, or a file given with -o.
 
 `-o` must behave as a careful shell redirection would. A regular file (or the file a symlink
 points at) is replaced whole, so a reader never sees half a report, keeping the mode the file
@@ -10,13 +10,17 @@ is read, so an audit never overwrites its own evidence.
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from auditor.atomic import replacing
-from auditor.errors import UsageError
+from auditor.cli.environment import Environment
+from auditor.errors import AuditorError, UsageError
+from auditor.model import AuditResult
+from auditor.report import OutputFormat, RenderOptions
 
 
 class OutputConflictError(UsageError):
@@ -36,6 +40,46 @@ def check_output_path(path: str, role: str, inputs: Iterable[tuple[str, str]]) -
                 f"{path}: is also the {input_role} of this run; refusing to write the "
                 f"{role} over it"
             )
+
+
+def report_format(args: argparse.Namespace, env: Environment) -> OutputFormat:
+    """--format; else what the -o file's suffix names; else a table on a terminal, text for a
+    pipe. NO_COLOR only takes the colour away: a terminal still gets the table."""
+    if args.format:
+        return OutputFormat(args.format)
+    if args.output:
+        return OutputFormat.for_suffix(Path(args.output).suffix) or OutputFormat.TEXT
+    return OutputFormat.TABLE if env.stdout_isatty else OutputFormat.TEXT
+
+
+def write_report(result: AuditResult, args: argparse.Namespace, env: Environment) -> None:
+    """The report to -o or standard output; AuditorError naming where, when it cannot be."""
+    chosen = report_format(args, env)
+    if chosen is OutputFormat.TABLE and not args.output and env.stdout_isatty:
+        _print_table(result, env)
+        return
+    # Colour only ever goes to a terminal: never into a file or a pipe.
+    text = chosen.to_format(RenderOptions(color=False)).render(result)
+    where = args.output or "standard output"
+    try:
+        if args.output:
+            write_report_file(Path(args.output), text)
+        else:
+            env.stdout.write(text)
+            env.stdout.flush()
+    except OSError as error:
+        raise AuditorError(f"{where}: cannot write report: {error.strerror}") from error
+
+
+def _print_table(result: AuditResult, env: Environment) -> None:
+    from rich.console import Console
+
+    from auditor.report.table import print_table
+
+    colour = env.stdout_colour
+    console = Console(file=env.stdout, force_terminal=True, no_color=not colour,
+                      color_system="auto" if colour else None, highlight=False)
+    print_table(result, console)
 
 
 def write_report_file(path: Path, text: str) -> None:

@@ -1,15 +1,16 @@
-"""`audit db info` and `audit db update`: the database subcommands the main CLI dispatches to."""
+"""`audit db info` and `audit db update`: the geolocation databases in use, and fetching them."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import NoReturn, TextIO
 
-from auditor.errors import AuditorError
+from auditor.cli.environment import Environment
+from auditor.cli.failures import guarded
+from auditor.cli.options import Parser, ParserExit
+from auditor.cli.status import ExitStatus
+from auditor.errors import AuditorError, UsageError
 from auditor.geo.dbinfo import (
     DEFAULT_MAX_AGE_DAYS,
     DatabaseDetails,
@@ -25,46 +26,31 @@ from auditor.geo.locator import open_locator
 from auditor.geo.update import default_update_flags, load_config, update_databases
 from auditor.report.escape import sanitize_text
 
-EXIT_OK = 0
-EXIT_ERROR = 2
+
+def run(argv: list[str], env: Environment) -> int:
+    """Run `audit db ARGV`; 0 on success, 2 on a usage error or a database that cannot be used."""
+    env = env.for_program("audit db")
+    try:
+        args = build_parser(env).parse_args(argv)
+    except ParserExit as stop:
+        return stop.status
+    except UsageError as error:
+        env.error(str(error))
+        return ExitStatus.ERROR
+    if args.command == "info":
+        return guarded(env, lambda: _info(args, env), aftermath="")
+    # Interrupted like an audit: unwinding removes a partial download on the way out.
+    return guarded(env, lambda: _update(args, env),
+                   aftermath="; nothing partial was left behind")
 
 
-class _StopParsingError(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that writes to the given streams and returns instead of exiting."""
-
-    def __init__(self, *args: object, out: TextIO, err: TextIO, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._out, self._err = out, err
-
-    def _print_message(self, message: str, file: object = None) -> None:
-        if message:
-            (self._out if file is None else self._err).write(message)
-
-    def print_help(self, file: object = None) -> None:
-        self._out.write(self.format_help())
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        if message:
-            self._err.write(message)
-        raise _StopParsingError(status)
-
-    def error(self, message: str) -> NoReturn:
-        self._err.write(self.format_usage())
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
-
-
-def _parser(out: TextIO, err: TextIO) -> _Parser:
-    parser = _Parser(
-        prog="audit db", description="Inspect and update geolocation databases.", out=out, err=err
+def build_parser(env: Environment) -> Parser:
+    parser = Parser(
+        prog="audit db", description="Inspect and update geolocation databases.", env=env
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{info,update}", required=True, parser_class=_sub_parser(out, err)
+        dest="command", metavar="{info,update}", required=True,
+        parser_class=parser.subparser_class(),
     )
     info = commands.add_parser("info", help="each database in use: type, age, size, SHA-256")
     info.add_argument(
@@ -119,45 +105,12 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _sub_parser(out: TextIO, err: TextIO) -> type[_Parser]:
-    class SubParser(_Parser):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, out=out, err=err, **kwargs)
-
-    return SubParser
-
-
-def db_main(
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    out: TextIO,
-    err: TextIO,
-    now: float | None = None,
-) -> int:
-    """Run `audit db ARGV`; 0 on success, 2 on a usage error or a database that cannot be used."""
-    try:
-        args = _parser(out, err).parse_args(list(argv))
-    except _StopParsingError as stop:
-        return stop.status
-    try:
-        if args.command == "info":
-            return _info(args, env, out, err, time.time() if now is None else now)
-        return _update(args, env, out)
-    except AuditorError as exc:
-        err.write(f"audit db: {sanitize_text(str(exc))}\n")
-        return EXIT_ERROR
-    except Exception as exc:  # a bug of ours: still one line and exit 2, never a traceback
-        err.write(f"audit db: internal error: {type(exc).__name__}: {sanitize_text(str(exc))}\n")
-        return EXIT_ERROR
-
-
-def _info(
-    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, now: float
-) -> int:
-    paths = discover_databases(args.db, env)
+def _info(args: argparse.Namespace, env: Environment) -> int:
+    now = env.now()
+    paths = discover_databases(args.db, env.env)
     if not paths:
-        err.write("audit db: no database found; give one with --db or set AUDITOR_DB\n")
-        return EXIT_ERROR
+        env.error("no database found; give one with --db or set AUDITOR_DB")
+        return ExitStatus.ERROR
     described: list[DatabaseDetails] = []
     failed = False
     for path in paths:
@@ -165,15 +118,15 @@ def _info(
             with open_locator([path]) as locator:
                 described.append(details_of(locator.databases[0]))
         except AuditorError as exc:  # describe the others, then fail
-            err.write(f"audit db: {sanitize_text(str(exc))}\n")
+            env.error(str(exc))
             failed = True
     if args.format == "json":
         records = [_as_json(d, now, args.max_db_age) for d in described]
-        out.write(json.dumps({"databases": records}, indent=2, ensure_ascii=True) + "\n")
+        env.stdout.write(json.dumps({"databases": records}, indent=2, ensure_ascii=True) + "\n")
     else:
         for details in described:
-            out.write(_as_text(details, now, args.max_db_age))
-    return EXIT_ERROR if failed else EXIT_OK
+            env.stdout.write(_as_text(details, now, args.max_db_age))
+    return ExitStatus.ERROR if failed else ExitStatus.OK
 
 
 def _as_text(details: DatabaseDetails, now: float, max_age: float) -> str:
@@ -214,7 +167,7 @@ def _as_json(details: DatabaseDetails, now: float, max_age: float) -> dict[str, 
     }
 
 
-def _update(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+def _update(args: argparse.Namespace, env: Environment) -> int:
     flags = default_update_flags(
         account_id=args.account_id,
         license_key=args.license_key,
@@ -223,10 +176,12 @@ def _update(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         host=args.host,
     )
     config = replace(
-        load_config(flags, env, args.config),
+        load_config(flags, env.env, args.config),
         deadlines=Deadlines(read_seconds=args.read_timeout, total_seconds=args.deadline),
     )
     for result in update_databases(config):
         state = "updated" if result.updated else "already current"
-        out.write(f"{sanitize_text(result.path)}: {result.edition_id} {result.date} {state}\n")
-    return EXIT_OK
+        env.stdout.write(
+            f"{sanitize_text(result.path)}: {result.edition_id} {result.date} {state}\n"
+        )
+    return ExitStatus.OK
