@@ -49,6 +49,8 @@ def build_history_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument("--verdict", action="append", choices=_VERDICTS, metavar="VERDICT",
                         help="findings with this verdict, repeatable (default: violation); "
                         f"one of {', '.join(_VERDICTS)}")
+    parser.add_argument("--run", type=int, metavar="N", help="one run whole instead: its "
+                        "policy as written, databases, captures and every finding")
     parser.add_argument("--summary", metavar="YYYY-MM", help="a month's summary for a "
                         "compliance ticket instead (best with --format markdown)")
     return parser
@@ -97,6 +99,8 @@ def _history(args: argparse.Namespace) -> str:
     target = parse_target(args.history)
     if args.summary:
         return _summary(args, target)
+    if args.run is not None:
+        return _one_run(args, target)
     filters = queries.Filters(
         since=parse_moment(args.since, end=False) if args.since else None,
         until=parse_moment(args.until, end=True) if args.until else None,
@@ -127,6 +131,21 @@ def _summary(args: argparse.Namespace, target: HistoryTarget) -> str:
     if args.format == "json":
         return render.summary_json(summary)
     return render.summary_text(summary, markdown=args.format == "markdown", source=target.label)
+
+
+def _one_run(args: argparse.Namespace, target: HistoryTarget) -> str:
+    from auditor.history import queries, render
+    from auditor.history.store import open_store
+
+    with open_store(target, create=False) as store, store.reading() as connection:
+        found = queries.get_runs(connection, [args.run])
+        if not found:
+            raise UsageError(f"{target.label}: no run {args.run} in the history")
+        findings = queries.list_findings(connection, queries.Filters(), args.verdict,
+                                         run_ids=[args.run])
+    if args.format == "json":
+        return render.one_run_json(found[0], findings)
+    return render.one_run_text(found[0], findings, markdown=args.format == "markdown")
 
 
 def _diff(args: argparse.Namespace) -> str:

@@ -53,6 +53,7 @@ class StoredRun:
     exit_status: int
     complete: bool
     policy_sha256: str | None
+    policy_text: str | None
     policy: dict[str, Any] | None
     errors: tuple[str, ...]
     endpoints: int
@@ -225,6 +226,7 @@ def _runs(connection: Connection, query: Select[Any]) -> list[StoredRun]:
             exit_status=row["exit_status"],
             complete=row["complete"],
             policy_sha256=row["policy_sha256"],
+            policy_text=row["policy_text"],
             policy=row["policy"],
             errors=tuple(row["errors"]),
             endpoints=row["endpoints"],

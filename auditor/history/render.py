@@ -100,6 +100,15 @@ def finding_json(finding: StoredFinding | None) -> dict[str, Any] | None:
     }
 
 
+def one_run_json(run: StoredRun, findings: Sequence[StoredFinding]) -> str:
+    document = {
+        "schema": HISTORY_SCHEMA,
+        "run": {**run_json(run), "policy_text": run.policy_text},
+        "findings": [finding_json(f) for f in findings],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
 def history_json(runs: Sequence[StoredRun], findings: Sequence[StoredFinding]) -> str:
     document = {
         "schema": HISTORY_SCHEMA,
@@ -353,4 +362,44 @@ def summary_text(summary: MonthlySummary, markdown: bool, source: str) -> str:
          for r in summary.failed_runs],
         markdown,
     ) if summary.failed_runs else ["(none)"]
+    return "\n".join(lines) + "\n"
+
+
+def one_run_text(run: StoredRun, findings: Sequence[StoredFinding], markdown: bool) -> str:
+    """One run whole, as evidence: what was read, with what data and policy, what was found."""
+    escape: Cell = markdown_text if markdown else clean
+    lines = [
+        _heading(f"Run {run.id}: {run.verdict} (exit {run.exit_status})", markdown, level=1),
+        "",
+        escape(f"Recorded {stamp(run.recorded_at)} UTC on {run.host} by auditor "
+               f"{run.tool_version}."),
+        "",
+        _heading(f"Policy (sha256 {run.policy_sha256 or '-'})", markdown),
+    ]
+    policy = (run.policy_text or "(not recorded: the run failed before it)").rstrip("\n")
+    # The text as written: a fenced block in Markdown, indented on a terminal.
+    policy_lines = [clean(line) for line in policy.split("\n")]
+    lines += ["~~~~", *(line.replace("~~~~", "~~~\\~") for line in policy_lines), "~~~~"] \
+        if markdown else ["    " + line for line in policy_lines]
+    lines += ["", _heading("Databases", markdown)]
+    lines += _table(
+        ("type", "build date", "sha256", "path"),
+        [[d.database_type, build_day(d.build_epoch), d.sha256 or "-", d.path]
+         for d in run.databases],
+        markdown,
+    ) if run.databases else ["(none)"]
+    lines += ["", _heading("Captures", markdown)]
+    lines += _table(
+        ("path", "size", "sha256", "verdict", "packets"),
+        [[c.path, "-" if c.size is None else str(c.size), c.sha256 or "-", c.verdict,
+          str(c.packets)] for c in run.captures],
+        markdown,
+    ) if run.captures else ["(none)"]
+    lines += ["", _heading(f"Findings ({len(findings)})", markdown)]
+    lines += _table(_FINDING_HEADERS, _finding_rows(findings), markdown) if findings else [
+        "(none)"
+    ]
+    if run.errors:
+        lines += ["", _heading("Errors", markdown)]
+        lines += [("- " if markdown else "  ") + escape(error) for error in run.errors]
     return "\n".join(lines) + "\n"

@@ -200,3 +200,20 @@ def test_diff_skips_a_failed_run_and_takes_one_run_against_its_predecessor(
     assert (latest["before"]["id"], latest["after"]["id"]) == (2, 3)
     single = run_json(["diff", "2", "--history", three_runs.history])
     assert (single["before"]["id"], single["after"]["id"]) == (1, 2)
+
+
+def test_one_run_whole_as_evidence(three_runs: ThreeRuns) -> None:
+    import hashlib
+
+    shown = run_json(["history", "--history", three_runs.history, "--run", "3"])
+    assert shown["run"]["policy_text"] == 'allow = ["US", "EU", "CN"]\n'
+    assert {(f["ip"], f["verdict"]) for f in shown["findings"]} >= {
+        (US.ip, "allowed"), (SE.ip, "allowed"), (CN.ip, "allowed")
+    }
+    status, text, _ = run(["history", "--history", three_runs.history, "--run", "3",
+                           "--format", "markdown"])
+    assert status == 0
+    assert hashlib.sha256(three_runs.monday.read_bytes()).hexdigest() in text
+    assert '~~~~\nallow = ["US", "EU", "CN"]\n~~~~' in text
+    status, _, err = run(["history", "--history", three_runs.history, "--run", "9"])
+    assert (status, "no run 9" in err) == (2, True)
