@@ -186,9 +186,10 @@ def summary_json(summary: MonthlySummary) -> str:
 # ---- Text and Markdown: one table writer for both -------------------------------------------
 
 Cell = Callable[[str], str]
+Rows = Sequence[Sequence[str]]
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> list[str]:
+def _table(headers: Sequence[str], rows: Rows, markdown: bool) -> list[str]:
     escape: Cell = markdown_text if markdown else clean
     cells = [[escape(value) for value in row] for row in rows]
     if markdown:
@@ -206,16 +207,31 @@ def _heading(text: str, markdown: bool, level: int = 2) -> str:
     return f"{'#' * level} {text}" if markdown else text
 
 
+def _section(title: str, headers: Sequence[str], rows: Rows, markdown: bool) -> list[str]:
+    """A blank line, a heading, and the table or "(none)"."""
+    body = _table(headers, rows, markdown) if rows else ["(none)"]
+    return ["", _heading(title, markdown), *body]
+
+
+def _bullets(items: Sequence[str], markdown: bool) -> list[str]:
+    escape: Cell = markdown_text if markdown else clean
+    return [("- " if markdown else "  ") + escape(item) for item in items]
+
+
+_RUN_HEADERS = ("run", "recorded (UTC)", "verdict", "captures", "endpoints", "violations",
+                "unknown", "host")
+_FINDING_HEADERS = ("run", "recorded (UTC)", "endpoint", "verdict", "country", "platform",
+                    "captures", "reason")
+_CHANGE_HEADERS = ("endpoint", "before", "after", "coincides with", "platform", "captures")
+_DATABASE_HEADERS = ("type", "build date", "sha256", "path")
+
+
 def _run_rows(runs: Sequence[StoredRun]) -> list[list[str]]:
     return [
         [str(r.id), stamp(r.recorded_at), r.verdict, str(len(r.captures)), str(r.endpoints),
          str(r.violations), str(r.unknown), r.host]
         for r in runs
     ]
-
-
-_RUN_HEADERS = ("run", "recorded (UTC)", "verdict", "captures", "endpoints", "violations",
-                "unknown", "host")
 
 
 def _finding_rows(findings: Sequence[StoredFinding]) -> list[list[str]]:
@@ -226,19 +242,31 @@ def _finding_rows(findings: Sequence[StoredFinding]) -> list[list[str]]:
     ]
 
 
-_FINDING_HEADERS = ("run", "recorded (UTC)", "endpoint", "verdict", "country", "platform",
-                    "captures", "reason")
+def _database_rows(databases: Sequence[StoredDatabase]) -> list[list[str]]:
+    return [[d.database_type, build_day(d.build_epoch), d.sha256 or "-", d.path]
+            for d in databases]
+
+
+def _change_rows(changes: Sequence[EndpointChange]) -> list[list[str]]:
+    def side(finding: StoredFinding | None) -> str:
+        return "(absent)" if finding is None else f"{finding.verdict} {finding.country or '?'}"
+
+    rows = []
+    for change in changes:
+        seen = change.after or change.before
+        platform = (seen.platform or "") if seen else ""
+        captures = ", ".join(seen.captures) if seen else ""
+        rows.append([change.ip, side(change.before), side(change.after), change.cause.value,
+                     platform, captures])
+    return rows
 
 
 def history_text(
     runs: Sequence[StoredRun], findings: Sequence[StoredFinding], markdown: bool
 ) -> str:
-    lines = [_heading(f"Runs ({len(runs)})", markdown)]
-    lines += _table(_RUN_HEADERS, _run_rows(runs), markdown) if runs else ["(none)"]
-    lines += ["", _heading(f"Findings ({len(findings)})", markdown)]
-    lines += _table(_FINDING_HEADERS, _finding_rows(findings), markdown) if findings else [
-        "(none)"
-    ]
+    lines = _section(f"Runs ({len(runs)})", _RUN_HEADERS, _run_rows(runs), markdown)[1:]
+    lines += _section(f"Findings ({len(findings)})", _FINDING_HEADERS, _finding_rows(findings),
+                      markdown)
     return "\n".join(lines) + "\n"
 
 
@@ -251,118 +279,91 @@ def _database_change_line(change: DatabaseChange) -> str:
     return f"database {change.database_type}: {side(change.before)} -> {side(change.after)}"
 
 
-def _change_rows(changes: Sequence[EndpointChange]) -> list[list[str]]:
-    def side(finding: StoredFinding | None) -> str:
-        if finding is None:
-            return "(absent)"
-        return f"{finding.verdict} {finding.country or '?'}"
-
-    rows = []
-    for change in changes:
-        seen = change.after or change.before
-        platform = (seen.platform or "") if seen else ""
-        captures = ", ".join(seen.captures) if seen else ""
-        rows.append([change.ip, side(change.before), side(change.after), change.cause.value,
-                     platform, captures])
-    return rows
-
-
-_CHANGE_HEADERS = ("endpoint", "before", "after", "coincides with", "platform", "captures")
-
-
 def diff_text(diff: RunDiff, markdown: bool) -> str:
     a, b = diff.before, diff.after
+    context = [_database_change_line(c) for c in diff.database_changes]
+    if diff.policy_changed:
+        context.append(f"policy: sha256 {short(a.policy_sha256)} -> {short(b.policy_sha256)}")
     lines = [
         _heading(f"Run {a.id} ({stamp(a.recorded_at)}, {a.verdict}) -> run {b.id} "
                  f"({stamp(b.recorded_at)}, {b.verdict})", markdown, level=1),
         "",
+        *(_bullets(context, markdown) or ["no database or policy change between the runs"]),
     ]
-    context = [_database_change_line(c) for c in diff.database_changes]
-    if diff.policy_changed:
-        context.append(f"policy: sha256 {short(a.policy_sha256)} -> {short(b.policy_sha256)}")
-    lines += [("- " if markdown else "  ") + (markdown_text(x) if markdown else clean(x))
-              for x in context] or ["no database or policy change between the runs"]
-    sections = (
+    for title, changes in (
         ("New violations", diff.new_violations),
         ("Resolved violations", diff.resolved_violations),
         ("Placed or judged otherwise", diff.changed),
         ("New endpoints", diff.new_endpoints),
         ("Resolved endpoints", diff.resolved_endpoints),
-    )
-    for title, changes in sections:
-        lines += ["", _heading(f"{title} ({len(changes)})", markdown)]
-        if changes:
-            lines += _table(_CHANGE_HEADERS, _change_rows(changes), markdown)
-    countries = (
-        f"countries: new {', '.join(diff.new_countries) or '-'}; "
-        f"gone {', '.join(diff.gone_countries) or '-'}"
-    )
+    ):
+        lines += _section(f"{title} ({len(changes)})", _CHANGE_HEADERS, _change_rows(changes),
+                          markdown)
+    countries = (f"countries: new {', '.join(diff.new_countries) or '-'}; "
+                 f"gone {', '.join(diff.gone_countries) or '-'}")
     lines += ["", markdown_text(countries) if markdown else clean(countries)]
     return "\n".join(lines) + "\n"
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {key}" for key, count in sorted(counts.items())) or "none"
+
+
 def summary_text(summary: MonthlySummary, markdown: bool, source: str) -> str:
-    escape: Cell = markdown_text if markdown else clean
-    verdicts = ", ".join(f"{count} {verdict}" for verdict, count in
-                         sorted(summary.runs_by_verdict.items())) or "none"
-    captures = ", ".join(f"{count} {verdict}" for verdict, count in
-                         sorted(summary.captures_by_verdict.items())) or "none"
-    bullet = "- " if markdown else "  "
-    lines = [
-        _heading(f"Audit summary {summary.month.label}", markdown, level=1),
-        "",
-        bullet + escape(f"Period: {iso(summary.month.start)} to {iso(summary.month.end)} "
-                        "(end excluded)"),
-        bullet + escape(f"History: {source}"),
-        bullet + escape(f"Runs: {summary.runs} ({verdicts})"),
-        bullet + escape(f"Captures audited: {summary.captures_audited} distinct files; "
-                        f"verdicts per run: {captures}"),
-        bullet + escape("Endpoints in violation: "
-                        f"{len(summary.violating_endpoints)}"
-                        + (" (" + ", ".join(f"{k}: {v}" for k, v in
-                                            summary.violations_by_country.items()) + ")"
-                           if summary.violations_by_country else "")),
-        "",
-        _heading(f"Captures with violations ({len(summary.violating_captures)})", markdown),
+    by_country = ", ".join(f"{k}: {v}" for k, v in summary.violations_by_country.items())
+    facts = [
+        f"Period: {iso(summary.month.start)} to {iso(summary.month.end)} (end excluded)",
+        f"History: {source}",
+        f"Runs: {summary.runs} ({_counts(summary.runs_by_verdict)})",
+        f"Captures audited: {summary.captures_audited} distinct files; verdicts per run: "
+        f"{_counts(summary.captures_by_verdict)}",
+        f"Endpoints in violation: {len(summary.violating_endpoints)}"
+        + (f" ({by_country})" if by_country else ""),
     ]
-    lines += _table(
+    lines = [_heading(f"Audit summary {summary.month.label}", markdown, level=1), "",
+             *_bullets(facts, markdown)]
+    lines += _section(
+        f"Captures with violations ({len(summary.violating_captures)})",
         ("run", "recorded (UTC)", "capture", "sha256", "countries", "endpoints"),
         [[str(v.run_id), stamp(v.recorded_at), v.capture.path, short(v.capture.sha256),
           ", ".join(v.countries), ", ".join(v.endpoints)] for v in summary.violating_captures],
         markdown,
-    ) if summary.violating_captures else ["(none)"]
-    lines += ["", _heading(f"Endpoints in violation ({len(summary.violating_endpoints)})",
-                           markdown)]
-    lines += _table(
+    )
+    lines += _section(
+        f"Endpoints in violation ({len(summary.violating_endpoints)})",
         ("endpoint", "country", "platform", "hostnames", "runs", "first run", "last run",
          "reason"),
         [[e.ip, e.country or "?", e.platform or "", ", ".join(e.hostnames), str(e.runs),
           str(e.first_run), str(e.last_run), e.reason] for e in summary.violating_endpoints],
         markdown,
-    ) if summary.violating_endpoints else ["(none)"]
-    lines += ["", _heading("Geolocation databases used", markdown)]
-    lines += _table(
-        ("type", "build date", "sha256", "path"),
-        [[d.database_type, build_day(d.build_epoch), d.sha256 or "-", d.path]
-         for d in summary.databases],
-        markdown,
-    ) if summary.databases else ["(none)"]
-    lines += ["", _heading("Policies used", markdown)]
-    lines += _table(
+    )
+    lines += _section("Geolocation databases used", _DATABASE_HEADERS,
+                      _database_rows(summary.databases), markdown)
+    lines += _section(
+        "Policies used",
         ("sha256", "runs", "first run", "last run"),
         [[p.sha256 or "-", str(p.runs), str(p.first_run), str(p.last_run)]
          for p in summary.policies],
         markdown,
-    ) if summary.policies else ["(none)"]
-    lines += ["", _heading(f"Runs not covering their captures ({len(summary.failed_runs)})",
-                           markdown)]
-    lines += _table(
+    )
+    lines += _section(
+        f"Runs not covering their captures ({len(summary.failed_runs)})",
         ("run", "recorded (UTC)", "verdict", "errors"),
         [[str(r.id), stamp(r.recorded_at), r.verdict, "; ".join(r.errors)]
          for r in summary.failed_runs],
         markdown,
-    ) if summary.failed_runs else ["(none)"]
+    )
     return "\n".join(lines) + "\n"
+
+
+def _policy_block(text: str | None, markdown: bool) -> list[str]:
+    """The policy as written: a fenced block in Markdown (no line can close it), indented on a
+    terminal."""
+    policy = (text or "(not recorded: the run failed before it)").rstrip("\n")
+    lines = [clean(line) for line in policy.split("\n")]
+    if markdown:
+        return ["~~~~", *(line.replace("~~~~", "~~~\\~") for line in lines), "~~~~"]
+    return ["    " + line for line in lines]
 
 
 def one_run_text(run: StoredRun, findings: Sequence[StoredFinding], markdown: bool) -> str:
@@ -375,31 +376,18 @@ def one_run_text(run: StoredRun, findings: Sequence[StoredFinding], markdown: bo
                f"{run.tool_version}."),
         "",
         _heading(f"Policy (sha256 {run.policy_sha256 or '-'})", markdown),
+        *_policy_block(run.policy_text, markdown),
     ]
-    policy = (run.policy_text or "(not recorded: the run failed before it)").rstrip("\n")
-    # The text as written: a fenced block in Markdown, indented on a terminal.
-    policy_lines = [clean(line) for line in policy.split("\n")]
-    lines += ["~~~~", *(line.replace("~~~~", "~~~\\~") for line in policy_lines), "~~~~"] \
-        if markdown else ["    " + line for line in policy_lines]
-    lines += ["", _heading("Databases", markdown)]
-    lines += _table(
-        ("type", "build date", "sha256", "path"),
-        [[d.database_type, build_day(d.build_epoch), d.sha256 or "-", d.path]
-         for d in run.databases],
-        markdown,
-    ) if run.databases else ["(none)"]
-    lines += ["", _heading("Captures", markdown)]
-    lines += _table(
+    lines += _section("Databases", _DATABASE_HEADERS, _database_rows(run.databases), markdown)
+    lines += _section(
+        "Captures",
         ("path", "size", "sha256", "verdict", "packets"),
         [[c.path, "-" if c.size is None else str(c.size), c.sha256 or "-", c.verdict,
           str(c.packets)] for c in run.captures],
         markdown,
-    ) if run.captures else ["(none)"]
-    lines += ["", _heading(f"Findings ({len(findings)})", markdown)]
-    lines += _table(_FINDING_HEADERS, _finding_rows(findings), markdown) if findings else [
-        "(none)"
-    ]
+    )
+    lines += _section(f"Findings ({len(findings)})", _FINDING_HEADERS, _finding_rows(findings),
+                      markdown)
     if run.errors:
-        lines += ["", _heading("Errors", markdown)]
-        lines += [("- " if markdown else "  ") + escape(error) for error in run.errors]
+        lines += ["", _heading("Errors", markdown), *_bullets(run.errors, markdown)]
     return "\n".join(lines) + "\n"
