@@ -8,6 +8,7 @@ source.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections import Counter
@@ -24,8 +25,12 @@ _PORTED = (TCP, UDP)
 FlowKey = tuple[int, str, int, str, int]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def address(text: str) -> str | None:
-    """The canonical spelling of an IP address, or None when the text is not one."""
+    """The canonical spelling of an IP address, or None when the text is not one.
+
+    Cached: logs name the same few hosts in row after row, and parsing is the costly part.
+    """
     try:
         return ipaddress.ip_address(text.strip()).compressed
     except ValueError:

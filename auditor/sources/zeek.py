@@ -289,6 +289,11 @@ def _unescape(value: bytes) -> bytes:
 def _text(value: bytes) -> str:
     # Zeek writes odd bytes as \xNN; they are data, decoded as Latin-1 so that no byte is lost
     # and every one is escaped again by the report.
+    if b"\\x" not in value:
+        try:
+            return value.decode("ascii")
+        except UnicodeDecodeError:
+            pass
     raw = _unescape(value)
     try:
         return raw.decode("utf-8")

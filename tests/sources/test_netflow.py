@@ -190,3 +190,18 @@ def test_damaged_nfcapd_file_is_one_line_naming_it(tmp_path: Path, nfdump: str) 
     with pytest.raises(CaptureError, match="nfdump cannot read it") as caught:
         read_source(path)
     assert str(caught.value).startswith(str(path))
+
+
+def test_collect_on_a_busy_port_is_one_line_exit_2() -> None:
+    import socket
+
+    from tests.test_cli import run
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        status, _, err = run(["collect", "--listen", f"127.0.0.1:{port}", "--duration", "30",
+                              "--allow", "EU", "--quiet"])
+    assert status == 2
+    assert err.splitlines() == [f"audit: error: 127.0.0.1:{port}: cannot listen: Address "
+                                "already in use"]

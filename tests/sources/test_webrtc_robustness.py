@@ -139,3 +139,15 @@ def test_mutated_real_dump_never_breaks_the_reader(
         if offset < len(data):
             data[offset] = value
     _read(scratch, bytes(data))
+
+
+def test_a_dump_over_the_size_cap_is_refused_not_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.sources import webrtc
+
+    monkeypatch.setattr(webrtc, "MAX_DOCUMENT", 4096)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(internals_dump(MEETING)) + " " * 8192)
+    with pytest.raises(CaptureError, match="larger than"):
+        read_source(path)
