@@ -8,16 +8,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from auditor.endpoints import merge_endpoints, server_endpoints
+from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
-from auditor.geo import open_locator, staleness_warnings
+from auditor.geo import Locator, open_locator, staleness_warnings
+from auditor.geo.evidence import CaptureTrips, capture_trips, gather_evidence
+from auditor.geo.vantage import inferred_vantage
 from auditor.model import (
     AuditResult,
     CaptureResult,
     CaptureSummary,
     DatabaseInfo,
+    Evidence,
+    Location,
     Policy,
     ServerEndpoint,
+    Vantage,
 )
 from auditor.names import platform_of
 from auditor.policy import judge_findings
@@ -34,6 +39,7 @@ class AuditRequest:
     workers: int = 1
     max_db_age_days: float | None = 45.0
     now: float | None = None  # seconds since the epoch, for database staleness; None: skip
+    vantage: Vantage | None = None  # where every capture was taken; None: inferred per capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class _CaptureOutcome:
     summary: CaptureSummary | None
     endpoints: tuple[ServerEndpoint, ...]
     error: str | None
+    trips: CaptureTrips | None = None
 
 
 def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditResult:
@@ -50,21 +57,39 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         endpoints = merge_endpoints(o.endpoints for o in outcomes)
         locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
         databases = locator.databases
+        evidence = _evidence(outcomes, locations, locator, request.vantage)
     endpoints = tuple(
         dataclasses.replace(endpoint, platform=platform_of(endpoint.hostnames, location.asn))
         for endpoint, location in zip(endpoints, locations, strict=True)
     )
-    findings = judge_findings(endpoints, locations, request.policy)
+    findings = judge_findings(endpoints, locations, request.policy, evidence)
     stale = _stale_database_warnings(databases, request)
+    set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
     return AuditResult(
         captures=tuple(o.summary for o in outcomes if o.summary is not None),
         databases=databases,
         policy=request.policy,
         findings=findings,
-        warnings=stale,
+        warnings=stale + set_aside,
         errors=tuple(o.error for o in outcomes if o.error is not None),
         strict_failures=stale if request.policy.strict else (),
     )
+
+
+def _evidence(
+    outcomes: Sequence[_CaptureOutcome],
+    locations: Sequence[Location],
+    locator: Locator,
+    given: Vantage | None,
+) -> dict[str, Evidence]:
+    trips = [o.trips for o in outcomes if o.trips is not None]
+    vantages = {t.capture: given or _inferred(t, locator) for t in trips}
+    return gather_evidence({loc.ip: loc for loc in locations}, trips, vantages)
+
+
+def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
+    public = [locator.locate(ip) for ip in sorted(trips.hosts)]
+    return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
 
 
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[_CaptureOutcome]:
@@ -98,7 +123,9 @@ def _read_one(
     endpoints = server_endpoints(
         capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
     )
-    return _CaptureOutcome(summary, endpoints, None)
+    hosts = capture.own_hosts or capture_hosts(capture.flows)
+    trips = capture_trips(path, capture.flows, capture.names, hosts, summary.first_seen)
+    return _CaptureOutcome(summary, endpoints, None, trips)
 
 
 def _stale_database_warnings(

@@ -45,6 +45,11 @@ class Flow:
     first_frame: int  # 1-based, counted as tshark counts frames; 0 from sources without frames
     syn_ab: bool = False  # a sent a bare SYN (SYN without ACK): b is listening
     syn_ba: bool = False
+    # Seconds from a's first packet to b's first, when b's first can only be an answer to it:
+    # a sent a bare SYN (b's first is the SYN/ACK), or a DNS query or QUIC Initial (to UDP port
+    # 53 or 443, which do not speak first). The round trip from the capture point to b, plus
+    # b's own delay: never less than the true round trip. None when the flow shows no such pair.
+    answer_delay: float | None = None
 
     @property
     def packets(self) -> int:
@@ -219,6 +224,7 @@ class Policy:
     deny_spec: tuple[str, ...] = ()
     strict: bool = False  # unknown locations (and stale databases) count as violations
     judge_by: JudgeBy = JudgeBy.LOCATION
+    vantage: Vantage | None = None  # where the captures were taken, if the policy file says
 
 
 class Basis(StrEnum):
@@ -229,6 +235,7 @@ class Basis(StrEnum):
     BOTH = "country+registered_country"  # --judge-by both, and both were known
     ANSWERS = "answers"  # anycast or disputed: every database's answer together
     ADDRESS_CLASS = "address_class"  # a local address, never looked up
+    RTT = "rtt"  # physics alone: every country within the round trip's reach gives one verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +246,115 @@ class Judgement:
     basis: Basis | None = None  # None: nothing to judge by (an unknown with no country)
 
 
+class RoundTripKind(StrEnum):
+    TCP_HANDSHAKE = "tcp-handshake"  # the client's bare SYN to the server's SYN/ACK
+    DNS = "dns"  # a query to the first answer from port 53
+    QUIC = "quic"  # a packet to UDP port 443 to the server's first packet
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """The shortest request-to-answer delay one capture shows for one server, of one kind."""
+
+    capture: str
+    kind: RoundTripKind
+    seconds: float  # the minimum over the samples
+    samples: int
+
+
+class VantageSource(StrEnum):
+    """Where the capture point's place came from."""
+
+    GIVEN = "given"  # --vantage
+    POLICY = "policy"  # the policy file's vantage
+    HOST_ADDRESS = "host-address"  # the capture host's own public address, located
+
+
+@dataclass(frozen=True, slots=True)
+class Vantage:
+    """Where a capture was taken, as a disk: somewhere within radius_km of the point."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    source: VantageSource
+    label: str  # as given ("SE", "Amsterdam", "59.3,18.1") or the address located; untrusted
+    capture: str | None = None  # None: every capture of the run
+
+
+class HintSource(StrEnum):
+    SNI = "sni"
+    DNS = "dns"
+    CNAME = "cname"  # a name in the CNAME chain behind a DNS answer
+
+
+@dataclass(frozen=True, slots=True)
+class HostnameHint:
+    """A place a vendor's naming gives for a server: evidence, never alone a verdict."""
+
+    name: str  # the host name that matched (untrusted)
+    vendor: str
+    code: str  # the site code in the name ("am", "ams", "westeurope")
+    place: str  # the site's city or region
+    country: str
+    latitude: float
+    longitude: float
+    source: HintSource
+    refuted: bool = False
+
+
+class EvidenceSource(StrEnum):
+    DATABASE = "database"
+    HINT = "hint"
+
+
+@dataclass(frozen=True, slots=True)
+class Refutation:
+    """A country some source gave that the round trips rule out."""
+
+    source: EvidenceSource
+    what: str  # the database path or the host name
+    country: str
+    distance_km: float  # from the vantage to the nearest part of the country
+    bound_km: float  # the farthest the server can be from the vantage
+    capture: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicsBound:
+    """Where the round trips allow a server to be: countries within reach of the vantage."""
+
+    capture: str
+    vantage: Vantage
+    round_trip: RoundTrip
+    radius_km: float  # the disk around the vantage, widened by its radius and the outlines'
+    countries: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything known about where one endpoint is, and what physics rules out."""
+
+    round_trips: tuple[RoundTrip, ...] = ()
+    bounds: tuple[PhysicsBound, ...] = ()  # one per capture with a vantage and a round trip
+    hints: tuple[HostnameHint, ...] = ()
+    refutations: tuple[Refutation, ...] = ()
+    set_aside: tuple[str, ...] = ()  # why some round trips were not used
+
+    @property
+    def possible(self) -> frozenset[str] | None:
+        """The countries every bound allows (None: no bound)."""
+        if not self.bounds:
+            return None
+        return frozenset.intersection(*(b.countries for b in self.bounds))
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     endpoint: ServerEndpoint
     location: Location
     judgement: Judgement
+    evidence: Evidence = Evidence()
 
 
 class OverallVerdict(StrEnum):

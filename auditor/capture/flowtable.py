@@ -546,7 +546,7 @@ class _Packed:
     def __init__(self, proto: int, key_length: int, capacity: int = PACKED_CHUNK) -> None:
         self.proto = proto
         self.key_length = key_length
-        self.layout = struct.Struct(f"<{key_length}sqqqqddqBB")
+        self.layout = struct.Struct(f"<{key_length}sqqqqddqBBd")
         # Anonymous mmap rather than a bytearray: given back to the system the moment it is
         # closed, where freed heap memory would stay in the process for the Flows to pile onto.
         self.data = mmap.mmap(-1, max(self.layout.size * capacity, 1))
@@ -557,15 +557,18 @@ class _Packed:
 
     def add(self, key: bytes, ab: Record, ba: Record | None) -> None:
         back: tuple[float, float, float]
+        delay = _NO_DELAY
         if ba is None:
             first, last, back = ab[FIRST_TS], ab[LAST_TS], (0, 0, 0)
         else:
             first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
             back = (ba[PACKETS], ba[BYTES], ba[SYN])
+            if _answers_first(self.proto, key, ab, ba):
+                delay = ba[FIRST_TS] - ab[FIRST_TS]
         self.layout.pack_into(
             self.data, self.count * self.layout.size, key,
             int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
-            int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0,
+            int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0, delay,
         )  # fmt: skip
         self.count += 1
 
@@ -586,6 +589,7 @@ class _Packed:
                 frame,
                 syn_ab,
                 syn_ba,
+                delay,
             ) in self.layout.iter_unpack(used):
                 a, b = names.address(key[:width]), names.address(key[width : 2 * width])
                 if ported:
@@ -609,6 +613,7 @@ class _Packed:
                         first_frame=frame,
                         syn_ab=bool(syn_ab),
                         syn_ba=bool(syn_ba),
+                        answer_delay=None if delay < 0 else delay,
                     )
                 )
         self.data.close()
@@ -654,6 +659,19 @@ class Hello:
 
     def record(self) -> bytes:
         return bytes(self.data[: self.need])
+
+
+_NO_DELAY: Final = -1.0  # delays are never negative (see _answers_first)
+_ANSWERING_UDP_PORTS: Final = (DNS_PORT, QUIC_PORT)  # servers that never speak first
+
+
+def _answers_first(proto: int, key: bytes, ab: Record, ba: Record) -> bool:
+    """Whether b's first packet can only be an answer to a's first (see Flow.answer_delay)."""
+    if ba[FIRST_TS] < ab[FIRST_TS]:
+        return False
+    if proto == 6:
+        return bool(ab[SYN]) and not ba[SYN]
+    return proto == 17 and len(key) in (12, 36) and key[-2:] in _ANSWERING_UDP_PORTS
 
 
 Gathering = Hello | ClientHelloCrypto  # a ClientHello being gathered: TCP, or QUIC Initials

@@ -14,7 +14,7 @@ from auditor.cli.options import Parser, ParserExit, add_audit_options
 from auditor.cli.output import OutputConflictError, check_output_path, write_report
 from auditor.cli.status import ExitStatus
 from auditor.errors import AuditorError, HistoryError, UsageError
-from auditor.model import AuditResult, JudgeBy, Policy
+from auditor.model import AuditResult, JudgeBy, Policy, Vantage
 from auditor.report import OutputFormat
 from auditor.report.escape import rich_markup
 
@@ -75,6 +75,7 @@ def audit(
         workers=args.workers or default_workers(),
         max_db_age_days=args.max_db_age,
         now=env.now(),
+        vantage=_vantage(args) or policy.vantage,
     )
     with _progress(env, quiet=args.quiet) as progress:
         result = run_audit(request, progress)
@@ -109,6 +110,17 @@ def _report(result: AuditResult, args: argparse.Namespace, env: Environment) -> 
     return None
 
 
+def _vantage(args: argparse.Namespace) -> Vantage | None:
+    from auditor.geo.vantage import VantageError, parse_vantage
+
+    if not args.vantage:
+        return None
+    try:
+        return parse_vantage(args.vantage)
+    except VantageError as error:
+        raise UsageError(f"--vantage: {error}") from error
+
+
 def policy_from(args: argparse.Namespace) -> Policy:
     from auditor.policy import load_policy_file, parse_policy
 
@@ -122,6 +134,7 @@ def policy_from(args: argparse.Namespace) -> Policy:
             loaded.deny_spec,
             strict=args.strict or loaded.strict,
             judge_by=judge_by or loaded.judge_by,
+            vantage=loaded.vantage,
         )
     return parse_policy(
         args.allow, args.deny, strict=args.strict, judge_by=judge_by or JudgeBy.LOCATION

@@ -81,6 +81,9 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     geo.add_argument("--max-db-age", type=float, default=float(DEFAULT_MAX_AGE_DAYS),
                      metavar="DAYS", help="warn when a database is older than this "
                      f"(default {DEFAULT_MAX_AGE_DAYS})")
+    geo.add_argument("--vantage", metavar="PLACE", help="where the captures were taken: "
+                     "lat,lon, an ISO country code or a city; default: the policy file's, else "
+                     "inferred from the capture host's public address")
     out = parser.add_argument_group("output")
     out.add_argument("--format", "-f", choices=[f.value for f in OutputFormat], default=None,
                      help="report format (default: table on a terminal, text otherwise, or "

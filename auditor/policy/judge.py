@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from auditor.model import (
     Basis,
+    Evidence,
     Finding,
     JudgeBy,
     Judgement,
@@ -180,11 +181,15 @@ def judge_findings(
     endpoints: Iterable[ServerEndpoint],
     locations: Mapping[str, Location] | Iterable[Location],
     policy: Policy,
+    evidence: Mapping[str, Evidence] | None = None,
 ) -> tuple[Finding, ...]:
     """One finding per endpoint, in the endpoints' order; an unlocated endpoint is unknown."""
+    from auditor.policy.weigh import weigh  # weigh builds on this module's rule and judge
+
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
     findings = []
     for endpoint in endpoints:
         location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
-        findings.append(Finding(endpoint, location, judge(location, policy)))
+        found = (evidence or {}).get(endpoint.ip, Evidence())
+        findings.append(Finding(endpoint, location, weigh(location, found, policy), found))
     return tuple(findings)

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from auditor.errors import PolicyError
-from auditor.model import JudgeBy, Policy
+from auditor.model import JudgeBy, Policy, Vantage, VantageSource
 from auditor.policy.groups import ALL_COUNTRIES, expand, normalise, suggest
 
-POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by"})
+POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by", "vantage"})
 # A policy names at most a few hundred countries; 1 MiB is far more than any real one.
 MAX_POLICY_BYTES = 1024 * 1024
 
@@ -47,6 +47,7 @@ def parse_policy(
     *,
     strict: bool = False,
     judge_by: JudgeBy | str = JudgeBy.LOCATION,
+    vantage: Vantage | None = None,
 ) -> Policy:
     """A policy from command-line items; deny-only allows every other country."""
     allow_items, deny_items = split_items(allow), split_items(deny)
@@ -63,6 +64,7 @@ def parse_policy(
         deny_spec=deny_spec,
         strict=strict,
         judge_by=_judge_by(judge_by, "--judge-by"),
+        vantage=vantage,
     )
 
 
@@ -99,12 +101,26 @@ def _policy_from_table(table: Mapping[str, object], path: Path) -> Policy:
             _string_list(table.get("deny", []), "deny", path),
             strict=strict,
             judge_by=_judge_by(judge_by, f"{path}: judge_by"),
+            vantage=_vantage(table.get("vantage"), path),
         )
     except PolicyError as error:
         message = str(error).replace("--allow", "allow").replace("--deny", "deny")
         if message.startswith(f"{path}:"):
             raise
         raise PolicyError(f"{path}: {message}") from error
+
+
+def _vantage(value: object, path: Path) -> Vantage | None:
+    from auditor.geo.vantage import VantageError, parse_vantage
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PolicyError(f"{path}: 'vantage' must be a string (lat,lon, a country or a city)")
+    try:
+        return parse_vantage(value, VantageSource.POLICY)
+    except VantageError as error:
+        raise PolicyError(f"{path}: vantage: {error}") from error
 
 
 def load_policy_file(path: str | Path) -> Policy:

@@ -29,6 +29,7 @@ from auditor.model import (
     Policy,
 )
 from auditor.report.escape import clean, clean_optional
+from auditor.report.evidence_view import evidence_json
 from auditor.report.interface import ReportFormat
 from auditor.report.view import build_date, flags_of, generated_at, iso_time, sorted_findings
 
@@ -123,6 +124,7 @@ def _endpoint(finding: Finding) -> JsonObject:
         "reason": clean(judgement.reason),
         "basis": judgement.basis,
         "judged_country": judgement.judged_country,
+        "evidence": evidence_json(finding),
     }
 
 

@@ -30,7 +30,8 @@ SYN = ether(ipv4(CLIENT, SERVER, 6, tcp(40000, 443, 0x02)))  # 40
 SYNACK = ether(ipv4(SERVER, CLIENT, 6, tcp(443, 40000, 0x12)))  # 40
 
 MEDIA = Flow(17, CLIENT, 50000, SERVER, 8801, 2, 1, 256, 68, 1.5, 3.25, 1)
-SIGNAL = Flow(6, CLIENT, 40000, SERVER, 443, 1, 1, 40, 40, 4.0, 4.5, 4, True, False)
+# The SYN at 4.0 is answered at 4.5: the handshake's round trip.
+SIGNAL = Flow(6, CLIENT, 40000, SERVER, 443, 1, 1, 40, 40, 4.0, 4.5, 4, True, False, 0.5)
 
 
 def _records() -> list[tuple[float, bytes]]:

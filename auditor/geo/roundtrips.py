@@ -1,0 +1,67 @@
+"""Passive round trips: the shortest request-to-answer delay a capture shows for each server.
+
+Each flow carries the delay from its first packet to the other side's first when that answer
+can only have been caused by the request (Flow.answer_delay). Such a delay is the round trip
+from the capture point to the server plus the server's own time: never shorter than the true
+round trip, so the bound physics draws from it is never too tight.
+
+Only a server that is not the capture's own host gets a round trip: a capture taken on a
+server sees its own SYN/ACK leave right after the SYN, which says nothing of the client's place
+(the SYN/ACK-to-ACK round trip it would need is not measured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from auditor.model import Flow, RoundTrip, RoundTripKind
+
+TCP = 6
+UDP = 17
+# A QUIC server may speak first on a connection the capture joined half-way: a QUIC delay counts
+# only for a flow that began this long after the capture did.
+QUIC_JOIN_GUARD_S = 2.0
+
+
+@dataclass(slots=True)
+class _Minimum:
+    seconds: float
+    samples: int = 1
+
+
+def round_trips(
+    capture: str, flows: Iterable[Flow], hosts: frozenset[str], capture_start: float | None
+) -> Mapping[str, tuple[RoundTrip, ...]]:
+    """Per server address, its round trips in this capture, one per kind, shortest first."""
+    found: dict[tuple[str, RoundTripKind], _Minimum] = {}
+    for flow in flows:
+        kind = _kind(flow, capture_start)
+        if kind is None or flow.answer_delay is None or flow.b in hosts:
+            continue
+        minimum = found.get((flow.b, kind))
+        if minimum is None:
+            found[(flow.b, kind)] = _Minimum(flow.answer_delay)
+        else:
+            minimum.seconds = min(minimum.seconds, flow.answer_delay)
+            minimum.samples += 1
+    by_server: dict[str, list[RoundTrip]] = {}
+    for (server, kind), minimum in found.items():
+        trip = RoundTrip(capture, kind, minimum.seconds, minimum.samples)
+        by_server.setdefault(server, []).append(trip)
+    return {s: tuple(sorted(t, key=lambda r: (r.seconds, r.kind))) for s, t in by_server.items()}
+
+
+def _kind(flow: Flow, capture_start: float | None) -> RoundTripKind | None:
+    if flow.protocol == TCP:
+        return RoundTripKind.TCP_HANDSHAKE
+    if flow.protocol != UDP:
+        return None
+    if flow.b_port == 53:
+        return RoundTripKind.DNS
+    joined = capture_start is None or flow.first_seen - capture_start < QUIC_JOIN_GUARD_S
+    return None if joined else RoundTripKind.QUIC
+
+
+def shortest(trips: Iterable[RoundTrip]) -> RoundTrip | None:
+    return min(trips, key=lambda t: t.seconds, default=None)
