@@ -17,6 +17,7 @@ from rich.text import Text
 
 from auditor.model import AuditResult, Finding, ServerEndpoint, Verdict
 from auditor.report.escape import clean, terminal_text
+from auditor.report.evidence_view import confidence
 from auditor.report.interface import ReportFormat
 from auditor.report.view import (
     NAME_LIMIT,
@@ -94,7 +95,7 @@ def _stacked(first: Text, second: Text, style: str = "dim") -> Text:
 
 
 def _row(finding: Finding) -> list[Text]:
-    endpoint, location, verdict = finding.endpoint, finding.location, finding.judgement.verdict
+    endpoint, location = finding.endpoint, finding.location
     return [
         terminal_text(endpoint.ip),
         Text(place_label(location)),
@@ -107,8 +108,16 @@ def _row(finding: Finding) -> list[Text]:
         _number(endpoint.bytes),
         _number(endpoint.flows),
         _listed(endpoint.ports, ", "),
-        Text(verdict.value, style=VERDICT_STYLES[verdict]),
+        _verdict(finding),
     ]
+
+
+def _verdict(finding: Finding) -> Text:
+    """The verdict and, dimmed, how well the evidence supports it (see the README)."""
+    verdict = finding.judgement.verdict
+    marker = confidence(finding).marker
+    text = Text(verdict.value, style=VERDICT_STYLES[verdict])
+    return Text.assemble(text, " ", Text(marker, style="dim")) if marker else text
 
 
 def _compact_place(finding: Finding) -> Text:
@@ -127,7 +136,7 @@ def _compact_place(finding: Finding) -> Text:
 
 
 def _compact_row(finding: Finding) -> list[Text]:
-    endpoint, location, verdict = finding.endpoint, finding.location, finding.judgement.verdict
+    endpoint, location = finding.endpoint, finding.location
     return [
         # Platform and host names indented, so none reads as an endpoint of its own.
         _stacked(terminal_text(endpoint.ip), _listed(_labels(endpoint), "\n  ", prefix="  ")),
@@ -137,7 +146,7 @@ def _compact_row(finding: Finding) -> list[Text]:
         _number(endpoint.bytes),
         _number(endpoint.flows),
         _listed(endpoint.ports, "\n"),
-        Text(verdict.value, style=VERDICT_STYLES[verdict]),
+        _verdict(finding),
     ]
 
 
@@ -199,7 +208,7 @@ def endpoint_table(result: AuditResult, width: int = WIDE_LAYOUT_WIDTH) -> Table
 
 
 def _list_entry(finding: Finding) -> RenderableType:
-    endpoint, verdict = finding.endpoint, finding.judgement.verdict
+    endpoint = finding.endpoint
     where = ", ".join(_compact_place(finding).plain.split("\n"))
     network = network_label(finding.location)
     traffic = (
@@ -209,9 +218,7 @@ def _list_entry(finding: Finding) -> RenderableType:
     details = [Text("  ".join(p for p in (where, network) if p))] if where or network else []
     details.append(Text(traffic))
     details.extend(Text(clean(h, NAME_LIMIT), style="dim") for h in _labels(endpoint))
-    head = Text.assemble(
-        terminal_text(endpoint.ip, "bold"), "  ", (verdict.value, VERDICT_STYLES[verdict])
-    )
+    head = Text.assemble(terminal_text(endpoint.ip, "bold"), "  ", _verdict(finding))
     # Padding keeps wrapped detail lines indented under their address.
     return Group(head, Padding(Text("\n").join(details), (0, 0, 0, 2)))
 
