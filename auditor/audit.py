@@ -7,12 +7,11 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
 from auditor.geo import Locator, open_locator, staleness_warnings
-from auditor.geo.evidence import CaptureTrips, capture_trips, gather_evidence
-from auditor.geo.vantage import inferred_vantage
 from auditor.model import (
     AuditResult,
     CaptureResult,
@@ -27,6 +26,9 @@ from auditor.model import (
 from auditor.names import platform_of
 from auditor.policy import judge_findings
 from auditor.sources import read_source
+
+if TYPE_CHECKING:  # the evidence stage is imported when used: start-up time is measured
+    from auditor.geo.evidence import CaptureTrips
 
 Progress = Callable[[str, int, int], None]  # (capture path, bytes done, bytes total)
 
@@ -82,12 +84,16 @@ def _evidence(
     locator: Locator,
     given: Vantage | None,
 ) -> dict[str, Evidence]:
+    from auditor.geo.evidence import gather_evidence
+
     trips = [o.trips for o in outcomes if o.trips is not None]
     vantages = {t.capture: given or _inferred(t, locator) for t in trips}
     return gather_evidence({loc.ip: loc for loc in locations}, trips, vantages)
 
 
 def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
+    from auditor.geo.vantage import inferred_vantage
+
     public = [locator.locate(ip) for ip in sorted(trips.hosts)]
     return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
 
@@ -119,6 +125,8 @@ def _read_one(
         capture: CaptureResult = read_source(path, workers=workers, progress=progress)
     except CaptureError as error:
         return _CaptureOutcome(None, (), str(error))
+    from auditor.geo.evidence import capture_trips
+
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
     endpoints = server_endpoints(
         capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
