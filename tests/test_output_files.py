@@ -236,7 +236,9 @@ def test_a_history_append_that_fails_part_way_leaves_no_partial_line(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     history = tmp_path / "history.jsonl"
-    earlier = json.dumps({"schema": "auditor.history/1", "padding": "x" * 8000}) + "\n"
+    # Longer than the report (which carries each endpoint's evidence), so the limit below
+    # leaves room for the report but not for the history line.
+    earlier = json.dumps({"schema": "auditor.history/1", "padding": "x" * 64000}) + "\n"
     history.write_text(earlier)
     report = tmp_path / "report.json"
     # Room for the report (a new, smaller file) but not for the whole history line.
