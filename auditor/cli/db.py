@@ -62,7 +62,9 @@ def build_parser(env: Environment) -> Parser:
     )
     info.add_argument("--max-db-age", type=float, default=DEFAULT_MAX_AGE_DAYS, metavar="DAYS")
     info.add_argument("--format", choices=("text", "json"), default="text")
-    update = commands.add_parser("update", help="download MaxMind databases like geoipupdate")
+    update = commands.add_parser(
+        "update", help="download DB-IP Lite (no account), and MaxMind databases like geoipupdate"
+    )
     update.add_argument("--account-id")
     update.add_argument(
         "--license-key",
@@ -73,11 +75,15 @@ def build_parser(env: Environment) -> Parser:
         action="append",
         default=[],
         metavar="EDITION_ID",
-        help="e.g. GeoLite2-City (repeatable); default: GeoLite2-City GeoLite2-ASN",
+        help="e.g. GeoLite2-City or dbip-city-lite (repeatable); default: dbip-city-lite, "
+        "and GeoLite2-City GeoLite2-ASN when a MaxMind account is configured",
     )
     update.add_argument("--dir", dest="directory", metavar="DIR")
     update.add_argument("--config", metavar="GEOIP_CONF", help="a GeoIP.conf to read")
     update.add_argument("--host", help="the update service (default https://updates.maxmind.com)")
+    update.add_argument(
+        "--dbip-host", help="where DB-IP Lite's /free/ files are (default https://download.db-ip.com)"
+    )
     update.add_argument(
         "--read-timeout",
         type=_seconds,
@@ -174,12 +180,13 @@ def _update(args: argparse.Namespace, env: Environment) -> int:
         edition_ids=args.edition,
         directory=args.directory,
         host=args.host,
+        dbip_host=args.dbip_host,
     )
     config = replace(
         load_config(flags, env.env, args.config),
         deadlines=Deadlines(read_seconds=args.read_timeout, total_seconds=args.deadline),
     )
-    for result in update_databases(config):
+    for result in update_databases(config, env.now()):
         state = "updated" if result.updated else "already current"
         env.stdout.write(
             f"{sanitize_text(result.path)}: {result.edition_id} {result.date} {state}\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from auditor.geo.bundled import bundled_asn, bundled_country, bundled_databases
+from auditor.geo.bundled import bundled_asn, bundled_city, bundled_country
 
 ENV_VARIABLE = "AUDITOR_DB"
 
@@ -27,6 +27,9 @@ COUNTRY_EDITIONS: tuple[str, ...] = (
     "GeoLite2-Country.mmdb",
 )
 NETWORK_EDITIONS: tuple[str, ...] = ("GeoIP2-ISP.mmdb", "GeoLite2-ASN.mmdb")
+# A second, independently built source with coordinates, read beside the country database so
+# that every endpoint gets two opinions: DB-IP Lite City as `audit db update` installs it.
+INDEPENDENT_EDITIONS: tuple[str, ...] = ("dbip-city-lite.mmdb",)
 
 
 def discover_databases(
@@ -36,24 +39,24 @@ def discover_databases(
 ) -> list[str]:
     """The database paths to open, in the order their answers are preferred.
 
-    Explicit paths win; else AUDITOR_DB (an os.pathsep-separated list); else MaxMind files in
-    ``search_dirs``, with the bundled database standing in for a missing country or ASN one;
-    else the bundled databases. Empty when there is nothing at all (the caller says so).
-    Paths are not checked here: opening them reports what is wrong with each.
+    Explicit paths win; else AUDITOR_DB (an os.pathsep-separated list); else three roles,
+    each filled from ``search_dirs`` or by the bundled database of that role: the country
+    database (MaxMind's best edition, else the bundled whois one), an independent second
+    opinion with coordinates (DB-IP Lite City), and the network owner (ASN). Empty when there is
+    nothing at all (the caller says so). Paths are not checked here: opening them reports what
+    is wrong with each.
     """
     if explicit:
         return [os.path.expanduser(path) for path in explicit]
     from_env = [p for p in env.get(ENV_VARIABLE, "").split(os.pathsep) if p.strip()]
     if from_env:
         return [os.path.expanduser(path.strip()) for path in from_env]
-    country = find_edition(COUNTRY_EDITIONS, search_dirs)
-    network = find_edition(NETWORK_EDITIONS, search_dirs)
-    if country is None and network is None:
-        return bundled_databases()
-    # Each bundled database fills the role the system's files leave empty.
-    country = country or bundled_country()
-    network = network or bundled_asn()
-    return [path for path in (country, network) if path is not None]
+    roles = (
+        find_edition(COUNTRY_EDITIONS, search_dirs) or bundled_country(),
+        find_edition(INDEPENDENT_EDITIONS, search_dirs) or bundled_city(),
+        find_edition(NETWORK_EDITIONS, search_dirs) or bundled_asn(),
+    )
+    return [path for path in roles if path is not None]
 
 
 def find_edition(editions: Sequence[str], search_dirs: Sequence[str]) -> str | None:

@@ -8,26 +8,32 @@ tar.gz gives a tar.gz holding E.mmdb, whose MD5 must equal the metadata's.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import hashlib
 import json
 import os
 import re
-import stat
 import tarfile
-import tempfile
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
-import maxminddb
-
 from auditor.errors import DatabaseError, UsageError
+from auditor.geo.dbip import DBIP_EDITIONS, DBIP_HOST, DEFAULT_DBIP_EDITION, update_dbip
 from auditor.geo.fetch import Credentials, Deadlines, Download, DownloadError
-from auditor.geo.metadata import check_metadata
+from auditor.geo.install import (
+    UpdateResult,
+    check_database,
+    check_target,
+    install,
+    last_modified,
+    os_reason,
+    prepare_directory,
+    seal,
+    staged,
+    too_large,
+)
 
 DEFAULT_HOST = "https://updates.maxmind.com"
 DEFAULT_EDITIONS: tuple[str, ...] = ("GeoLite2-City", "GeoLite2-ASN")
@@ -39,7 +45,6 @@ CONFIG_PATHS: tuple[str, ...] = ("/usr/local/etc/GeoIP.conf", "/etc/GeoIP.conf")
 # and still stops a gzip bomb long before the disk fills.
 MAX_METADATA_BYTES = 1 << 20
 MAX_MMDB_BYTES = 2 << 30
-INSTALL_MODE = 0o644  # databases are read by every user who audits, whatever the umask
 _EDITION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -47,26 +52,27 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True, slots=True)
 class UpdateConfig:
-    account_id: str
-    license_key: str = field(repr=False)  # never in a repr, a log or a traceback
-    edition_ids: tuple[str, ...] = DEFAULT_EDITIONS
+    account_id: str | None  # None: no MaxMind account, DB-IP Lite only
+    license_key: str | None = field(default=None, repr=False)  # never in a repr or traceback
+    edition_ids: tuple[str, ...] = (*DEFAULT_EDITIONS, DEFAULT_DBIP_EDITION)
     directory: str = DEFAULT_DIRECTORY
     host: str = DEFAULT_HOST
     deadlines: Deadlines = field(default_factory=Deadlines)
     max_mmdb_bytes: int = MAX_MMDB_BYTES
+    dbip_host: str = DBIP_HOST
 
     @property
     def credentials(self) -> Credentials:
+        if not self.account_id or not self.license_key:
+            raise UsageError(_NEEDS_ACCOUNT)
         return Credentials.for_url(self.host, self.account_id, self.license_key)
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateResult:
-    edition_id: str
-    path: str
-    updated: bool  # False: the local file already had the published checksum
-    md5: str
-    date: str
+_NEEDS_ACCOUNT = (
+    "MaxMind editions need an account ID and licence key: --account-id and --license-key, "
+    "GEOIPUPDATE_ACCOUNT_ID and GEOIPUPDATE_LICENSE_KEY(_FILE), or GeoIP.conf "
+    f"(DB-IP Lite, {', '.join(DBIP_EDITIONS)}, needs none)"
+)
 
 
 def parse_geoip_conf(text: str) -> dict[str, str]:
@@ -85,7 +91,9 @@ def load_config(
 ) -> UpdateConfig:
     """Settings from flags, else GEOIPUPDATE_* variables, else GeoIP.conf, as geoipupdate has it.
 
-    ``flags`` keys: account_id, license_key, edition_ids (space-separated), directory, host.
+    ``flags`` keys: account_id, license_key, edition_ids (space-separated), directory, host,
+    dbip_host. Editions given as flags are exactly what is fetched; otherwise DB-IP Lite City is
+    fetched too (it needs no account), beside the MaxMind editions when there is an account.
     """
     conf = _read_conf(config_path or env.get("GEOIPUPDATE_CONF_FILE"))
 
@@ -96,25 +104,44 @@ def load_config(
     # Older GeoIP.conf files call the key UserId.
     account_id = account_id or conf.get("UserId")
     license_key = pick("license_key", "GEOIPUPDATE_LICENSE_KEY", "LicenseKey")
-    if not account_id or not license_key:
-        raise UsageError(
-            "a MaxMind account ID and licence key are needed: --account-id and "
-            "--license-key, GEOIPUPDATE_ACCOUNT_ID and GEOIPUPDATE_LICENSE_KEY, or GeoIP.conf"
-        )
-    if not account_id.isdigit():
-        raise UsageError(f"account ID {account_id!r} is not a number")
-    editions = pick("edition_ids", "GEOIPUPDATE_EDITION_IDS", "EditionIDs")
-    edition_ids = tuple(editions.replace(",", " ").split()) if editions else DEFAULT_EDITIONS
-    for edition in edition_ids:
-        if not _EDITION_ID.fullmatch(edition):
-            raise UsageError(f"edition ID {edition!r} is not a MaxMind edition name")
+    has_account = bool(account_id and license_key)
+    edition_ids = _editions(flags, pick, has_account)
+    if any(edition not in DBIP_EDITIONS for edition in edition_ids):
+        if not account_id or not license_key:
+            raise UsageError(_NEEDS_ACCOUNT)
+        if not account_id.isdigit():
+            raise UsageError(f"account ID {account_id!r} is not a number")
     return UpdateConfig(
         account_id=account_id,
         license_key=license_key,
         edition_ids=edition_ids,
         directory=pick("directory", "GEOIPUPDATE_DB_DIR", "DatabaseDirectory") or DEFAULT_DIRECTORY,
         host=_normalise_host(pick("host", "GEOIPUPDATE_HOST", "Host") or DEFAULT_HOST),
+        dbip_host=_normalise_host(flags.get("dbip_host") or DBIP_HOST),
     )
+
+
+def _editions(
+    flags: Mapping[str, str | None],
+    pick: Callable[[str, str, str], str | None],
+    has_account: bool,
+) -> tuple[str, ...]:
+    given = flags.get("edition_ids")
+    configured = pick("edition_ids", "GEOIPUPDATE_EDITION_IDS", "EditionIDs")
+    if given:
+        editions = _split(given)
+    elif configured:  # geoipupdate's settings name MaxMind editions only
+        editions = (*_split(configured), DEFAULT_DBIP_EDITION)
+    else:
+        editions = (*(DEFAULT_EDITIONS if has_account else ()), DEFAULT_DBIP_EDITION)
+    for edition in editions:
+        if not _EDITION_ID.fullmatch(edition):
+            raise UsageError(f"edition ID {edition!r} is not a MaxMind or DB-IP edition name")
+    return tuple(dict.fromkeys(editions))
+
+
+def _split(editions: str) -> tuple[str, ...]:
+    return tuple(editions.replace(",", " ").split())
 
 
 def _read_conf(path: str | None) -> dict[str, str]:
@@ -146,28 +173,26 @@ def _normalise_host(host: str) -> str:
     return host if re.match(r"https?://", host) else f"https://{host}"
 
 
-def update_databases(config: UpdateConfig) -> list[UpdateResult]:
-    """Bring every configured edition up to date; the first failure raises DatabaseError."""
+def update_databases(config: UpdateConfig, now: float) -> list[UpdateResult]:
+    """Bring every configured edition up to date; the first failure raises DatabaseError.
+
+    ``now`` picks DB-IP's month.
+    """
     prepare_directory(config.directory)
-    return [update_edition(config, edition) for edition in config.edition_ids]
+    return [_update_one(config, edition, now) for edition in config.edition_ids]
 
 
-def prepare_directory(directory: str) -> None:
-    """The database folder exists and is a folder (created when missing), or DatabaseError."""
-    if os.path.lexists(directory) and not os.path.isdir(directory):
-        raise DatabaseError(directory, "is not a directory; --dir names the database folder")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(directory, f"cannot create the folder: {_reason(exc)}") from exc
-
-
-def check_target(target: str) -> None:
-    """Before downloading: what is at ``target`` can be replaced by a database file."""
-    if os.path.isdir(target):
-        raise DatabaseError(target, "is a directory; a database file cannot replace it")
-    if os.path.lexists(target) and not os.path.isfile(target):
-        raise DatabaseError(target, "is not a regular file; a database file cannot replace it")
+def _update_one(config: UpdateConfig, edition_id: str, now: float) -> UpdateResult:
+    if edition_id in DBIP_EDITIONS:
+        return update_dbip(
+            edition_id,
+            config.directory,
+            host=config.dbip_host,
+            deadlines=config.deadlines,
+            max_bytes=config.max_mmdb_bytes,
+            now=now,
+        )
+    return update_edition(config, edition_id)
 
 
 def update_edition(config: UpdateConfig, edition_id: str) -> UpdateResult:
@@ -175,7 +200,7 @@ def update_edition(config: UpdateConfig, edition_id: str) -> UpdateResult:
     check_target(target)
     date, md5 = _published(config, edition_id, target)
     if _md5_of(target) == md5:
-        return UpdateResult(edition_id, target, updated=False, md5=md5, date=date)
+        return UpdateResult(edition_id, target, updated=False, digest=md5, date=date)
     query = urllib.parse.urlencode({"date": date.replace("-", ""), "suffix": "tar.gz"})
     url = f"{config.host}/geoip/databases/{urllib.parse.quote(edition_id)}/download?{query}"
     with staged(target) as (partial, output), _download(config, url, target) as archive:
@@ -186,7 +211,7 @@ def update_edition(config: UpdateConfig, edition_id: str) -> UpdateResult:
             raise DatabaseError(target, f"downloaded {edition_id} has MD5 {digest}, not {md5}")
         check_database(partial, target, edition_id)
         install(partial, target, modified)
-    return UpdateResult(edition_id, target, updated=True, md5=md5, date=date)
+    return UpdateResult(edition_id, target, updated=True, digest=md5, date=date)
 
 
 def _download(config: UpdateConfig, url: str, target: str) -> Download:
@@ -220,7 +245,7 @@ def _md5_of(path: str) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise DatabaseError(path, f"cannot read the installed database: {_reason(exc)}") from exc
+        raise DatabaseError(path, f"cannot read the installed database: {os_reason(exc)}") from exc
     return digest.hexdigest()
 
 
@@ -256,60 +281,6 @@ def read_bounded(download: Download, limit: int, target: str, what: str) -> byte
     return b"".join(blocks)
 
 
-def last_modified(header: str | None) -> float | None:
-    if not header:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(header).timestamp()
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-@contextlib.contextmanager
-def staged(target: str) -> Iterator[tuple[str, IO[bytes]]]:
-    """A hidden ``.partial`` file beside ``target``, removed unless it was installed.
-
-    Made before anything is downloaded, so that an interrupt at any later point (SIGINT,
-    SIGTERM turned into an exception) finds it here and removes it.
-    """
-    directory = os.path.dirname(target) or "."
-    name = os.path.basename(target)
-    try:
-        handle, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=directory)
-    except OSError as exc:
-        raise DatabaseError(target, f"cannot write in {directory}: {_reason(exc)}") from exc
-    try:
-        with os.fdopen(handle, "wb") as output:
-            os.fchmod(output.fileno(), _install_mode(target))
-            yield partial, output
-    except OSError as exc:
-        raise DatabaseError(target, f"cannot write the database: {_reason(exc)}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-
-
-def _install_mode(target: str) -> int:
-    """The replaced file's permissions, or 0644 for a new one: never mkstemp's 0600."""
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        return INSTALL_MODE
-
-
-def seal(output: IO[bytes]) -> None:
-    """Everything written is on disk before the file is checked and renamed into place."""
-    output.flush()
-    os.fsync(output.fileno())
-
-
-def install(partial: str, target: str, modified: float | None) -> None:
-    """Rename the sealed, verified partial file over the target in one step."""
-    if modified is not None:
-        os.utime(partial, (modified, modified))
-    os.replace(partial, target)
-
-
 def _extract_mmdb(archive: Download, output: IO[bytes], target: str, limit: int) -> str:
     """Copy the archive's first .mmdb member to ``output``; returns its MD5."""
     try:
@@ -318,7 +289,7 @@ def _extract_mmdb(archive: Download, output: IO[bytes], target: str, limit: int)
             for member in tar:
                 if member.isfile() and member.name.endswith(".mmdb"):
                     if member.size > limit:
-                        raise _too_large(target, limit)
+                        raise too_large(target, limit)
                     source = tar.extractfile(member)
                     if source is None:
                         break
@@ -335,35 +306,10 @@ def copy_with_md5(source: IO[bytes], output: IO[bytes], target: str, limit: int)
     for block in iter(lambda: source.read(1 << 20), b""):
         written += len(block)
         if written > limit:
-            raise _too_large(target, limit)
+            raise too_large(target, limit)
         digest.update(block)
         output.write(block)
     return digest.hexdigest()
-
-
-def _too_large(target: str, limit: int) -> DatabaseError:
-    return DatabaseError(
-        target, f"the downloaded database unpacks to more than {limit >> 20} MiB, more than any "
-        "real one; refused"
-    )
-
-
-def check_database(partial: str, target: str, expected_type: str) -> str:
-    """The file opens as an mmdb whose type names ``expected_type``; returns that type."""
-    # Any edition may be kept up to date, so this checks the file, not that it is a location
-    # layout: the audit's own open reports a layout it cannot use.
-    try:
-        with maxminddb.open_database(partial, maxminddb.MODE_AUTO) as reader:
-            metadata = reader.metadata()
-            check_metadata(target, metadata, os.path.getsize(partial))
-            database_type = str(metadata.database_type)
-    except DatabaseError:
-        raise
-    except Exception as exc:
-        raise DatabaseError(target, f"downloaded {expected_type} is not a valid database") from exc
-    if expected_type not in database_type:
-        raise DatabaseError(target, f"downloaded {expected_type} is a {database_type!r} database")
-    return database_type
 
 
 class _Limited:
@@ -379,20 +325,18 @@ class _Limited:
         block = self._stream.read(1 << 16 if size < 0 else size)
         self._left -= len(block)
         if self._left < 0:
-            raise _too_large(self._target, self._limit)
+            raise too_large(self._target, self._limit)
         return block
 
 
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
 def default_update_flags(
+    *,
     account_id: str | None = None,
     license_key: str | None = None,
     edition_ids: Sequence[str] = (),
     directory: str | None = None,
     host: str | None = None,
+    dbip_host: str | None = None,
 ) -> dict[str, str | None]:
     """The flags mapping load_config takes, from the command line's values."""
     return {
@@ -401,4 +345,5 @@ def default_update_flags(
         "edition_ids": " ".join(edition_ids) or None,
         "directory": directory,
         "host": host,
+        "dbip_host": dbip_host,
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import ipaddress
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +180,50 @@ def test_build_script_converts_layouts_reproducibly(make_db: MakeDb, tmp_path: P
         assert locator.locate("5.5.5.5").asn is None
     assert (sydney.country, sydney.asn, sydney.org) == ("AU", None, None)
     assert (berlin.country, berlin.asn, berlin.org) == ("DE", 39090, None)
+
+
+def _tree_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mmdb_tree", ROOT / "scripts" / "mmdb_tree.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_range_writer_answers_like_the_ranges_it_was_given(tmp_path: Path) -> None:
+    """scripts/mmdb_tree.py against maxminddb's own reader: every edge of every range."""
+    tree = _tree_script()
+    rng = random.Random(7)  # noqa: S311 - a fixed, repeatable sample of ranges
+    v4 = sorted({rng.randrange(1, (1 << 32) - 1) for _ in range(600)})
+    v6 = sorted({rng.randrange(1 << 125, 1 << 127) for _ in range(600)})
+    v4, v6 = v4[: len(v4) // 2 * 2], v6[: len(v6) // 2 * 2]
+    ranges = [
+        (a, b, rng.randrange(4))
+        for points in (v4, v6)
+        for a, b in zip(points[::2], points[1::2], strict=True)
+    ]
+    values = [{"country": {"iso_code": code}} for code in ("US", "DE", "NL", "SE")]
+    metadata = {
+        "database_type": "test-City",
+        "languages": ["en"],
+        "description": {"en": "range writer test"},
+        "binary_format_major_version": 2,
+        "binary_format_minor_version": 0,
+        "build_epoch": 1,
+    }
+    path = tmp_path / "ranges.mmdb"
+    tree.write_ranges(path, ranges, values, metadata)
+    with maxminddb.open_database(str(path)) as reader:
+        for first, last, value in ranges:
+            for address in (first, last, (first + last) // 2):
+                assert reader.get(_address(address)) == values[value]
+            for outside in (first - 1, last + 1):
+                if not any(a <= outside <= b for a, b, _ in ranges):
+                    assert reader.get(_address(outside)) is None
+    with pytest.raises(ValueError, match="not sorted and disjoint"):
+        tree.write_ranges(path, [(0, 10, 0), (5, 20, 1)], values, metadata)
+
+
+def _address(value: int) -> str:
+    return str(ipaddress.ip_address(value) if value < 1 << 32 else ipaddress.IPv6Address(value))

@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import pytest
 
 from auditor.cli import Environment, main
 from auditor.errors import DatabaseError, UsageError
+from auditor.geo.discovery import discover_databases
+from auditor.geo.locator import open_locator
 from auditor.geo.update import UpdateConfig, load_config, parse_geoip_conf, update_databases
 from tests.geo.conftest import MakeDb
 from tests.geo.update_server import (
@@ -30,9 +32,18 @@ from tests.geo.update_server import (
     wait_for,
 )
 
+NOW = 1_795_000_000.0  # 2026-11-18 UTC: DB-IP's month is 2026-11, the one before 2026-10
 
-def db_main(argv: list[str], env: dict[str, str], out: io.StringIO, err: io.StringIO) -> int:
-    return main(["db", *argv], Environment(stdout=out, stderr=err, env=env))
+
+def db_main(
+    argv: list[str],
+    env: dict[str, str],
+    out: io.StringIO,
+    err: io.StringIO,
+    now: float = NOW,
+) -> int:
+    environment = Environment(stdout=out, stderr=err, env=env, now=lambda: now)
+    return main(["db", *argv], environment)
 
 
 @pytest.fixture
@@ -64,7 +75,7 @@ def _config(service: Service, directory: Path, key: str = KEY) -> UpdateConfig:
 
 
 def test_download_verify_and_install(service: Service, folder: Path) -> None:
-    results = update_databases(_config(service, folder))
+    results = update_databases(_config(service, folder), NOW)
     assert [(r.edition_id, r.updated, r.date) for r in results] == [
         ("GeoLite2-City", True, "2026-06-16"),
         ("GeoLite2-ASN", True, "2026-06-16"),
@@ -76,16 +87,16 @@ def test_download_verify_and_install(service: Service, folder: Path) -> None:
 
 
 def test_current_files_are_not_downloaded_again(service: Service, folder: Path) -> None:
-    update_databases(_config(service, folder))
+    update_databases(_config(service, folder), NOW)
     service.requests.clear()
-    results = update_databases(_config(service, folder))
+    results = update_databases(_config(service, folder), NOW)
     assert [r.updated for r in results] == [False, False]
     assert [path for path, _ in service.requests] == ["/geoip/updates/metadata"] * 2
 
 
 def test_rejected_credentials(service: Service, folder: Path) -> None:
     with pytest.raises(DatabaseError, match=r"refused the account ID or licence key \(HTTP 401\)"):
-        update_databases(_config(service, folder, key="wrong"))
+        update_databases(_config(service, folder, key="wrong"), NOW)
 
 
 def _existing(folder: Path) -> Path:
@@ -98,7 +109,7 @@ def test_md5_mismatch_keeps_the_old_file(service: Service, folder: Path) -> None
     existing = _existing(folder)
     service.md5_override = "0" * 32
     with pytest.raises(DatabaseError, match="has MD5"):
-        update_databases(_config(service, folder))
+        update_databases(_config(service, folder), NOW)
     assert existing.read_bytes() == b"old database"
     assert [p.name for p in folder.iterdir()] == ["GeoLite2-City.mmdb"]  # no partial left
 
@@ -117,7 +128,7 @@ def test_broken_archive_keeps_the_old_file(
     existing = _existing(folder)
     service.archive_override = archive
     with pytest.raises(DatabaseError, match=message):
-        update_databases(_config(service, folder))
+        update_databases(_config(service, folder), NOW)
     assert existing.read_bytes() == b"old database"
     assert [p.name for p in folder.iterdir()] == ["GeoLite2-City.mmdb"]
 
@@ -126,20 +137,20 @@ def test_valid_archive_with_an_unreadable_database(service: Service, folder: Pat
     junk = b"\x00" * 5000
     service.editions["GeoLite2-City"] = junk  # the published MD5 matches the junk
     with pytest.raises(DatabaseError, match="is not a valid database"):
-        update_databases(_config(service, folder))
+        update_databases(_config(service, folder), NOW)
     assert not (folder / "GeoLite2-City.mmdb").exists()
 
 
 def test_edition_mismatch_is_refused(service: Service, folder: Path) -> None:
     service.editions["GeoLite2-City"] = service.editions["GeoLite2-ASN"]
     with pytest.raises(DatabaseError, match="is a 'GeoLite2-ASN' database"):
-        update_databases(_config(service, folder))
+        update_databases(_config(service, folder), NOW)
 
 
 def test_redirect_elsewhere_does_not_carry_the_licence_key(service: Service, folder: Path) -> None:
     port = service.url.rsplit(":", 1)[1]
     service.redirect_to = f"http://localhost:{port}"  # another host name for the same server
-    update_databases(_config(service, folder))
+    update_databases(_config(service, folder), NOW)
     storage = [auth for path, auth in service.requests if path.startswith("/storage/")]
     assert storage == [None, None]
     assert (folder / "GeoLite2-ASN.mmdb").read_bytes() == service.editions["GeoLite2-ASN"]
@@ -148,7 +159,7 @@ def test_redirect_elsewhere_does_not_carry_the_licence_key(service: Service, fol
 def test_unreachable_service(folder: Path) -> None:
     config = UpdateConfig(ACCOUNT, KEY, ("GeoLite2-City",), str(folder), "http://127.0.0.1:9")
     with pytest.raises(DatabaseError, match="cannot reach"):
-        update_databases(config)
+        update_databases(config, NOW)
 
 
 def test_config_precedence_flags_env_conf(tmp_path: Path) -> None:
@@ -163,10 +174,11 @@ def test_config_precedence_flags_env_conf(tmp_path: Path) -> None:
     assert from_conf == UpdateConfig(
         "111",
         "conf-key",
-        ("GeoLite2-Country", "GeoLite2-ASN"),
+        ("GeoLite2-Country", "GeoLite2-ASN", "dbip-city-lite"),
         "/conf/dir",
         "https://updates.example.com",
     )
+    assert from_conf.edition_ids == ("GeoLite2-Country", "GeoLite2-ASN", "dbip-city-lite")
     key_file = tmp_path / "key"
     key_file.write_text("file-key\n", encoding="utf-8")
     env = {
@@ -192,9 +204,9 @@ def test_config_precedence_flags_env_conf(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({}, "account ID and licence key are needed"),
+        ({"edition_ids": "GeoLite2-City"}, "need an account ID and licence key"),
         ({"account_id": "abc", "license_key": "k"}, "not a number"),
-        ({"account_id": "1", "license_key": "k", "edition_ids": "../etc"}, "not a MaxMind edition"),
+        ({"account_id": "1", "license_key": "k", "edition_ids": "../etc"}, "not a MaxMind or DB"),
     ],
 )
 def test_config_errors(flags: dict[str, str], message: str, tmp_path: Path) -> None:
@@ -391,7 +403,7 @@ def test_a_gzip_bomb_is_stopped_at_the_size_bound(service: Service, folder: Path
     service.editions["GeoLite2-City"] = bomb  # the published MD5 even matches
     config = replace(_config(service, folder), edition_ids=("GeoLite2-City",))
     with pytest.raises(DatabaseError, match="unpacks to more than 1 MiB"):
-        update_databases(replace(config, max_mmdb_bytes=1 << 20))
+        update_databases(replace(config, max_mmdb_bytes=1 << 20), NOW)
     assert os.listdir(folder) == []
 
 
@@ -402,7 +414,7 @@ def test_a_tar_header_claiming_a_huge_member_is_refused_unread(
     header.size = 1 << 40  # a terabyte promised; nothing follows
     service.archive_override = gzip.compress(header.tobuf())
     with pytest.raises(DatabaseError, match="unpacks to more than"):
-        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)))
+        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)), NOW)
     assert os.listdir(folder) == []
 
 
@@ -421,7 +433,7 @@ def test_installed_mode_is_0644_or_the_replaced_files(
         target.chmod(existing_mode)
     previous = os.umask(0o077)
     try:
-        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)))
+        update_databases(replace(_config(service, folder), edition_ids=("GeoLite2-City",)), NOW)
     finally:
         os.umask(previous)
     assert stat.S_IMODE(target.stat().st_mode) == (existing_mode or 0o644)
@@ -474,3 +486,126 @@ def test_a_signal_mid_download_removes_the_partial_file(
     assert err.count("\n") == 1
     assert word in err
     assert os.listdir(folder) == []
+
+
+# --- DB-IP Lite: the monthly free files, no account
+
+
+def _dbip_file(make_db: MakeDb, build_epoch: int, database_type: str = "DBIP-City-Lite") -> bytes:
+    record = {
+        "country": {"iso_code": "NL"},
+        "location": {"latitude": 52.3676, "longitude": 4.9041},
+        "city": {"names": {"en": "Amsterdam"}},
+    }
+    path = make_db(database_type, {"213.19.144.0/24": record}, build_epoch=build_epoch)
+    return Path(path).read_bytes()
+
+
+def _dbip_config(service: Service, folder: Path) -> UpdateConfig:
+    return UpdateConfig(None, None, ("dbip-city-lite",), str(folder), dbip_host=service.url)
+
+
+def test_dbip_lite_is_fetched_verified_and_installed_without_an_account(
+    service: Service, folder: Path, make_db: MakeDb
+) -> None:
+    mmdb = _dbip_file(make_db, 1_793_577_600)  # 2026-11-02
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = gzip.compress(mmdb)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["update", "--dir", str(folder), "--dbip-host", service.url]
+    assert db_main(argv, {}, out, err, now=NOW) == 0, err.getvalue()
+    target = folder / "dbip-city-lite.mmdb"
+    assert out.getvalue() == f"{target}: dbip-city-lite 2026-11 updated\n"
+    assert target.read_bytes() == mmdb
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [path for path, _ in service.requests] == ["/free/dbip-city-lite-2026-11.mmdb.gz"]
+    # What discovery then reads beside the country database, with DB-IP's coordinates.
+    assert discover_databases([], {}, [str(folder)])[1] == str(target)
+    with open_locator([str(target)]) as locator:
+        (answer,) = locator.locate("213.19.144.104").answers
+    assert (answer.country, answer.latitude, answer.longitude) == ("NL", 52.3676, 4.9041)
+
+
+def test_dbip_falls_back_to_last_month_early_in_a_month(
+    service: Service, folder: Path, make_db: MakeDb
+) -> None:
+    service.files["/free/dbip-city-lite-2026-10.mmdb.gz"] = gzip.compress(
+        _dbip_file(make_db, 1_790_899_200)
+    )
+    (result,) = update_databases(_dbip_config(service, folder), NOW)
+    assert (result.updated, result.date) == (True, "2026-10")
+    assert [path for path, _ in service.requests] == [
+        "/free/dbip-city-lite-2026-11.mmdb.gz",
+        "/free/dbip-city-lite-2026-10.mmdb.gz",
+    ]
+
+
+def test_dbip_never_replaces_a_newer_database_with_an_older_one(
+    service: Service, folder: Path, make_db: MakeDb
+) -> None:
+    target = folder / "dbip-city-lite.mmdb"
+    newer = _dbip_file(make_db, 1_793_577_600)
+    target.write_bytes(newer)
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = gzip.compress(
+        _dbip_file(make_db, 1_790_899_200)
+    )
+    (result,) = update_databases(_dbip_config(service, folder), NOW)
+    assert result.updated is False
+    assert target.read_bytes() == newer
+    assert os.listdir(folder) == ["dbip-city-lite.mmdb"]
+
+
+def _corrupt_crc(data: bytes) -> bytes:
+    return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (lambda mmdb: _corrupt_crc(gzip.compress(mmdb)), "damaged"),
+        (lambda mmdb: gzip.compress(mmdb)[:-20], "damaged"),
+        (lambda mmdb: mmdb, "damaged"),  # not gzip at all
+        (lambda mmdb: gzip.compress(b"\0" * 4096), "not a valid database"),
+    ],
+    ids=["crc", "truncated", "not-gzip", "not-mmdb"],
+)
+def test_a_damaged_dbip_download_installs_nothing(
+    service: Service,
+    folder: Path,
+    make_db: MakeDb,
+    body: Callable[[bytes], bytes],
+    message: str,
+) -> None:
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = body(_dbip_file(make_db, 1))
+    argv = ["update", "--dir", str(folder), "--dbip-host", service.url]
+    out, err = io.StringIO(), io.StringIO()
+    assert db_main(argv, {}, out, err, now=NOW) == 2
+    assert err.getvalue().count("\n") == 1
+    assert message in err.getvalue()
+    assert os.listdir(folder) == []
+
+
+def test_a_dbip_file_of_another_kind_is_refused(
+    service: Service, folder: Path, make_db: MakeDb
+) -> None:
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = gzip.compress(
+        _dbip_file(make_db, 1, database_type="GeoLite2-City")
+    )
+    with pytest.raises(DatabaseError, match="is a 'GeoLite2-City' database"):
+        update_databases(_dbip_config(service, folder), NOW)
+    assert os.listdir(folder) == []
+
+
+def test_a_dbip_gzip_bomb_stops_at_the_bound(service: Service, folder: Path) -> None:
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = gzip.compress(b"\0" * (3 << 20))
+    config = replace(_dbip_config(service, folder), max_mmdb_bytes=1 << 20)
+    with pytest.raises(DatabaseError, match="unpacks to more than 1 MiB"):
+        update_databases(config, NOW)
+    assert os.listdir(folder) == []
+
+
+def test_without_an_account_only_dbip_is_fetched_and_maxmind_is_refused() -> None:
+    assert load_config({}, {}, os.devnull).edition_ids == ("dbip-city-lite",)
+    with pytest.raises(UsageError, match="DB-IP Lite"):
+        load_config({"edition_ids": "GeoLite2-City"}, {}, os.devnull)
+    with_account = load_config({"account_id": "1", "license_key": "k"}, {}, os.devnull)
+    assert with_account.edition_ids == ("GeoLite2-City", "GeoLite2-ASN", "dbip-city-lite")

@@ -82,6 +82,8 @@ def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
             if url.path in service.files:
                 service.requested.set()
                 return self._send(200, service.files[url.path], "download")
+            if url.path.startswith("/free/"):  # DB-IP: this month's file may not be out yet
+                return self._send(404, b"not found")
             if url.path.startswith("/storage/"):
                 return self._send(200, service.archive(url.path.rsplit("/", 1)[-1]), "download")
             if url.path.startswith("/geoip/databases/") and service.redirect_to:
