@@ -95,6 +95,7 @@ class CaptureSummary:
 class NameSource(StrEnum):
     DNS = "dns"  # an A/AAAA answer the client received
     SNI = "sni"  # the server_name of a TLS ClientHello the client sent
+    CNAME = "cname"  # a name in the CNAME chain behind a DNS answer, in chain order
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,32 +22,63 @@ def dns_answers(payload: bytes) -> list[tuple[str, str]]:
     The name paired with an address is the question's name, not the CNAME target: the user asked
     for `zoom.us`, and that is what a report should say the server was reached as.
     """
+    return [(name, address) for name, address, chained in dns_names(payload) if not chained]
+
+
+def dns_names(payload: bytes) -> list[tuple[str, str, bool]]:
+    """(name, address, from the CNAME chain) for every A/AAAA answer of one DNS response: the
+    question's name first, then each name of the CNAME chain from the question to the address
+    record, in order. Vendors often name their sites only in the chain (a CDN's edge name)."""
     try:
-        return _dns_answers(payload)
+        return _dns_names(payload)
     except (IndexError, struct.error, UnicodeDecodeError, ValueError):
         return []
 
 
-def _dns_answers(payload: bytes) -> list[tuple[str, str]]:
+_MAX_CHAIN = 8  # CNAME links followed from the question; loops end here
+
+
+def _dns_names(payload: bytes) -> list[tuple[str, str, bool]]:
     if len(payload) < 12:
         return []
     flags, questions, answers = struct.unpack_from("!HHH", payload, 2)
     if not flags & 0x8000 or flags & 0x000F or questions != 1:  # a response, no error
         return []
     question, offset = _read_name(payload, 12)
+    if not question:
+        return []
     offset += 4  # qtype, qclass
-    found = []
+    addresses: list[str] = []
+    aliases: dict[str, str] = {}
     for _ in range(min(answers, 64)):
-        _, offset = _read_name(payload, offset)
+        owner, offset = _read_name(payload, offset)
         rtype, _, _, length = struct.unpack_from("!HHIH", payload, offset)
         offset += 10
         data = payload[offset : offset + length]
-        offset += length
         if rtype == _TYPE_A and length == 4:
-            found.append((question, str(ipaddress.IPv4Address(data))))
+            addresses.append(str(ipaddress.IPv4Address(data)))
         elif rtype == _TYPE_AAAA and length == 16:
-            found.append((question, str(ipaddress.IPv6Address(data))))
-    return found if question else []
+            addresses.append(str(ipaddress.IPv6Address(data)))
+        elif rtype == _TYPE_CNAME:
+            aliases.setdefault(owner, _read_name(payload, offset)[0])
+        offset += length
+    chain = _chain(question, aliases)
+    found = []
+    for address in addresses:
+        found.append((question, address, False))
+        found.extend((name, address, True) for name in chain)
+    return found
+
+
+def _chain(question: str, aliases: dict[str, str]) -> list[str]:
+    chain: list[str] = []
+    name = question
+    while name in aliases and len(chain) < _MAX_CHAIN:
+        name = aliases[name]
+        if name == question or name in chain:
+            break
+        chain.append(name)
+    return chain
 
 
 def _read_name(payload: bytes, offset: int) -> tuple[str, int]:

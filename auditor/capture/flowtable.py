@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from auditor.model import Flow, NameSighting, NameSource
-from auditor.names import client_hello_sni, dns_answers, tls_sni
+from auditor.names import client_hello_sni, dns_names, tls_sni
 from auditor.quic import ClientHelloCrypto, is_client_initial
 
 # One list per direction of a flow, indexed by these positions; a list (not an object) because
@@ -216,8 +216,9 @@ class FlowTable:
         ``data[l4]`` and whose IP packet ends at ``data[end]`` (or where the capture cut it)."""
         if proto == 17:
             if key[-4:-2] == DNS_PORT:
-                for name, address in dns_answers(bytes(data[l4 + 8 : end])):
-                    self._sighted(NameSighting(address, name, NameSource.DNS), 17, key, -1, frame)
+                for name, address, chained in dns_names(bytes(data[l4 + 8 : end])):
+                    source = NameSource.CNAME if chained else NameSource.DNS
+                    self._sighted(NameSighting(address, name, source), 17, key, -1, frame)
             else:
                 self._look_quic(key, bytes(data[l4 + 8 : end]), index, frame)
             return

@@ -103,4 +103,4 @@ def hints_for(names: Iterable[tuple[str, HintSource]]) -> tuple[HostnameHint, ..
 
 
 def hint_source(source: NameSource) -> HintSource:
-    return HintSource.SNI if source is NameSource.SNI else HintSource.DNS
+    return HintSource(source.value)

@@ -31,7 +31,10 @@ def weigh(location: Location, evidence: Evidence, policy: Policy) -> Judgement:
     """The verdict on one endpoint from its location and its evidence."""
     if location.is_local or policy.judge_by is not JudgeBy.LOCATION or not _telling(evidence):
         return judge(location, policy)
-    judgement = _by_physics(evidence, policy) or _by_sources(location, evidence, policy)
+    anycast = location.is_anycast or LocationFlag.ANYCAST in location.flags
+    judgement = _by_physics(evidence, policy, anycast=anycast) or _by_sources(
+        location, evidence, policy
+    )
     if judgement.verdict is Verdict.UNKNOWN and policy.strict:
         reason = f"{judgement.reason} (--strict counts unknown locations as violations)"
         return Judgement(Verdict.VIOLATION, reason, judgement.judged_country, judgement.basis)
@@ -42,13 +45,15 @@ def _telling(evidence: Evidence) -> bool:
     return bool(evidence.bounds or evidence.hints)
 
 
-def _by_physics(evidence: Evidence, policy: Policy) -> Judgement | None:
+def _by_physics(evidence: Evidence, policy: Policy, *, anycast: bool) -> Judgement | None:
     possible = evidence.possible
     if not possible:
         return None
     verdicts = {code: rule(code, policy)[0] for code in sorted(possible)}
     listed = ", ".join(verdicts)
     reach = _reach(evidence)
+    if anycast:  # the bound holds for the instance this vantage reached, no other
+        reach += " (anycast: depends on vantage)"
     if all(v is Verdict.ALLOWED for v in verdicts.values()):
         reason = f"the round trip puts it within {reach}, where every country ({listed}) is allowed"
         return Judgement(Verdict.ALLOWED, reason, judged_country=None, basis=Basis.RTT)

@@ -52,6 +52,29 @@ def confidence(finding: Finding) -> Confidence:
     return Confidence.AGREED if support >= 2 else Confidence.SINGLE
 
 
+def evidence_label(finding: Finding) -> str:
+    """The evidence in one line of words, for the HTML report's reason cell."""
+    evidence = finding.evidence
+    parts = []
+    for bound in evidence.bounds:
+        ms = bound.round_trip.seconds * 1000
+        parts.append(
+            f"{ms:.1f} ms from {bound.vantage.label}: within {bound.radius_km:,.0f} km"
+        )
+    if not evidence.bounds and evidence.round_trips:
+        fastest = min(evidence.round_trips, key=lambda t: t.seconds)
+        parts.append(f"round trip {fastest.seconds * 1000:.1f} ms (no vantage)")
+    parts.extend(
+        f"hint {h.place} ({h.vendor}, {h.name}){' refuted' if h.refuted else ''}"
+        for h in evidence.hints
+    )
+    refuted = sorted({r.country for r in evidence.refutations})
+    if refuted:
+        parts.append(f"refuted: {', '.join(refuted)}")
+    parts.extend(f"set aside: {reason}" for reason in evidence.set_aside[:1])
+    return "; ".join(parts)
+
+
 def vantage_json(vantage: Vantage) -> JsonObject:
     return {
         "latitude": round(vantage.latitude, 4),

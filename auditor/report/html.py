@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from auditor.model import AuditResult, Finding
 from auditor.report.escape import html_text
+from auditor.report.evidence_view import evidence_label
 from auditor.report.interface import ReportFormat
 from auditor.report.view import (
     capture_label,
@@ -31,6 +32,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass, .allowed { color: #155724; } .fail, .violation { color: #a00; }
 .incomplete, .unknown { color: #8a6d00; } .local { color: #777; }
 h1 .verdict { font-size: 1.2em; }
+svg.map { width: 100%; max-width: 1100px; height: auto; border: 1px solid #ccc; }
 """.strip()
 
 HEADERS = (
@@ -70,9 +72,29 @@ def _row(finding: Finding) -> str:
         _cell(f"{endpoint.bytes:,}", "num"),
         _cell(f"{endpoint.flows:,}", "num"),
         _cell(html_text(", ".join(endpoint.ports))),
-        _cell(html_text(finding.judgement.reason)),
+        _cell(_reason(finding)),
     ]
     return f"<tr>{''.join(cells)}</tr>"
+
+
+def _reason(finding: Finding) -> str:
+    evidence = evidence_label(finding)
+    reason = html_text(finding.judgement.reason)
+    return f"{reason}<br><small>{html_text(evidence)}</small>" if evidence else reason
+
+
+def _map(result: AuditResult) -> str:
+    from auditor.report.worldmap import world_map
+
+    drawn = world_map(sorted_findings(result.findings))
+    if not drawn:
+        return ""
+    return (
+        "<h2>Where the evidence puts each server</h2>"
+        "<p><small>Triangles: vantages. Dashed circles: how far each server can be, from its "
+        "round trip. Dots: sites that hostname hints name. Colour: the verdict.</small></p>"
+        f"{drawn}"
+    )
 
 
 def _list(title: str, items: list[str]) -> str:
@@ -116,6 +138,7 @@ def page(result: AuditResult, when: str, version: str) -> str:
 {rows}
 </tbody>
 </table>
+{_map(result)}
 {_list("Captures", _captures(result))}
 {_list("Databases", [database_label(d) for d in result.databases])}
 {_list("Strict failures", list(result.strict_failures))}
