@@ -14,9 +14,9 @@ from functools import lru_cache
 from importlib import resources
 
 from auditor.model import HintSource, HostnameHint, NameSource
+from auditor.names import MAX_NAME
 
 HINTS_FILE = "hints.json"
-MAX_NAME = 253
 
 
 @dataclass(frozen=True, slots=True)

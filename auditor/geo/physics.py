@@ -41,11 +41,17 @@ def refutes(physics: PhysicsBound, country: str) -> bool:
     return country in outlines() and country not in physics.countries
 
 
-def answer_countries(location: Location) -> frozenset[str]:
-    codes = {a.country for a in location.answers if a.country}
+def located_countries(location: Location) -> list[str]:
+    """Every located country the databases give, upper case, in the order given."""
+    codes = [a.country.upper() for a in location.answers if a.country]
     if location.country:
-        codes.add(location.country)
-    return frozenset(c for c in codes if c in outlines())
+        codes.append(location.country.upper())
+    return list(dict.fromkeys(codes))
+
+
+def answer_countries(location: Location) -> frozenset[str]:
+    """The located countries that have an outline (the only ones physics can check)."""
+    return frozenset(c for c in located_countries(location) if c in outlines())
 
 
 def implausible_share(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from auditor.geo.physics import located_countries
 from auditor.model import (
     Basis,
     Evidence,
@@ -74,7 +75,7 @@ def _reach(evidence: Evidence) -> str:
 
 def _by_sources(location: Location, evidence: Evidence, policy: Policy) -> Judgement:
     refuted = {r.country for r in evidence.refutations if r.source is EvidenceSource.DATABASE}
-    answers = _located(location)
+    answers = located_countries(location)
     kept = [c for c in answers if c not in refuted]
     hinted = [h.country for h in evidence.hints if not h.refuted]
     note = _refutation_note(refuted)
@@ -92,13 +93,6 @@ def _by_sources(location: Location, evidence: Evidence, policy: Policy) -> Judge
     if len(codes) == 1 and not refuted and not _uncertain(location):
         return judge(location, policy)
     return _unanimous(codes, hinted, note, policy, location)
-
-
-def _located(location: Location) -> list[str]:
-    codes = [a.country.upper() for a in location.answers if a.country]
-    if location.country:
-        codes.append(location.country.upper())
-    return list(dict.fromkeys(codes))
 
 
 def _uncertain(location: Location) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from auditor.geo.physics import located_countries
 from auditor.model import Basis, Evidence, Finding, RoundTrip, Vantage, Verdict
 from auditor.report.escape import clean
 
@@ -40,7 +41,10 @@ def confidence(finding: Finding) -> Confidence:
         return Confidence.NONE
     if judgement.basis is Basis.RTT:
         return Confidence.PHYSICS
-    if evidence.refutations or "disputed" in judgement.reason:
+    claimed = set(located_countries(location))
+    claimed |= {h.country for h in evidence.hints if not h.refuted}
+    refuted = {r.country for r in evidence.refutations}
+    if refuted or len(claimed - refuted) > 1:
         return Confidence.DISPUTED
     judged = judgement.judged_country
     if judged is None:
