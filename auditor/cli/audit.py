@@ -10,7 +10,7 @@ from pathlib import Path
 
 from auditor.cli.environment import Environment
 from auditor.cli.failures import guarded
-from auditor.cli.options import Parser, ParserExit, add_audit_options
+from auditor.cli.options import Parser, add_audit_options, parse
 from auditor.cli.output import OutputConflictError, check_output_path, write_report
 from auditor.cli.status import ExitStatus
 from auditor.errors import AuditorError, HistoryError, UsageError
@@ -23,18 +23,23 @@ if typing.TYPE_CHECKING:
 
 
 def run(argv: list[str], env: Environment) -> int:
-    try:
-        args = build_parser(env).parse_intermixed_args(argv)
-    except ParserExit as stop:  # --help and --version
-        return stop.status
-    except UsageError as error:
-        env.error(str(error))
-        return ExitStatus.ERROR
-    return guarded(env, lambda: audit(args, env), debug=args.debug,
+    return run_auditing(build_parser(env), argv, env, lambda args: audit(args, env))
+
+
+def run_auditing(
+    parser: Parser, argv: list[str], env: Environment, body: Callable[[argparse.Namespace], int]
+) -> int:
+    """Parse, then run `body` guarded (audit, live, collect): a run that fails is recorded in
+    the history too."""
+    args = parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    args.captures = getattr(args, "captures", [])  # live and collect know theirs once written
+    return guarded(env, lambda: body(args), debug=args.debug,
                    on_error=lambda error: record_failure(args, env, error))
 
 
-def build_parser(env: Environment | None = None) -> argparse.ArgumentParser:
+def build_parser(env: Environment | None = None) -> Parser:
     parser = Parser(
         prog="audit",
         env=env or Environment(),

@@ -6,28 +6,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from auditor.cli.audit import audit, check_outputs, find_databases, policy_from, record_failure
+from auditor.cli.audit import audit, check_outputs, find_databases, policy_from, run_auditing
 from auditor.cli.environment import Environment
-from auditor.cli.failures import guarded
-from auditor.cli.options import Parser, ParserExit, add_audit_options
-from auditor.cli.status import ExitStatus
-from auditor.errors import UsageError
+from auditor.cli.options import Parser, add_audit_options
 
 
 def run(argv: list[str], env: Environment) -> int:
-    try:
-        args = build_parser(env).parse_intermixed_args(argv)
-    except ParserExit as stop:
-        return stop.status
-    except UsageError as error:
-        env.error(str(error))
-        return ExitStatus.ERROR
-    args.captures = []  # known once the export's file is
-    return guarded(env, lambda: _collect(args, env), debug=args.debug,
-                   on_error=lambda error: record_failure(args, env, error))
+    return run_auditing(build_parser(env), argv, env, lambda args: _collect(args, env))
 
 
-def build_parser(env: Environment) -> argparse.ArgumentParser:
+def build_parser(env: Environment) -> Parser:
     parser = Parser(
         prog="audit collect",
         env=env,

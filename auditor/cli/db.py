@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from auditor.cli.environment import Environment
 from auditor.cli.failures import guarded
-from auditor.cli.options import Parser, ParserExit
+from auditor.cli.options import Parser, parse
 from auditor.cli.status import ExitStatus
-from auditor.errors import AuditorError, UsageError
+from auditor.errors import AuditorError
 from auditor.geo.dbinfo import (
     DEFAULT_MAX_AGE_DAYS,
     DatabaseDetails,
@@ -30,13 +30,9 @@ from auditor.report.escape import sanitize_text
 def run(argv: list[str], env: Environment) -> int:
     """Run `audit db ARGV`; 0 on success, 2 on a usage error or a database that cannot be used."""
     env = env.for_program("audit db")
-    try:
-        args = build_parser(env).parse_args(argv)
-    except ParserExit as stop:
-        return stop.status
-    except UsageError as error:
-        env.error(str(error))
-        return ExitStatus.ERROR
+    args = parse(build_parser(env), argv, intermixed=False)
+    if isinstance(args, int):
+        return args
     if args.command == "info":
         return guarded(env, lambda: _info(args, env), aftermath="")
     # Interrupted like an audit: unwinding removes a partial download on the way out.

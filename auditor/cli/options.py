@@ -8,6 +8,7 @@ import typing
 
 from auditor import __version__
 from auditor.cli.environment import Environment
+from auditor.cli.status import ExitStatus
 from auditor.errors import UsageError
 from auditor.geo.dbinfo import DEFAULT_MAX_AGE_DAYS
 from auditor.model import JudgeBy
@@ -48,6 +49,22 @@ class Parser(argparse.ArgumentParser):
                 super().__init__(*args, env=env, **kwargs)
 
         return SubParser
+
+
+def parse(
+    parser: Parser, argv: list[str], *, intermixed: bool = True
+) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status when there is nothing to run: --help and
+    --version answered (0), or a usage error said in one line (2)."""
+    try:
+        if intermixed:  # options after the captures too: `audit a.pcap -f json b.pcap`
+            return parser.parse_intermixed_args(argv)
+        return parser.parse_args(argv)  # subcommands (audit db) cannot be intermixed
+    except ParserExit as stop:
+        return stop.status
+    except UsageError as error:
+        parser.env.error(str(error))
+        return ExitStatus.ERROR
 
 
 def positive_int(text: str) -> int:
