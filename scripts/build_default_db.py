@@ -413,6 +413,14 @@ CSV ranges written as GeoLite2-ASN records {"autonomous_system_number",
 "autonomous_system_organization"}; adjacent networks with the same answer merged. No country,
 number or name was changed.
 
+Second opinion: auditor-city.mmdb is DB-IP's IP to City Lite (CC BY 4.0), built by DB-IP
+independently of the RIR whois data above, with a point for every network, so that every
+endpoint gets two answers and where they disagree the audit says so. Reduced to what the audit
+reads, to keep the file small enough for git (CI clones everything): country, point (DB-IP's own
+32-bit floats, unchanged) and city name; DB-IP's state, postcode and time zone are dropped, and
+adjacent networks with one answer merged. DB-IP gives no accuracy radius; none is written.
+`audit db update` fetches DB-IP's current monthly file, unreduced, with no account.
+
 Caveat from upstream: ip-location-db's README warns that the data published on npm has known
 bugs and that the npm channel is deprecated. It is still the best offline default this build
 can reach; any MaxMind database on the system or given with --db is used instead of it.
