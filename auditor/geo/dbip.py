@@ -82,7 +82,15 @@ def _fetch(
 ) -> UpdateResult:
     url = f"{host.rstrip('/')}/free/{edition}-{month}.mmdb.gz"
     installed = _build_epoch(target)
-    with staged(target) as (partial, output), Download(url, target, deadlines) as body:
+    # The installed file's mtime is the Last-Modified it was served with: a month already
+    # installed is answered 304, not sent again.
+    since = os.path.getmtime(target) if installed is not None else None
+    with (
+        staged(target) as (partial, output),
+        Download(url, target, deadlines, if_modified_since=since) as body,
+    ):
+        if body.not_modified:
+            return UpdateResult(edition, target, updated=False, digest="", date=month)
         modified = last_modified(body.header("Last-Modified"))
         digest = _gunzip(body, output, target, max_bytes)
         seal(output)

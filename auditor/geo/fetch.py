@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import http.client
 import socket
 import ssl
@@ -90,8 +91,12 @@ class Download:
         target: str,
         deadlines: Deadlines,
         credentials: Credentials | None = None,
+        if_modified_since: float | None = None,
     ) -> None:
         self.url = url
+        # With if_modified_since, a 304 answer is no error: not_modified is set, the body empty.
+        self._if_modified_since = if_modified_since
+        self.not_modified = False
         self._target = target
         self._deadlines = deadlines
         self._credentials = credentials
@@ -147,7 +152,9 @@ class Download:
             response = self._request(url)
             if response.status not in _REDIRECTS:
                 self.url = url
-                self._check_status(response)
+                self.not_modified = response.status == 304 and self._if_modified_since is not None
+                if not self.not_modified:
+                    self._check_status(response)
                 self._response = response
                 return
             location = response.getheader("Location")
@@ -170,6 +177,10 @@ class Download:
         parts = urllib.parse.urlsplit(url)
         scheme, host, port = origin_of(url)
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if self._if_modified_since is not None:
+            headers["If-Modified-Since"] = email.utils.formatdate(
+                self._if_modified_since, usegmt=True
+            )
         if self._credentials is not None and self._credentials.origin == (scheme, host, port):
             headers["Authorization"] = self._credentials.header
         connection: http.client.HTTPConnection

@@ -609,3 +609,16 @@ def test_without_an_account_only_dbip_is_fetched_and_maxmind_is_refused() -> Non
         load_config({"edition_ids": "GeoLite2-City"}, {}, os.devnull)
     with_account = load_config({"account_id": "1", "license_key": "k"}, {}, os.devnull)
     assert with_account.edition_ids == ("GeoLite2-City", "GeoLite2-ASN", "dbip-city-lite")
+
+
+def test_an_installed_dbip_month_is_not_downloaded_again(
+    service: Service, folder: Path, make_db: MakeDb
+) -> None:
+    mmdb = _dbip_file(make_db, 1_793_577_600)
+    service.files["/free/dbip-city-lite-2026-11.mmdb.gz"] = gzip.compress(mmdb)
+    (first,) = update_databases(_dbip_config(service, folder), NOW)
+    (second,) = update_databases(_dbip_config(service, folder), NOW)
+    assert (first.updated, second.updated) == (True, False)
+    assert (folder / "dbip-city-lite.mmdb").read_bytes() == mmdb
+    assert os.listdir(folder) == ["dbip-city-lite.mmdb"]
+    assert service.not_modified == 1  # the second request was answered 304, with no body

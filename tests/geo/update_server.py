@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import email.utils
 import hashlib
 import io
 import ipaddress
@@ -47,6 +48,7 @@ class Service:
     drip: set[str] = field(default_factory=set)  # kinds whose body comes one byte at a time
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, auth)
     requested: threading.Event = field(default_factory=threading.Event)  # a download began
+    not_modified: int = 0  # conditional requests answered 304
     release: threading.Event = field(default_factory=threading.Event)  # ends stalls and drips
 
     def archive(self, edition: str) -> bytes:
@@ -81,6 +83,12 @@ def _handler(service: Service) -> type[BaseHTTPRequestHandler]:
             service.requests.append((url.path, auth))
             if url.path in service.files:
                 service.requested.set()
+                since = self.headers.get("If-Modified-Since")
+                if since and email.utils.parsedate_to_datetime(
+                    since
+                ) >= email.utils.parsedate_to_datetime(LAST_MODIFIED):
+                    service.not_modified += 1
+                    return self._send(304, b"")
                 return self._send(200, service.files[url.path], "download")
             if url.path.startswith("/free/"):  # DB-IP: this month's file may not be out yet
                 return self._send(404, b"not found")
