@@ -27,7 +27,8 @@ from auditor.names import platform_of
 from auditor.policy import judge_findings
 from auditor.sources import read_source
 
-if TYPE_CHECKING:  # the evidence stage is imported when used: start-up time is measured
+if TYPE_CHECKING:  # the evidence stage and Dask are imported when used: start-up time
+    from auditor.cluster import ClusterOptions
     from auditor.geo.evidence import CaptureTrips
 
 Progress = Callable[[str, int, int], None]  # (capture path, bytes done, bytes total)
@@ -42,10 +43,14 @@ class AuditRequest:
     max_db_age_days: float | None = 45.0
     now: float | None = None  # seconds since the epoch, for database staleness; None: skip
     vantage: Vantage | None = None  # where every capture was taken; None: inferred per capture
+    cluster: ClusterOptions | None = None  # read the captures on a Dask cluster instead
 
 
 @dataclass(frozen=True, slots=True)
-class _CaptureOutcome:
+class CaptureOutcome:
+    """One capture read: its summary, server endpoints and round trips, or why it could not be
+    read."""
+
     summary: CaptureSummary | None
     endpoints: tuple[ServerEndpoint, ...]
     error: str | None
@@ -79,7 +84,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
 
 
 def _evidence(
-    outcomes: Sequence[_CaptureOutcome],
+    outcomes: Sequence[CaptureOutcome],
     locations: Sequence[Location],
     locator: Locator,
     given: Vantage | None,
@@ -98,18 +103,22 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
     return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
 
 
-def _read_all(request: AuditRequest, progress: Progress | None) -> list[_CaptureOutcome]:
+def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:
     paths = request.captures
+    if request.cluster is not None:
+        from auditor.cluster import read_on_cluster
+
+        return read_on_cluster(request.cluster, paths, progress)
     if len(paths) > 1 and request.workers > 1:
         # A day's batch: one process per file keeps every core busy; each file is read whole.
         pool = ProcessPoolExecutor(max_workers=min(request.workers, len(paths)))
         try:
-            return list(pool.map(_read_one, paths))
+            return list(pool.map(read_one, paths))
         finally:
             # On Ctrl-C or SIGTERM, drop the captures still queued instead of reading them all
             # before the exit status can be given.
             pool.shutdown(wait=True, cancel_futures=True)
-    return [_read_one(path, request.workers, _bind(progress, path)) for path in paths]
+    return [read_one(path, request.workers, _bind(progress, path)) for path in paths]
 
 
 def _bind(progress: Progress | None, path: str) -> Callable[[int, int], None] | None:
@@ -118,13 +127,18 @@ def _bind(progress: Progress | None, path: str) -> Callable[[int, int], None] | 
     return lambda done, total: progress(path, done, total)
 
 
-def _read_one(
+def read_one(
     path: str, workers: int = 1, progress: Callable[[int, int], None] | None = None
-) -> _CaptureOutcome:
+) -> CaptureOutcome:
     try:
         capture: CaptureResult = read_source(path, workers=workers, progress=progress)
     except CaptureError as error:
-        return _CaptureOutcome(None, (), str(error))
+        return CaptureOutcome(None, (), str(error))
+    return capture_outcome(capture)
+
+
+def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
+    """What the audit keeps of a capture read: its summary, endpoints and round trips."""
     from auditor.geo.evidence import capture_trips
 
     summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
@@ -132,8 +146,8 @@ def _read_one(
         capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
     )
     hosts = capture.own_hosts or capture_hosts(capture.flows)
-    trips = capture_trips(path, capture.flows, capture.names, hosts, summary.first_seen)
-    return _CaptureOutcome(summary, endpoints, None, trips)
+    trips = capture_trips(summary.path, capture.flows, capture.names, hosts, summary.first_seen)
+    return CaptureOutcome(summary, endpoints, None, trips)
 
 
 def _stale_database_warnings(

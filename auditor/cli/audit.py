@@ -8,6 +8,7 @@ import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from auditor.cli.cluster import add_cluster_options, cluster_options
 from auditor.cli.environment import Environment
 from auditor.cli.failures import guarded
 from auditor.cli.options import Parser, add_audit_options, parse
@@ -56,6 +57,7 @@ def build_parser(env: Environment | None = None) -> Parser:
                         "flow export files (audit collect -w), optionally gzip-compressed; - for "
                         "standard input")
     add_audit_options(parser)
+    add_cluster_options(parser)
     return parser
 
 
@@ -81,8 +83,10 @@ def audit(
         max_db_age_days=args.max_db_age,
         now=env.now(),
         vantage=_vantage(args) or policy.vantage,
+        cluster=cluster_options(args),
     )
-    with _progress(env, quiet=args.quiet) as progress:
+    files = len(request.captures) if request.cluster else None
+    with _progress(env, quiet=args.quiet, files=files) as progress:
         result = run_audit(request, progress)
     _warn_about(result, env, quiet=args.quiet)
     report_error = _report(result, args, env)
@@ -207,9 +211,10 @@ def _open_history(args: argparse.Namespace) -> HistoryWriter | None:
 
 @contextlib.contextmanager
 def _progress(
-    env: Environment, *, quiet: bool
+    env: Environment, *, quiet: bool, files: int | None = None
 ) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A rich progress bar of bytes read, on stderr, only when stderr is a terminal."""
+    """A rich progress bar of bytes read, on stderr, only when stderr is a terminal; one line
+    for all ``files`` when given (a cluster run)."""
     if quiet or not env.stderr_colour:
         yield None
         return
@@ -233,4 +238,9 @@ def _progress(
         bar.update(tasks[path], completed=done)  # type: ignore[arg-type]
 
     with bar:
-        yield update
+        if files is None:
+            yield update
+        else:
+            from auditor.cluster.progress import FilesAndBytes
+
+            yield FilesAndBytes(bar, files)
