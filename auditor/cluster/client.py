@@ -50,9 +50,10 @@ def read_all(
 def _absolute(path: str) -> str:
     """The path every worker opens: they do not share the client's working directory."""
     with contextlib.suppress(OSError):
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise UsageError(
-                f"{path}: not a regular file: a cluster's workers read captures from storage "
+                f"{path}: not a file or folder: a cluster's workers read captures from storage "
                 "they share, not from pipes or standard input"
             )
     return os.path.abspath(path)

@@ -40,7 +40,10 @@ class Fingerprint:
 
 
 def fingerprint(path: str) -> Fingerprint:
-    """Raises OSError when the file cannot be opened here."""
+    """Raises OSError when the file cannot be opened here. A folder (of Zeek logs) is known by
+    its files' names and fingerprints."""
+    if os.path.isdir(path):
+        return _folder(path)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(SAMPLE)
@@ -73,6 +76,18 @@ def check(path: str, expected: Fingerprint, code: str) -> None:
             f"a worker sees other bytes than the client ({', '.join(expected.differences(seen))}): "
             "another file at that path, or one still being written"
         )
+
+
+def _folder(path: str) -> Fingerprint:
+    digest = hashlib.sha256()
+    size = 0
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_file():
+            inside = fingerprint(entry.path)
+            size += inside.size
+            digest.update(f"{entry.name}\0{inside.size}\0{inside.head}\0{inside.tail}\n".encode())
+    listing = digest.hexdigest()
+    return Fingerprint(size, listing, listing)
 
 
 def _sha256(data: bytes) -> str:

@@ -17,7 +17,8 @@ from auditor.capture.parallel import (
 )
 from auditor.capture.source import ByteSource
 from auditor.errors import CaptureError
-from auditor.model import CaptureResult
+from auditor.model import CaptureResult, SourceKind
+from auditor.sources import sniff
 
 __all__ = ["RangeResult", "Ranges", "merge", "read", "split"]
 
@@ -25,9 +26,11 @@ FAST = True  # the fast decoding path, as read_capture uses
 
 
 def split(path: str, range_bytes: int) -> Ranges | None:
-    """Ranges of about ``range_bytes``; None when the capture is better read whole: compressed,
-    smaller than two ranges, or with a start only the whole read can judge (it says what is
-    wrong word for word as a local run)."""
+    """Ranges of about ``range_bytes``; None when the input is better read whole: not a packet
+    capture (a Zeek log), compressed, smaller than two ranges, or with a start only the whole
+    read can judge (it says what is wrong word for word as a local run)."""
+    if sniff(path) is not SourceKind.PCAP:
+        return None
     src = ByteSource(path)
     try:
         head = src.read()
