@@ -7,12 +7,15 @@ summaries and errors read as a local run's.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from auditor.audit import CaptureOutcome, capture_outcome, read_one
+from auditor.audit import CaptureOutcome, capture_outcome
 from auditor.cluster import ranges
 from auditor.cluster.identity import Fingerprint, check, fingerprint
 from auditor.errors import CaptureError
+from auditor.model import CaptureResult
+from auditor.sources import read_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ def plan_capture(
     check(path, expected or seen, code)
     split = ranges.split(path, range_bytes)
     if split is None:
-        return Whole(seen, _named(read_one(path), path, shown))
+        return Whole(seen, _outcome(lambda: read_source(path), shown))
     return Split(seen, split)
 
 
@@ -58,20 +61,14 @@ def merge_ranges(
     results: list[ranges.RangeResult],
 ) -> CaptureOutcome:
     check(split.name, seen, code)  # the merge may read on from a range's start
+    return _outcome(lambda: ranges.merge(split, results), shown)
+
+
+def _outcome(read: Callable[[], CaptureResult], shown: str) -> CaptureOutcome:
+    """The outcome of a read, named as the user named the capture, as a local run names it."""
     try:
-        capture = ranges.merge(split, results)
+        capture = read()
     except CaptureError as error:
-        return _named(CaptureOutcome(None, (), str(error)), split.name, shown)
-    return _named(capture_outcome(capture), split.name, shown)
-
-
-def _named(outcome: CaptureOutcome, path: str, shown: str) -> CaptureOutcome:
-    summary = outcome.summary
-    error = outcome.error
-    if error is not None and error.startswith(f"{path}: "):
-        error = shown + error.removeprefix(path)
-    return CaptureOutcome(
-        None if summary is None else dataclasses.replace(summary, path=shown),
-        outcome.endpoints,
-        error,
-    )
+        return CaptureOutcome(None, (), shown + str(error).removeprefix(error.path))
+    summary = dataclasses.replace(capture.summary, path=shown)
+    return capture_outcome(dataclasses.replace(capture, summary=summary))
