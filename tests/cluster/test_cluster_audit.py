@@ -158,3 +158,20 @@ def test_standard_input_is_refused(cluster: Cluster) -> None:
     assert result.returncode == 2
     assert b"not a file or folder" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def test_the_run_lands_in_the_history_as_a_local_run_does(cluster: Cluster, tmp_path: Path) -> None:
+    history = str(tmp_path / "history.db")
+    audit([*FIXTURES, "--history", history])
+    audit([*FIXTURES, "--history", history, "--cluster", cluster.address])
+    out = io.StringIO()
+    environment = Environment(stdout=out, stderr=io.StringIO(), env={}, stdout_isatty=False,
+                              stderr_isatty=False)  # fmt: skip
+    assert main(["history", "--history", history, "--format", "json"], environment) == 0
+    runs = json.loads(out.getvalue())["runs"]
+    for run in runs:
+        del run["id"], run["recorded_at"]
+    local, remote = runs
+    assert remote == local
+    assert local["exit_status"] == 1
+    assert [c["path"] for c in local["captures"]] == FIXTURES
