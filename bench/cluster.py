@@ -102,7 +102,7 @@ def main() -> int:
     print(f"start: {load()}, {os.cpu_count()} CPUs; {pcap} ({pcap.stat().st_size:,} bytes)")
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                     dashboard_address=None) as cluster,  # fmt: skip
+                     dashboard_address=":0") as cluster,  # fmt: skip
         Client(cluster, set_as_default=False) as client,
     ):
         address = cluster.scheduler_address
