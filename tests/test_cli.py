@@ -342,7 +342,8 @@ def test_wechat_relays_in_china_are_named_and_flagged(shared_data: Path) -> None
     _, out, _ = run([str(capture), *bundled(), "--allow", "US,EU", "--format", "json"])
     endpoint = by_ip(json.loads(out))["203.205.147.171"]
     assert (endpoint["verdict"], endpoint["country"]) == ("violation", "CN")
-    assert endpoint["hostnames"] == ["web.wechat.com"]
+    # The capture's answer: web.wechat.com CNAME web1.wechat.com A 203.205.147.171 (tshark).
+    assert endpoint["hostnames"] == ["web.wechat.com", "web1.wechat.com"]
     assert endpoint["platform"] == "WeChat"
 
 
