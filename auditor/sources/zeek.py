@@ -370,10 +370,19 @@ def _dns_names(row: Row, builder: FlowBuilder) -> None:
     name = host_name(query)
     if name is None:
         return
-    for answer in answers:
-        server = address(answer) if isinstance(answer, str) else None
+    # Zeek lists the CNAME chain's names before the addresses, in order: keep them as a
+    # capture's DNS reader does (names.dns_names).
+    servers = [address(a) if isinstance(a, str) else None for a in answers]
+    chain = [
+        alias
+        for a, server in zip(answers, servers, strict=True)
+        if server is None and isinstance(a, str) and (alias := host_name(a)) is not None
+    ]
+    for server in servers:
         if server is not None:
             builder.name(server, name, NameSource.DNS)
+            for alias in chain:
+                builder.name(server, alias, NameSource.CNAME)
 
 
 class _Tunnels:
