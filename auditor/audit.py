@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from auditor.attribution import attribute_endpoint
 from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
 from auditor.geo import Locator, open_locator, staleness_warnings
@@ -23,7 +24,6 @@ from auditor.model import (
     ServerEndpoint,
     Vantage,
 )
-from auditor.names import platform_of
 from auditor.policy import judge_findings
 from auditor.sources import read_source
 
@@ -66,7 +66,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
     endpoints = tuple(
-        dataclasses.replace(endpoint, platform=platform_of(endpoint.hostnames, location.asn))
+        dataclasses.replace(endpoint, platform=_platform(endpoint, location.asn))
         for endpoint, location in zip(endpoints, locations, strict=True)
     )
     findings = judge_findings(endpoints, locations, request.policy, evidence)
@@ -101,6 +101,11 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
 
     public = [locator.locate(ip) for ip in sorted(trips.hosts)]
     return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
+
+
+def _platform(endpoint: ServerEndpoint, asn: int | None) -> str | None:
+    found = attribute_endpoint(endpoint.hostnames, endpoint.ip, asn, endpoint.ports)
+    return found.label if found else None
 
 
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:
