@@ -364,7 +364,9 @@ def test_history_keeps_one_line_per_run_failures_included(tmp_path: Path, city_d
         ("pass", 0), ("fail", 1), ("error", 2)
     ]
     assert lines[1]["attention"] == [
-        {"ip": CN.ip, "verdict": "violation", "country": "CN", "hostnames": [], "platform": None}
+        # No name, no published range, no ASN: only its port hints at a platform, and says so.
+        {"ip": CN.ip, "verdict": "violation", "country": "CN", "hostnames": [],
+         "platform": "Zoom? (port hint)"}
     ]
     assert lines[1]["captures"] == [str(bad_capture)]
     assert str(broken_db) in lines[2]["errors"][0]
