@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from auditor.addresses import is_local_host
 from auditor.model import (
     Flow,
     NameSighting,
@@ -68,10 +68,10 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
             seen[flow.a] += 1
             if flow.b != flow.a:
                 seen[flow.b] += 1
-        best = max(seen.items(), key=lambda item: (item[1], _is_private(item[0]), item[0]))
+        best = max(seen.items(), key=lambda item: (item[1], is_local_host(item[0]), item[0]))
         address, count = best
         in_most_flows = count > 1 and count * 2 >= len(versioned)
-        lone_private_flow = len(versioned) == 1 and _is_private(address)
+        lone_private_flow = len(versioned) == 1 and is_local_host(address)
         if in_most_flows or lone_private_flow:
             hosts.add(address)
     return frozenset(hosts)
@@ -135,7 +135,7 @@ def _side_by_host(flow: Flow, hosts: frozenset[str]) -> str | None:
         return "b"
     if flow.b in hosts:
         return "a"
-    a_private, b_private = _is_private(flow.a), _is_private(flow.b)
+    a_private, b_private = is_local_host(flow.a), is_local_host(flow.b)
     if a_private != b_private:
         return "b" if a_private else "a"
     return None
@@ -267,14 +267,3 @@ def _port_sort_key(port: str) -> tuple[int, str]:
 
 def _version(address: str) -> int:
     return 6 if ":" in address else 4
-
-
-def _is_private(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return ip.is_private or ip in _CGNAT
-
-
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from auditor.addresses import AddressClass
+
 # Defined with the command line (cli/status.py); re-exported here for the stages and the users
 # that import it from the model.
 from auditor.cli.status import ExitStatus as ExitStatus  # noqa: PLC0414 - explicit re-export
@@ -174,7 +176,7 @@ class Location:
     """Where the databases place one address, and how sure they are."""
 
     ip: str
-    address_class: str | None = None  # "private", "loopback", "cgnat"...: never looked up
+    address_class: AddressClass | None = None  # a local address: never looked up
     country: str | None = None
     registered_country: str | None = None
     represented_country: str | None = None

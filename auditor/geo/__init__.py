@@ -1,8 +1,7 @@
-"""Geolocation: address classes, database discovery, and lookups over mmdb files."""
+"""Geolocation: database discovery, and lookups over mmdb files."""
 
 from __future__ import annotations
 
-from auditor.geo.addresses import classify_address
 from auditor.geo.dbinfo import (
     DEFAULT_MAX_AGE_DAYS,
     database_age_days,
@@ -17,7 +16,6 @@ __all__ = [
     "DEFAULT_DIRS",
     "DEFAULT_MAX_AGE_DAYS",
     "Locator",
-    "classify_address",
     "database_age_days",
     "discover_databases",
     "is_stale",

@@ -13,8 +13,8 @@ import geoip2.errors
 import maxminddb
 from geoip2.models import ASN, Country
 
+from auditor.addresses import IPAddress, classify_address, lookup_address, parse_address
 from auditor.errors import DatabaseError
-from auditor.geo.addresses import IPAddress, classify_address, lookup_address, parse_address
 from auditor.geo.layouts import UNKNOWN, Answer, Layout, answer_from_geoip2, answer_from_record
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
 from auditor.model import CountryAnswer, DatabaseInfo, Location, LocationFlag

@@ -15,7 +15,8 @@ import geoip2.database
 import maxminddb
 import pytest
 
-from auditor.geo import classify_address, open_locator
+from auditor.addresses import classify_address
+from auditor.geo import open_locator
 from auditor.geo.bundled import (
     ASN_ATTRIBUTION,
     ASN_TYPE,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor.addresses import AddressClass, parse_address
 from auditor.errors import DatabaseError
 from auditor.geo import Locator, open_locator
-from auditor.geo.addresses import parse_address
 from auditor.model import CountryAnswer, Location, LocationFlag
 from tests.geo.conftest import MakeDb
 
@@ -143,8 +143,9 @@ def test_several_databases_merge_first_country_and_asn(test_data: Path) -> None:
 
 def test_local_addresses_are_not_looked_up(test_data: Path) -> None:
     with open_locator([str(test_data / "GeoIP2-City-Test.mmdb")]) as locator:
-        assert locator.locate("192.168.0.1") == Location("192.168.0.1", address_class="private")
-        assert locator.locate("::ffff:100.64.0.9").address_class == "cgnat"
+        private = Location("192.168.0.1", address_class=AddressClass.PRIVATE)
+        assert locator.locate("192.168.0.1") == private
+        assert locator.locate("::ffff:100.64.0.9").address_class is AddressClass.CGNAT
 
 
 def test_mapped_ipv6_is_located_as_its_ipv4(test_data: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from auditor.addresses import AddressClass
 from auditor.model import (
     Basis,
     CountryAnswer,
@@ -39,7 +40,7 @@ def test_lower_case_database_code() -> None:
 
 
 def test_local_is_not_judged() -> None:
-    judgement = judge(Location(ip="10.0.0.1", address_class="private"), US_EU)
+    judgement = judge(Location(ip="10.0.0.1", address_class=AddressClass.PRIVATE), US_EU)
     assert judgement.verdict is Verdict.LOCAL
     assert "private" in judgement.reason
 

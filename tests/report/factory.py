@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from auditor.addresses import AddressClass
 from auditor.model import (
     AuditResult,
     CaptureSummary,
@@ -139,7 +140,7 @@ def sample_findings(pol: Policy | None = None) -> tuple[Finding, ...]:
         ),
         finding(
             endpoint("10.1.2.3", packets=2, bytes=120, ports=("80/tcp",)),
-            Location("10.1.2.3", address_class="private"),
+            Location("10.1.2.3", address_class=AddressClass.PRIVATE),
             pol,
         ),
         finding(

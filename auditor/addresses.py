@@ -1,15 +1,36 @@
-"""Address classes (private, loopback, CGNAT...) decided before any database lookup."""
+"""The one definition of address classes (private, loopback, CGNAT...): the IANA registries.
+
+Used wherever "is this a local address?" is asked: choosing a flow's server side, and deciding
+what is never looked up in a database.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+
+class AddressClass(StrEnum):
+    """A special-purpose block: an address in one is not a server anywhere in the world."""
+
+    UNSPECIFIED = "unspecified"
+    RESERVED = "reserved"
+    PRIVATE = "private"
+    CGNAT = "cgnat"
+    LOOPBACK = "loopback"
+    LINK_LOCAL = "link-local"
+    DOCUMENTATION = "documentation"
+    MULTICAST = "multicast"
+    BROADCAST = "broadcast"
+
+
 # Checked in order, first match wins: specific blocks come before the broad ones that contain
-# them. The stdlib's is_private/is_reserved have shifted between Python patch releases, so the
-# IANA special-purpose registries are spelled out here instead.
+# them; "" marks a globally reachable block inside a special one. The stdlib's
+# is_private/is_reserved have shifted between Python patch releases (and count neither CGNAT nor
+# multicast as private), so the IANA special-purpose registries are spelled out here instead.
 _V4_CLASSES: tuple[tuple[str, str], ...] = (
     ("0.0.0.0/32", "unspecified"),
     ("0.0.0.0/8", "reserved"),  # "this network"
@@ -61,11 +82,11 @@ _V6_CLASSES: tuple[tuple[str, str], ...] = (
 
 # As integer ranges: comparing ints is several times cheaper than ``address in network``.
 _V4_TABLE = tuple(
-    (int(n.network_address), int(n.broadcast_address), c)
+    (int(n.network_address), int(n.broadcast_address), AddressClass(c) if c else None)
     for n, c in ((ipaddress.IPv4Network(net), name) for net, name in _V4_CLASSES)
 )
 _V6_TABLE = tuple(
-    (int(n.network_address), int(n.broadcast_address), c)
+    (int(n.network_address), int(n.broadcast_address), AddressClass(c) if c else None)
     for n, c in ((ipaddress.IPv6Network(net), name) for net, name in _V6_CLASSES)
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -87,15 +108,33 @@ def lookup_address(address: IPAddress) -> IPAddress:
 
 
 @lru_cache(maxsize=65536)
-def classify_address(ip: str) -> str | None:
-    """None for a public address, else its class ("private", "cgnat", "documentation"...).
+def classify_address(ip: str) -> AddressClass | None:
+    """None for a public address, else its class (private, cgnat, documentation...).
 
     Raises ValueError when ``ip`` is not an IP address: that is a caller's bug, not data.
     """
     address = lookup_address(parse_address(ip))
     value = int(address)
     table = _V4_TABLE if address.version == 4 else _V6_TABLE
-    for first, last, name in table:
+    for first, last, address_class in table:
         if first <= value <= last:
-            return name or None
+            return address_class
     return None
+
+
+# A packet to a group address reaches every member: the group is nobody's host, so it never
+# makes the other side of a flow the server (an mDNS sender on a public LAN is no server).
+_GROUPS = frozenset({AddressClass.MULTICAST, AddressClass.BROADCAST})
+
+
+def is_local_host(ip: str) -> bool:
+    """True for a local unicast address (private, CGNAT, link-local, documentation, reserved...).
+
+    False for a public address, for a multicast or broadcast group, and for text that is no
+    address. Groups are still local for the locator: classify_address says so.
+    """
+    try:
+        address_class = classify_address(ip)
+    except ValueError:
+        return False
+    return address_class is not None and address_class not in _GROUPS
