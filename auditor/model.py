@@ -161,6 +161,12 @@ class CountryAnswer:
     longitude: float | None = None
     accuracy_radius: int | None = None
 
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """Every country code this answer gives, as the database spelled it."""
+        given = (self.country, self.registered_country, self.represented_country)
+        return tuple(code for code in given if code is not None)
+
 
 class LocationFlag(StrEnum):
     """A doubt the locating stage raises about one address's place."""
@@ -169,6 +175,7 @@ class LocationFlag(StrEnum):
     REGISTERED_ELSEWHERE = "registered-elsewhere"  # located in one country, registered in another
     DISPUTED = "disputed"  # the databases name different countries
     COARSE = "coarse"  # the accuracy radius is wider than the locator's coarse limit
+    DEFECTIVE = "defective"  # a database gave a country code that is no ISO 3166 alpha-2 code
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +398,12 @@ class AuditResult:
 
     @property
     def complete(self) -> bool:
-        return not self.errors and all(c.complete for c in self.captures)
+        """Every capture was read whole and no database answer was defective."""
+        return (
+            not self.errors
+            and all(c.complete for c in self.captures)
+            and not any(LocationFlag.DEFECTIVE in f.location.flags for f in self.findings)
+        )
 
     @property
     def summary(self) -> Summary:

@@ -14,6 +14,7 @@ import maxminddb
 from geoip2.models import ASN, Country
 
 from auditor.addresses import IPAddress, classify_address, lookup_address, parse_address
+from auditor.countries import is_country_code
 from auditor.errors import DatabaseError
 from auditor.geo.layouts import UNKNOWN, Answer, Layout, answer_from_geoip2, answer_from_record
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
@@ -294,6 +295,10 @@ def _with_flags(location: Location, coarse_radius_km: int) -> Location:
         flags.append(LocationFlag.DISPUTED)
     if location.accuracy_radius is not None and location.accuracy_radius > coarse_radius_km:
         flags.append(LocationFlag.COARSE)
+    if any(not is_country_code(code) for answer in location.answers for code in answer.codes):
+        # A full-width "ＣＮ", a lower-case "cn", a region "EU": not a place a policy can judge,
+        # and a sign the database is not what it claims to be.
+        flags.append(LocationFlag.DEFECTIVE)
     if not flags:
         return location
     return replace(location, flags=tuple(flags))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from auditor.countries import is_country_code
 from auditor.model import (
     Basis,
     Evidence,
@@ -17,7 +18,7 @@ from auditor.model import (
     ServerEndpoint,
     Verdict,
 )
-from auditor.policy.groups import expand, is_country
+from auditor.policy.groups import expand
 
 COUNTRY = Basis.COUNTRY
 REGISTERED = Basis.REGISTERED_COUNTRY
@@ -56,7 +57,7 @@ def rule(code: str, policy: Policy) -> tuple[Verdict, str]:
 
 
 def _code(value: str | None) -> str | None:
-    return value.upper() if value is not None and is_country(value) else None
+    return value if value is not None and is_country_code(value) else None
 
 
 def _bases(country: str | None, registered: str | None, judge_by: JudgeBy) -> list[_Basis]:
@@ -95,10 +96,7 @@ def _judge_bases(bases: list[_Basis], policy: Policy) -> Judgement:
 
 
 def _no_country(location: Location) -> Judgement:
-    odd = [c for c in (location.country, location.registered_country) if c and not is_country(c)]
-    if odd:
-        reason = f"the databases give {odd[0]!r} for {location.ip}, a region rather than a country"
-    elif location.answers or location.asn is not None:
+    if location.answers or location.asn is not None:
         reason = f"no country is known for {location.ip}"
     else:
         reason = f"no database knows where {location.ip} is"
@@ -139,6 +137,19 @@ def _is_disputed(location: Location, judge_by: JudgeBy) -> bool:
     return len(_answer_codes(location, judge_by)) > 1
 
 
+def _defective(location: Location) -> Judgement:
+    """A database broke its contract: the endpoint cannot be judged, and the run is incomplete."""
+    database, code = next(
+        ((a.database, c) for a in location.answers for c in a.codes if not is_country_code(c)),
+        ("a database", "?"),
+    )
+    reason = (
+        f"defective answer: {database} gives {code!r} for {location.ip}, "
+        "which is no ISO 3166 alpha-2 country code"
+    )
+    return Judgement(Verdict.UNKNOWN, reason)
+
+
 def _judge_uncertain(location: Location, codes: list[str], policy: Policy) -> Judgement:
     """Anycast or disputed: only a unanimous outcome over every answer is trusted."""
     what = "anycast address" if _is_anycast(location) else "databases disagree"
@@ -159,6 +170,8 @@ def _judge_unchecked(location: Location, policy: Policy) -> Judgement:
     if location.is_local:
         reason = f"{location.ip} is a {location.address_class} address: not looked up or judged"
         return Judgement(Verdict.LOCAL, reason, basis=Basis.ADDRESS_CLASS)
+    if LocationFlag.DEFECTIVE in location.flags:
+        return _defective(location)
     codes = _answer_codes(location, policy.judge_by)
     if codes and (_is_anycast(location) or _is_disputed(location, policy.judge_by)):
         return _judge_uncertain(location, codes, policy)

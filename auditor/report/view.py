@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from auditor.countries import country_name
 from auditor.model import (
     AuditResult,
     CaptureSummary,
@@ -16,7 +17,6 @@ from auditor.model import (
     Policy,
     Verdict,
 )
-from auditor.policy.groups import country_name
 from auditor.report.escape import clean
 from auditor.report.interface import RenderOptions
 

@@ -35,8 +35,9 @@ def test_allowed_and_violation() -> None:
     assert violation.judged_country == "CN"
 
 
-def test_lower_case_database_code() -> None:
-    assert judge(_loc(country="de"), US_EU).verdict is Verdict.ALLOWED
+def test_lower_case_database_code_is_no_country() -> None:
+    # Databases spell codes in capitals; "de" is off-contract and never taken for Germany.
+    assert judge(_loc(country="de"), US_EU).verdict is Verdict.UNKNOWN
 
 
 def test_local_is_not_judged() -> None:
@@ -116,10 +117,15 @@ def test_unknown_and_strict() -> None:
     assert "--strict" in strict.reason
 
 
-def test_region_code_is_unknown() -> None:
-    judgement = judge(_loc(country="EU"), parse_policy(["EU"]))
+def test_defective_answer_is_unknown() -> None:
+    answer = CountryAnswer("crafted.mmdb", "ＣＮ", "ＣＮ")
+    location = _loc(country="ＣＮ", answers=(answer,), flags=(LocationFlag.DEFECTIVE,))
+    judgement = judge(location, parse_policy(["CN"]))
     assert judgement.verdict is Verdict.UNKNOWN
-    assert "'EU'" in judgement.reason
+    assert judgement.reason == (
+        "defective answer: crafted.mmdb gives 'ＣＮ' for 203.0.113.9, "
+        "which is no ISO 3166 alpha-2 country code"
+    )
 
 
 def test_anycast_unknown_unless_all_allowed() -> None:
