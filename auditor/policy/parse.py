@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.errors import PolicyError
@@ -15,25 +16,44 @@ POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by", "vantage"})
 MAX_POLICY_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class _Wording:
+    """How error messages name a policy's parts: options on the command line, keys in a file."""
+
+    allow: str
+    deny: str
+    judge_by: str
+    prefix: str = ""  # "policy.toml: " for a file
+
+
+_COMMAND_LINE = _Wording("--allow", "--deny", "--judge-by")
+
+
+def _file_wording(path: Path) -> _Wording:
+    return _Wording("allow", "deny", "judge_by", prefix=f"{path}: ")
+
+
 def split_items(items: Iterable[str]) -> tuple[str, ...]:
     """Each item may hold several comma-separated codes ("US,EU"); blanks are dropped."""
     return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
 
 
-def _unknown(item: str, option: str) -> PolicyError:
+def _unknown(item: str, option: str, wording: _Wording) -> PolicyError:
     hints = suggest(item)
     hint = f" (did you mean {' or '.join(repr(h) for h in hints)}?)" if hints else ""
-    return PolicyError(f"unknown country code or group {item!r} in {option}{hint}")
+    return PolicyError(f"{wording.prefix}unknown country code or group {item!r} in {option}{hint}")
 
 
-def expand_items(items: Sequence[str], option: str) -> tuple[frozenset[str], tuple[str, ...]]:
+def _expand_items(
+    items: Sequence[str], option: str, wording: _Wording
+) -> tuple[frozenset[str], tuple[str, ...]]:
     """The countries the items stand for, and the items in canonical spelling, in order."""
     countries: set[str] = set()
     spec: list[str] = []
     for item in items:
         expanded = expand(item)
         if expanded is None:
-            raise _unknown(item, option)
+            raise _unknown(item, option, wording)
         countries |= expanded
         canonical = normalise(item)
         if canonical not in spec:
@@ -50,11 +70,26 @@ def parse_policy(
     vantage: Vantage | None = None,
 ) -> Policy:
     """A policy from command-line items; deny-only allows every other country."""
+    return _build(allow, deny, strict, judge_by, _COMMAND_LINE, vantage=vantage)
+
+
+def _build(
+    allow: Sequence[str],
+    deny: Sequence[str],
+    strict: bool,
+    judge_by: JudgeBy | str,
+    wording: _Wording,
+    *,
+    vantage: Vantage | None = None,
+) -> Policy:
     allow_items, deny_items = split_items(allow), split_items(deny)
     if not allow_items and not deny_items:
-        raise PolicyError("give --allow or --deny: a policy needs at least one jurisdiction")
-    allowed, allow_spec = expand_items(allow_items, "--allow")
-    denied, deny_spec = expand_items(deny_items, "--deny")
+        raise PolicyError(
+            f"{wording.prefix}give {wording.allow} or {wording.deny}: "
+            "a policy needs at least one jurisdiction"
+        )
+    allowed, allow_spec = _expand_items(allow_items, wording.allow, wording)
+    denied, deny_spec = _expand_items(deny_items, wording.deny, wording)
     if not allow_items:
         allowed = ALL_COUNTRIES
     return Policy(
@@ -63,7 +98,7 @@ def parse_policy(
         allow_spec=allow_spec,
         deny_spec=deny_spec,
         strict=strict,
-        judge_by=_judge_by(judge_by, "--judge-by"),
+        judge_by=_judge_by(judge_by, f"{wording.prefix}{wording.judge_by}"),
         vantage=vantage,
     )
 
@@ -84,30 +119,28 @@ def _string_list(value: object, key: str, path: Path) -> list[str]:
     raise PolicyError(f"{path}: {key!r} must be a list of country codes or group names")
 
 
-def _policy_from_table(table: Mapping[str, object], path: Path) -> Policy:
+def _policy_from_table(
+    table: Mapping[str, object], path: Path, strict: bool, judge_by: JudgeBy | None
+) -> Policy:
+    """The file's policy; --strict and --judge-by, when given, win over the file's values."""
     unknown_keys = sorted(set(table) - POLICY_FILE_KEYS)
     if unknown_keys:
         known = ", ".join(sorted(POLICY_FILE_KEYS))
         raise PolicyError(f"{path}: unknown key {unknown_keys[0]!r} (known keys: {known})")
-    strict = table.get("strict", False)
-    if not isinstance(strict, bool):
+    file_strict = table.get("strict", False)
+    if not isinstance(file_strict, bool):
         raise PolicyError(f"{path}: 'strict' must be true or false")
-    judge_by = table.get("judge_by", JudgeBy.LOCATION.value)
-    if not isinstance(judge_by, str):
+    file_judge_by = table.get("judge_by", JudgeBy.LOCATION.value)
+    if not isinstance(file_judge_by, str):
         raise PolicyError(f"{path}: 'judge_by' must be a string")
-    try:
-        return parse_policy(
-            _string_list(table.get("allow", []), "allow", path),
-            _string_list(table.get("deny", []), "deny", path),
-            strict=strict,
-            judge_by=_judge_by(judge_by, f"{path}: judge_by"),
-            vantage=_vantage(table.get("vantage"), path),
-        )
-    except PolicyError as error:
-        message = str(error).replace("--allow", "allow").replace("--deny", "deny")
-        if message.startswith(f"{path}:"):
-            raise
-        raise PolicyError(f"{path}: {message}") from error
+    return _build(
+        _string_list(table.get("allow", []), "allow", path),
+        _string_list(table.get("deny", []), "deny", path),
+        strict or file_strict,
+        judge_by or file_judge_by,
+        _file_wording(path),
+        vantage=_vantage(table.get("vantage"), path),
+    )
 
 
 def _vantage(value: object, path: Path) -> Vantage | None:
@@ -123,8 +156,14 @@ def _vantage(value: object, path: Path) -> Vantage | None:
         raise PolicyError(f"{path}: vantage: {error}") from error
 
 
-def load_policy_file(path: str | Path) -> Policy:
-    """A policy from a TOML file with keys allow, deny, strict and judge_by."""
+def load_policy_file(
+    path: str | Path, *, strict: bool = False, judge_by: JudgeBy | None = None
+) -> Policy:
+    """A policy from a TOML file with keys allow, deny, strict, judge_by and vantage.
+
+    ``strict`` and ``judge_by`` are the command line's: strict when either says so, and the
+    command line's judge_by over the file's.
+    """
     path = Path(path)
     text = _read_policy_text(path)
     try:
@@ -133,7 +172,7 @@ def load_policy_file(path: str | Path) -> Policy:
         raise PolicyError(f"{path}: not a valid TOML policy file: {error}") from error
     except RecursionError as error:  # tomllib recurses once per level of [[[...]]] or {a={...}}
         raise PolicyError(f"{path}: not a policy file: nested too deeply") from error
-    return _policy_from_table(table, path)
+    return _policy_from_table(table, path, strict, judge_by)
 
 
 def _read_policy_text(path: Path) -> str:

@@ -94,3 +94,29 @@ def test_policy_file_errors_name_the_file(tmp_path: Path, text: str, message: st
 def test_missing_policy_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy_file(tmp_path / "absent.toml")
+
+
+def test_policy_file_with_command_line_overrides(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'allow = ["EU"]\njudge_by = "registration"\n')
+    from_file = load_policy_file(path)
+    assert (from_file.strict, from_file.judge_by) == (False, JudgeBy.REGISTRATION)
+    overridden = load_policy_file(path, strict=True, judge_by=JudgeBy.BOTH)
+    assert (overridden.strict, overridden.judge_by) == (True, JudgeBy.BOTH)
+    assert overridden.allow == from_file.allow
+    assert overridden.allow_spec == ("EU",)
+
+
+def test_policy_file_errors_quote_the_item_as_written(tmp_path: Path) -> None:
+    # The message is worded for a file where it is made; the user's own text is never edited.
+    path = _write(tmp_path, 'deny = ["--deny-all"]\n')
+    with pytest.raises(PolicyError) as caught:
+        load_policy_file(path)
+    assert str(caught.value) == f"{path}: unknown country code or group '--deny-all' in deny"
+
+
+def test_command_line_errors_name_the_option() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(["US"], ["XX"])
+    assert str(caught.value) == "unknown country code or group 'XX' in --deny"
+    with pytest.raises(PolicyError, match=r"^give --allow or --deny: "):
+        parse_policy([])
