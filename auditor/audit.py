@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from auditor.attribution import attribute_endpoint
 from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
 from auditor.errors import CaptureError
-from auditor.geo import Locator, open_locator, staleness_warnings
+from auditor.geo import DEFAULT_MAX_AGE_DAYS, Locator, open_locator, staleness_warnings
 from auditor.model import (
     AuditResult,
     CaptureResult,
@@ -40,7 +40,7 @@ class AuditRequest:
     databases: tuple[str, ...]
     policy: Policy
     workers: int = 1
-    max_db_age_days: float | None = 45.0
+    max_db_age_days: float | None = DEFAULT_MAX_AGE_DAYS
     now: float | None = None  # seconds since the epoch, for database staleness; None: skip
     vantage: Vantage | None = None  # where every capture was taken; None: inferred per capture
     cluster: ClusterOptions | None = None  # read the captures on a Dask cluster instead

@@ -137,14 +137,7 @@ def policy_from(args: argparse.Namespace) -> Policy:
     if args.policy:
         if args.allow or args.deny:
             raise UsageError("give either --policy or --allow/--deny, not both")
-        loaded = load_policy_file(args.policy)
-        return parse_policy(
-            loaded.allow_spec,
-            loaded.deny_spec,
-            strict=args.strict or loaded.strict,
-            judge_by=judge_by or loaded.judge_by,
-            vantage=loaded.vantage,
-        )
+        return load_policy_file(args.policy, strict=args.strict, judge_by=judge_by)
     return parse_policy(
         args.allow, args.deny, strict=args.strict, judge_by=judge_by or JudgeBy.LOCATION
     )

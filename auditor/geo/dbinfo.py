@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from auditor.geo.bundled import BUNDLED_ATTRIBUTION
 from auditor.model import DatabaseInfo
 
+# The age past which a database is stale (a warning; a failure under --strict), for `audit`,
+# `audit live` and `audit db info` alike.
 DEFAULT_MAX_AGE_DAYS = 45
 _SECONDS_PER_DAY = 86_400
 
