@@ -63,9 +63,3 @@ def bundled_asn() -> str | None:
 def _present(name: str) -> str | None:
     path = bundled_directory() / name
     return str(path) if path.is_file() else None
-
-
-def notice_text() -> str:
-    """auditor/data/NOTICE: source, licence, attribution and build date of the shipped data."""
-    notice = bundled_directory() / "NOTICE"
-    return notice.read_text(encoding="utf-8") if notice.is_file() else ""

@@ -71,15 +71,6 @@ class NetworkCache:
         block[int(address) >> (bits - prefix_len)] = answer
         self._size += 1
 
-    def networks(self) -> list[tuple[int, int, int]]:
-        """(version, prefix length, network bits) of every cached network, for tests."""
-        return [
-            (version, length, key)
-            for version, lengths in self._blocks.items()
-            for length, block in lengths.items()
-            for key in block
-        ]
-
 
 class _Database:
     """One open database: its reader, layout, description and cache."""

@@ -78,11 +78,6 @@ def csv_cell(text: str) -> str:
     return cleaned
 
 
-def is_clean(text: str) -> bool:
-    """True when ``clean`` would not change the text (for tests and assertions)."""
-    return not any(_is_unsafe(c) for c in text)
-
-
 _MARKDOWN_SPECIAL = frozenset("\\`*_{}[]<>#|~&")
 
 

@@ -25,7 +25,7 @@ from auditor.geo.bundled import (
     bundled_asn,
     bundled_country,
     bundled_databases,
-    notice_text,
+    bundled_directory,
 )
 from tests.geo.conftest import MakeDb
 
@@ -66,7 +66,7 @@ def test_locator_credits_the_source(bundled: tuple[str, str]) -> None:
 
 
 def test_notice_records_source_licence_and_date(bundled: tuple[str, str]) -> None:
-    notice = notice_text()
+    notice = (bundled_directory() / "NOTICE").read_text(encoding="utf-8")
     for needed in (
         "@ip-location-db/geo-whois-asn-country-mmdb@",
         "@ip-location-db/asn@",

@@ -49,8 +49,8 @@ def _cached_network(locator: Locator, ip: str) -> ipaddress.IPv4Network | ipaddr
     """The network the locator cached for ``ip``: the one block that contains it."""
     (database,) = locator._databases
     address = parse_address(ip)
-    for version, length, key in database.cache.networks():
-        if version == address.version and key == int(address) >> (address.max_prefixlen - length):
+    for length, block in database.cache._blocks[address.version].items():
+        if int(address) >> (address.max_prefixlen - length) in block:
             return ipaddress.ip_network(f"{address}/{length}", strict=False)
     raise AssertionError(f"{ip} not cached")
 
