@@ -8,8 +8,23 @@ import pytest
 from scapy.utils import wrpcap
 
 from auditor.audit import AuditRequest, run_audit
-from auditor.model import AuditResult, LocationFlag, OverallVerdict, Verdict
-from auditor.policy import parse_policy
+from auditor.model import (
+    AuditResult,
+    CountryAnswer,
+    Evidence,
+    Location,
+    LocationFlag,
+    OverallVerdict,
+    PhysicsBound,
+    RoundTrip,
+    RoundTripKind,
+    ServerEndpoint,
+    ServerReason,
+    Vantage,
+    VantageSource,
+    Verdict,
+)
+from auditor.policy import judge_findings, parse_policy
 from fixtures.meeting import Server, meeting_packets, on_ethernet
 
 mmdb_writer = pytest.importorskip("mmdb_writer")
@@ -98,3 +113,22 @@ def test_a_well_formed_answer_is_not_defective(tmp_path: Path) -> None:
     (finding,) = result.findings
     assert LocationFlag.DEFECTIVE not in finding.location.flags
     assert (finding.judgement.verdict, result.exit_status) == (Verdict.ALLOWED, 0)
+
+
+def test_round_trips_do_not_mend_a_defective_answer() -> None:
+    """Physics alone would allow it (only CN within reach), yet the database broke its contract."""
+    ip = CRAFTED.ip
+    location = Location(
+        ip, country="ＣＮ", answers=(CountryAnswer("crafted.mmdb", "ＣＮ", None),),
+        flags=(LocationFlag.DEFECTIVE,),
+    )
+    trip = RoundTrip("meeting.pcap", RoundTripKind.TCP_HANDSHAKE, 0.004, 3)
+    vantage = Vantage(39.9, 116.4, 50.0, VantageSource.GIVEN, "Beijing")
+    bound = PhysicsBound("meeting.pcap", vantage, trip, 450.0, frozenset({"CN"}))
+    endpoint = ServerEndpoint(ip, 10, 9000, 1, ("8801/udp",), ("udp",), 0.0, 1.0, 1,
+                              ServerReason.PORT)
+    (finding,) = judge_findings(
+        [endpoint], [location], parse_policy(ALLOW), {ip: Evidence((trip,), (bound,))}
+    )
+    assert finding.judgement.verdict is Verdict.UNKNOWN
+    assert finding.judgement.reason.startswith("defective answer: ")

@@ -30,7 +30,12 @@ from auditor.policy.judge import judge, rule
 
 def weigh(location: Location, evidence: Evidence, policy: Policy) -> Judgement:
     """The verdict on one endpoint from its location and its evidence."""
-    if location.is_local or policy.judge_by is not JudgeBy.LOCATION or not _telling(evidence):
+    if (
+        location.is_local
+        or LocationFlag.DEFECTIVE in location.flags  # a broken database: nothing to weigh
+        or policy.judge_by is not JudgeBy.LOCATION
+        or not _telling(evidence)
+    ):
         return judge(location, policy)
     anycast = location.is_anycast or LocationFlag.ANYCAST in location.flags
     judgement = _by_physics(evidence, policy, anycast=anycast) or _by_sources(
