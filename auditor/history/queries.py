@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from auditor.history import schema
+from auditor.history.record import FindingRecord
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
@@ -64,22 +65,11 @@ class StoredRun:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFinding:
+class StoredFinding(FindingRecord):
+    """A finding as it was recorded, and the run that recorded it."""
+
     run_id: int
     recorded_at: datetime
-    ip: str
-    verdict: str
-    reason: str
-    country: str | None
-    registered_country: str | None
-    asn: int | None
-    org: str | None
-    platform: str | None
-    hostnames: tuple[str, ...]
-    ports: tuple[str, ...]
-    packets: int
-    bytes: int
-    captures: tuple[str, ...]
 
 
 def utc(moment: datetime) -> datetime:
