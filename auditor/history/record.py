@@ -147,9 +147,14 @@ def run_record(
     *,
     requested: Sequence[str],
     policy_file: str | None,
+    run_error: str | None = None,
     now: datetime | None = None,
 ) -> RunRecord:
-    """The whole run: every capture asked for (those that could not be read as ``error``)."""
+    """The whole run: every capture asked for (those that could not be read as ``error``).
+
+    A ``run_error`` (the report could not be written) is kept with the audit's result: the run
+    then exited 2, whatever its verdict was.
+    """
     findings = tuple(_finding(f) for f in result.findings)
     read = {capture.path for capture in result.captures}
     captures = tuple(_capture(c, result) for c in result.captures) + tuple(
@@ -160,7 +165,7 @@ def run_record(
         tool_version=__version__,
         host=clean(socket.gethostname()),
         verdict=RunVerdict(result.verdict.value),
-        exit_status=result.exit_status,
+        exit_status=result.exit_status if run_error is None else ExitStatus.ERROR,
         complete=result.complete,
         policy=policy_record(result.policy, policy_file),
         databases=tuple(
@@ -174,7 +179,7 @@ def run_record(
         ),
         captures=captures,
         findings=findings,
-        errors=tuple(clean(e) for e in result.errors),
+        errors=tuple(clean(e) for e in result.errors) + ((clean(run_error),) if run_error else ()),
         warnings=tuple(clean(w) for w in result.warnings),
     )
 

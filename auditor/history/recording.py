@@ -7,15 +7,13 @@ only when the history is a database.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from auditor.history.record import RunRecord, failed_run_record, run_record
 from auditor.history.target import HistoryKind, parse_target
-from auditor.model import AuditResult, ExitStatus
-from auditor.report.escape import clean
+from auditor.model import AuditResult
 
 
 class HistoryWriter(Protocol):
@@ -72,11 +70,8 @@ class DatabaseHistory:
         policy_file: str | None,
         run_error: str | None = None,
     ) -> None:
-        run = run_record(result, requested=requested, policy_file=policy_file)
-        if run_error is not None:
-            run = dataclasses.replace(run, exit_status=ExitStatus.ERROR,
-                                      errors=(*run.errors, clean(run_error)))
-        self._write(run)
+        self._write(run_record(result, requested=requested, policy_file=policy_file,
+                               run_error=run_error))
 
     def record_failure(self, message: str, *, requested: Sequence[str]) -> None:
         self._write(failed_run_record(message, requested=requested))

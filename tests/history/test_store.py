@@ -290,3 +290,18 @@ def test_an_audit_without_a_database_history_never_imports_sqlalchemy(tmp_path: 
     assert (tmp_path / "h.jsonl").read_text().count("\n") == 1
 
 
+
+
+def test_a_report_that_could_not_be_written_is_recorded_as_exit_2(
+    tmp_path: Path, history: str
+) -> None:
+    monday = write_meeting(tmp_path / "monday.pcap", [US])
+    db = write_country_db(tmp_path / "c.mmdb", {"216.160.83.0/24": "US"})
+    missing = tmp_path / "no-such-folder" / "r.json"
+    status, _, _ = run([str(monday), "--db", str(db), "--allow", "US", "-o", str(missing),
+                        "--history", history])
+    assert status == 2
+    with opened(history) as store, store.reading() as connection:
+        (stored,) = connection.execute(select(schema.runs)).mappings().all()
+    assert (stored["verdict"], stored["exit_status"]) == ("pass", 2)
+    assert stored["errors"][0].startswith(f"{missing}: cannot write report")
