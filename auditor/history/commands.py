@@ -10,6 +10,7 @@ from typing import TextIO
 
 from auditor.cli.status import ExitStatus
 from auditor.errors import AuditorError, UsageError
+from auditor.model import Verdict
 from auditor.report.escape import sanitize_text
 
 if typing.TYPE_CHECKING:  # SQLAlchemy is imported only when a history is read
@@ -18,7 +19,7 @@ if typing.TYPE_CHECKING:  # SQLAlchemy is imported only when a history is read
     from auditor.history.target import HistoryTarget
 
 HISTORY_ENV = "AUDITOR_HISTORY"
-_VERDICTS = ("violation", "unknown", "allowed", "local")
+_VERDICTS = tuple(verdict.value for verdict in Verdict)
 
 
 class _Parser(argparse.ArgumentParser):
