@@ -19,10 +19,12 @@ from auditor.model import (
     CaptureSummary,
     DatabaseInfo,
     Evidence,
+    Finding,
     Location,
     Policy,
     ServerEndpoint,
     Vantage,
+    Verdict,
 )
 from auditor.policy import judge_findings
 from auditor.sources import read_source
@@ -72,12 +74,13 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
     findings = judge_findings(endpoints, locations, request.policy, evidence)
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
+    captures = tuple(o.summary for o in outcomes if o.summary is not None)
     return AuditResult(
-        captures=tuple(o.summary for o in outcomes if o.summary is not None),
+        captures=captures,
         databases=databases,
         policy=request.policy,
         findings=findings,
-        warnings=stale + set_aside,
+        warnings=(*_coverage_warnings(captures, findings), *stale, *set_aside),
         errors=tuple(o.error for o in outcomes if o.error is not None),
         strict_failures=stale if request.policy.strict else (),
     )
@@ -153,6 +156,22 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
     hosts = capture.own_hosts or capture_hosts(capture.flows)
     trips = capture_trips(summary.path, capture.flows, capture.names, hosts, summary.first_seen)
     return CaptureOutcome(summary, endpoints, None, trips)
+
+
+def _coverage_warnings(
+    captures: Sequence[CaptureSummary], findings: Sequence[Finding]
+) -> tuple[str, ...]:
+    """Say so when there was nothing to judge: an empty result must not read as a clean one."""
+    if not captures:
+        return ()
+    if not any(capture.ip_packets for capture in captures):
+        return ("no IP packet in any capture: nothing was audited",)
+    if all(finding.judgement.verdict is Verdict.LOCAL for finding in findings):
+        return (
+            "no public server endpoint: only local traffic was seen, so nothing was located "
+            "or judged",
+        )
+    return ()
 
 
 def _stale_database_warnings(

@@ -92,6 +92,10 @@ class CaptureSummary:
     # What this kind of metadata cannot show, and how its counts were made ("no server names in
     # flow export", "counts scaled by the sampling rate 1:100"): empty for packet captures.
     limits: tuple[str, ...] = ()
+    # Packets no table had room for (see capture/spill.py), and the distinct addresses among
+    # them that no counted flow has: never located or judged, so the capture is incomplete.
+    unjudged_packets: int = 0
+    unjudged_addresses: int = 0
 
 
 class NameSource(StrEnum):
@@ -398,10 +402,12 @@ class AuditResult:
 
     @property
     def complete(self) -> bool:
-        """Every capture was read whole and no database answer was defective."""
+        """Every capture was read whole, something was seen (a run without one IP packet audited
+        nothing), and no database answer was defective."""
         return (
             not self.errors
             and all(c.complete for c in self.captures)
+            and any(c.ip_packets for c in self.captures)
             and not any(LocationFlag.DEFECTIVE in f.location.flags for f in self.findings)
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from auditor.capture import pcap
+from auditor.capture import limits, pcap
 from auditor.capture.flowtable import MAX_NAMES, FlowTable, total_packets
 from auditor.capture.pcapng import SHB, PcapngReader
 from auditor.capture.source import CHUNK, ByteSource
@@ -97,11 +97,22 @@ def _sniff(name: str, head: bytes, src: ByteSource) -> str:
     raise CaptureError(name, f"not a pcap or pcapng {what} (magic 0x{magic:08x})")
 
 
+UNJUDGED = "flow and address-pair tables full (unjudged)"  # a skipped reason
+
+
 def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool) -> CaptureResult:
     first, last = ft.time_span()  # before to_flows, which empties the table
     names = ft.names()
+    spilled = ft.spill.size
     flows = ft.to_flows()
     ip_packets, ip_bytes = total_packets(flows)
+    unjudged = ft.spill.unjudged_packets
+    skipped = dict(ft.skipped)
+    if unjudged:
+        skipped[UNJUDGED] = unjudged
+    warnings = [*ft.warnings, *_spill_warnings(ft, spilled), *_names_warning(ft)]
+    if not ip_packets:
+        warnings.append("no IP packet in the capture: nothing in it could be audited")
     summary = CaptureSummary(
         path=name,
         format=fmt,
@@ -110,13 +121,32 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
         packets=ft.frames,
         ip_packets=ip_packets,
         ip_bytes=ip_bytes,
-        skipped=dict(sorted(ft.skipped.items())),
-        warnings=(*ft.warnings, *_names_warning(ft)),
-        complete=complete,
+        skipped=dict(sorted(skipped.items())),
+        warnings=tuple(warnings),
+        complete=complete and not unjudged,  # a server never judged: not audited whole
         first_seen=first,
         last_seen=last,
+        unjudged_packets=unjudged,
+        unjudged_addresses=ft.unjudged_addresses,
     )
     return CaptureResult(summary=summary, flows=flows, names=names)
+
+
+def _spill_warnings(ft: FlowTable, spilled: int) -> list[str]:
+    warnings = []
+    if spilled or ft.spill.unjudged_packets:
+        warnings.append(
+            f"more than {ft.max_flows} flows: later new conversations were counted per address "
+            f"pair ({spilled}, with the ports of each pair's first packet)"
+        )
+    if ft.spill.unjudged_packets:
+        some = "at least " if len(ft.spill.unjudged) >= limits.MAX_UNJUDGED_ADDRESSES else ""
+        warnings.append(
+            f"more than {ft.spill.max_pairs} address pairs as well: "
+            f"{ft.spill.unjudged_packets} packets went unjudged, to or from {some}"
+            f"{ft.unjudged_addresses} addresses seen in no judged flow; the audit is incomplete"
+        )
+    return warnings
 
 
 def _names_warning(ft: FlowTable) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ import struct
 from collections.abc import Iterable
 from typing import Final
 
+from auditor.capture import limits
+from auditor.capture.spill import Pair, Spill
 from auditor.model import Flow, NameSighting, NameSource
 from auditor.names import client_hello_sni, dns_names, tls_sni
 from auditor.quic import ClientHelloCrypto, is_client_initial
@@ -21,21 +23,12 @@ LAST_TS: Final = 3
 FIRST_FRAME: Final = 4
 SYN: Final = 5
 
-# Directional keys (a conversation seen both ways is two); beyond this, a warning, and the
-# packets of later new flows count as "overflow" while the rest is still audited. A key costs
-# about 270 bytes in the table and a one-way flow about 230 as a Flow (the two never coexist);
-# measured on one-packet flows, the whole `audit` peaks at 161 MiB for 500k keys and 289 MiB
-# for 1M; 411 MiB for 1M with two workers, whose tables the parent holds together while it
-# merges them (each byte range gets an equal share of the cap; see parallel.py). Above about
-# 1.4M keys the table's dict grows once more, by some 160 MB: a 2M cap let 2M keys take 543 MiB.
-MAX_FLOWS: Final = 1_000_000
 MAX_FRAGMENTS: Final = 65_536  # remembered first fragments; the oldest are forgotten first
 MAX_ORPHANS: Final = 65_536  # later fragments a byte range holds back for the merge
 
 # A later fragment whose first fragment a byte range did not see: (IP version, fragment key,
 # its protocol, address-pair key, bytes, timestamp, frame).
 Orphan = tuple[int, bytes, int, bytes, int, float, int]
-OVERFLOW: Final = "flow table full (overflow)"
 
 # Names. A directional flow is "tapped" when its payloads may name a server: UDP from port 53
 # (DNS answers), TCP (a TLS ClientHello's server_name) and UDP to port 443 (the same, in QUIC
@@ -122,8 +115,10 @@ class FlowTable:
         "pending",
         "sightings",
         "skipped",
+        "spill",
         "tables",
         "taps",
+        "unjudged_addresses",
         "warnings",
     )
 
@@ -136,7 +131,9 @@ class FlowTable:
         self.link_types: dict[int, None] = {}  # insertion-ordered set
         self.frames = 0
         self.flows = 0
-        self.max_flows = MAX_FLOWS if max_flows is None else max_flows
+        self.max_flows = limits.MAX_FLOWS if max_flows is None else max_flows
+        self.spill = Spill()  # conversations counted per address pair once the table is full
+        self.unjudged_addresses = 0  # set by to_flows: unjudged addresses that are in no flow
         # Timestamps of records that did not go through the fast path; the fast path's are in
         # the flow records themselves.
         self.min_ts: float | None = None
@@ -200,7 +197,7 @@ class FlowTable:
                         self.hellos.pop(QUIC_GATHER + key, None)
                 return index
         if self.flows >= self.max_flows:
-            self.overflow(1)
+            self.spill_packets(proto, key, [1, nbytes, ts, ts, frame, syn])
             return -1
         self.flows += 1
         if taps is not None and _tapped(proto, key):
@@ -357,12 +354,13 @@ class FlowTable:
             self._keep(sighting)
         self.pending = {}
 
-    def overflow(self, packets: int) -> None:
-        if OVERFLOW not in self.skipped:
-            self.warnings.append(
-                f"more than {self.max_flows} flows: later new flows counted as overflow"
-            )
-        self.skipped[OVERFLOW] = self.skipped.get(OVERFLOW, 0) + packets
+    def spill_packets(self, proto: int, key: bytes, record: Record) -> None:
+        """Count a direction the full table has no room for into its address pair's record
+        (the capture stage's summary says so, from the spill, once reading is over)."""
+        self.spill.add(
+            proto, key, int(record[PACKETS]), int(record[BYTES]), record[FIRST_TS],
+            record[LAST_TS], int(record[FIRST_FRAME]), int(record[SYN]),
+        )  # fmt: skip
 
     def defer_orphan(  # noqa: PLR0917 - mirrors add()
         self,
@@ -408,7 +406,7 @@ class FlowTable:
                 own = mine.get(key)
                 if own is None:
                     if self.flows >= self.max_flows:
-                        self.overflow(int(rec[PACKETS]))
+                        self.spill_packets(proto, key, rec)
                         continue
                     mine[key] = rec
                     self.flows += 1
@@ -419,6 +417,7 @@ class FlowTable:
                 own[LAST_TS] = max(own[LAST_TS], rec[LAST_TS])
                 own[FIRST_FRAME] = min(own[FIRST_FRAME], rec[FIRST_FRAME])
                 own[SYN] = 1 if (own[SYN] or rec[SYN]) else 0
+        self.spill.merge(other.spill, frame_offset)
         other._settle_pending(self.tables, before, placed)
         self._merge_hellos(other)
         for sighting in other.sightings:
@@ -491,6 +490,9 @@ class FlowTable:
                     lo = rec[FIRST_TS]
                 if hi is None or rec[LAST_TS] > hi:
                     hi = rec[LAST_TS]
+        for pair in self.spill.records():
+            lo = pair.first_ts if lo is None else min(lo, pair.first_ts)
+            hi = pair.last_ts if hi is None else max(hi, pair.last_ts)
         return lo, hi
 
     def to_flows(self) -> tuple[Flow, ...]:
@@ -508,24 +510,22 @@ class FlowTable:
         A Flow shares no object with the table, so the table's memory is whole pages again
         once it is emptied, rather than pinned by a float or an int a Flow still uses.
         """
-        packed: list[_Packed] = []
+        chunks = _Chunks()
         for proto in list(self.tables):
             table = self.tables[proto]
-            writers: dict[int, _Packed] = {}
             while table:
                 key, rec = table.popitem()
                 rkey = reverse_key(key)
                 back = table.pop(rkey, None) if rkey != key else None
                 if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
                     key, rec, back = rkey, back, rec
-                writer = writers.get(len(key))
-                if writer is None or writer.full():
-                    writer = writers[len(key)] = _Packed(proto, len(key))
-                    packed.append(writer)
-                writer.add(key, rec, back)
+                chunks.writer(proto, len(key)).add(key, rec, back)
             # An emptied dict keeps its size until it is dropped: drop it now.
             self.tables[proto] = {}
-            del table, writers
+            del table
+        for proto, pair in self.spill.drain():
+            chunks.writer(proto, len(pair.first_key)).add_pair(pair)
+        packed = chunks.done()
         self.tables = {6: {}, 17: {}}
         self.flows = 0
         names = _Names()
@@ -533,10 +533,30 @@ class FlowTable:
         while packed:  # each chunk is closed, its memory given back, once its Flows are made
             flows.extend(packed.pop().flows(names))
         flows.sort(key=_first_frame)
+        self.unjudged_addresses = sum(1 for a in self.spill.unjudged if a not in names.addresses)
         return tuple(flows)
 
 
 PACKED_CHUNK: Final = 65_536  # flows per packed chunk
+
+
+class _Chunks:
+    """The packed chunks being filled, one open per protocol and key length."""
+
+    def __init__(self) -> None:
+        self.chunks: list[_Packed] = []
+        self.open: dict[tuple[int, int], _Packed] = {}
+
+    def writer(self, proto: int, key_length: int) -> _Packed:
+        writer = self.open.get((proto, key_length))
+        if writer is None or writer.full():
+            writer = self.open[proto, key_length] = _Packed(proto, key_length)
+            self.chunks.append(writer)
+        return writer
+
+    def done(self) -> list[_Packed]:
+        self.open = {}
+        return self.chunks
 
 
 class _Packed:
@@ -570,6 +590,15 @@ class _Packed:
             self.data, self.count * self.layout.size, key,
             int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
             int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0, delay,
+        )  # fmt: skip
+        self.count += 1
+
+    def add_pair(self, pair: Pair) -> None:
+        """A conversation counted per address pair: a flow with its first packet's ports."""
+        self.layout.pack_into(
+            self.data, self.count * self.layout.size, pair.first_key,
+            pair.packets_ab, pair.packets_ba, pair.bytes_ab, pair.bytes_ba, pair.first_ts,
+            pair.last_ts, pair.first_frame, pair.syn_ab, pair.syn_ba,
         )  # fmt: skip
         self.count += 1
 

@@ -11,15 +11,9 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
-from auditor.capture import pcap
+from auditor.capture import limits, pcap
 from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
-from auditor.capture.flowtable import (
-    MAX_FLOWS,
-    MAX_HELLOS,
-    OVERFLOW,
-    FlowTable,
-    Gathering,
-)
+from auditor.capture.flowtable import MAX_HELLOS, FlowTable, Gathering
 from auditor.capture.pcapng import KNOWN_BLOCKS, Damage, PcapngReader, Section
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.errors import CaptureError
@@ -33,7 +27,7 @@ Progress = Callable[[int, int], None]
 WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
 Failed = tuple[str, str, int | None]  # a CaptureError's path, message and offset
 RangeResult = WorkerResult | Failed
-# None: a range held more than its share of MAX_FLOWS, and the file must be read in one pass.
+# None: a range held more than its share of limits.MAX_FLOWS, and the file must be read in one pass.
 # Each range gets an equal share so that the tables the parent holds while merging stay within
 # MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
 # than in one pass (only the time of a second read).
@@ -56,7 +50,7 @@ def read_pcapng_parallel(
 ) -> Merged:
     ranges = split_pcapng(name, workers)
     if ranges is None:  # broken start: the serial reader says precisely what is wrong
-        return _rest_pcapng(name, 0, None, fast, MAX_FLOWS, at_start=True)
+        return _rest_pcapng(name, 0, None, fast, limits.MAX_FLOWS, at_start=True)
     return merge_ranges(ranges, _run(_jobs(ranges, fast), ranges.size, progress), fast=fast)
 
 
@@ -80,7 +74,7 @@ class Ranges:
 
     @property
     def share(self) -> int:
-        return MAX_FLOWS // len(self.starts)
+        return limits.MAX_FLOWS // len(self.starts)
 
 
 def split_pcap(name: str, header: pcap.PcapHeader, pieces: int) -> Ranges:
@@ -334,9 +328,9 @@ def _merge(
     one pass, like too many flows.
     """
     total, complete, overshot, section, last, _untimed = results[0]
-    if OVERFLOW in total.skipped or total.hellos_full:
+    if total.spill or total.hellos_full:
         return None
-    total.max_flows = MAX_FLOWS  # the whole file's limit, now that ranges come together
+    total.max_flows = limits.MAX_FLOWS  # the whole file's limit, now that ranges come together
     last_ts = 0.0 if last is None else last  # what one pass gives a simple packet block
     for index in range(1, len(results)):
         if not complete or overshot:
@@ -351,15 +345,15 @@ def _merge(
         ):
             del results[index:]  # not used: let their memory go before reading again
             del ft
-            cap = max(MAX_FLOWS - total.flows, 1)
+            cap = max(limits.MAX_FLOWS - total.flows, 1)
             redo, redo_complete = rest(starts[index], section, cap, last_ts, total.hellos)
-            if OVERFLOW in redo.skipped or redo.hellos_full:
+            if redo.spill or redo.hellos_full:
                 return None
             total.hellos = {}  # the re-read went on with them: its own say how they ended
             total.merge(redo, total.frames)
             return total, redo_complete
         complete, overshot, section = _complete, _overshot, _section
-        if OVERFLOW in ft.skipped:
+        if ft.spill:
             return None
         total.merge(ft, total.frames)
         if last is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TextIO
 
 from auditor.atomic import replacing
 from auditor.cli.environment import Environment
@@ -59,13 +60,13 @@ def write_report(result: AuditResult, args: argparse.Namespace, env: Environment
         _print_table(result, env)
         return
     # Colour only ever goes to a terminal: never into a file or a pipe.
-    text = chosen.to_format(RenderOptions(color=False)).render(result)
+    report = chosen.to_format(RenderOptions(color=False))
     where = args.output or "standard output"
     try:
         if args.output:
-            write_report_file(Path(args.output), text)
+            write_report_file(Path(args.output), lambda stream: report.write(result, stream))
         else:
-            env.stdout.write(text)
+            report.write(result, env.stdout)  # JSON and CSV as they are made
             env.stdout.flush()
     except OSError as error:
         raise AuditorError(f"{where}: cannot write report: {error.strerror}") from error
@@ -82,16 +83,18 @@ def _print_table(result: AuditResult, env: Environment) -> None:
     print_table(result, console)
 
 
-def write_report_file(path: Path, text: str) -> None:
-    """Write `text` to `path` as described above; OSError when it cannot be done."""
+def write_report_file(path: Path, text: str | Callable[[TextIO], None]) -> None:
+    """Write `text` to `path` as described above; OSError when it cannot be done. `text` may
+    be a function that writes the report into the stream it is given, as the report is made."""
+    write = text if callable(text) else lambda stream: stream.write(text)
     target = _stat(str(path))
     if target is not None and not stat.S_ISREG(target.st_mode):
         # O_TRUNC as the shell's `>`: devices and FIFOs ignore it, and nothing is created.
         with path.open("w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            write(stream)
         return
-    with replacing(path) as temporary:
-        temporary.write_text(text, encoding="utf-8", newline="")
+    with replacing(path) as temporary, temporary.open("w", encoding="utf-8", newline="") as out:
+        write(out)
 
 
 def _stat(path: str) -> os.stat_result | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from io import StringIO
+from typing import TextIO
 
 from auditor.model import AuditResult, Finding
 from auditor.report.escape import csv_cell
@@ -73,16 +75,47 @@ def _row(finding: Finding) -> list[str | int]:
     ]
 
 
+def _notice(kind: str, text: str) -> list[str | int]:
+    row: list[str | int] = [""] * len(HEADER)
+    row[HEADER.index("verdict")] = kind
+    row[HEADER.index("reason")] = csv_cell(text)
+    return row
+
+
+def notice_rows(result: AuditResult) -> Iterator[list[str | int]]:
+    """After the endpoints, rows without an address for what is not about one endpoint: the
+    "incomplete" reasons (a capture not read or not audited whole) and the warnings, so that a
+    spreadsheet of a run that judged nothing, or not everything, does not read as clean."""
+    for capture in result.captures:
+        kind = "warning" if capture.complete else "incomplete"
+        for warning in capture.warnings:
+            yield _notice(kind, f"{capture.path}: {warning}")
+        if not capture.complete and not capture.warnings:
+            yield _notice(kind, f"{capture.path}: capture read incompletely")
+    for error in result.errors:
+        yield _notice("incomplete", error)
+    read_whole = not result.errors and all(c.complete for c in result.captures)
+    for warning in result.warnings:
+        # With every capture read whole, a run is incomplete only when it saw nothing to audit,
+        # which is what its warning says.
+        yield _notice("warning" if result.complete or not read_whole else "incomplete", warning)
+
+
 class CsvFormat(ReportFormat):
-    """For spreadsheets: a header row, then one row per endpoint in report order."""
+    """For spreadsheets: a header row, one row per endpoint in report order, then notices."""
 
     name = "csv"
     suffixes = (".csv",)
 
     def render(self, result: AuditResult) -> str:
         buffer = StringIO()
-        # "\n" rather than RFC 4180's CRLF: the file is text on the platform that writes it.
-        writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(HEADER)
-        writer.writerows(_row(f) for f in sorted_findings(result.findings))
+        self.write(result, buffer)
         return buffer.getvalue()
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        # "\n" rather than RFC 4180's CRLF: the file is text on the platform that writes it.
+        writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(HEADER)
+        for finding in sorted_findings(result.findings):
+            writer.writerow(_row(finding))
+        writer.writerows(notice_rows(result))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TextIO
 
 from auditor import __version__
 from auditor.model import AuditResult
@@ -34,3 +34,8 @@ class ReportFormat(ABC):
     @abstractmethod
     def render(self, result: AuditResult) -> str:
         """The whole report as text, ending with a newline."""
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        """Write the report to ``stream``. Formats whose size grows with the endpoints (JSON,
+        CSV) override this to write as they go, so a million endpoints are never one string."""
+        stream.write(self.render(result))

@@ -17,7 +17,8 @@ appear as visible escapes (``\\x1b``), so a consumer printing a value cannot be 
 from __future__ import annotations
 
 import json
-from typing import Any
+from io import StringIO
+from typing import Any, TextIO
 
 from auditor.model import (
     AuditResult,
@@ -50,6 +51,8 @@ def _capture(capture: CaptureSummary) -> JsonObject:
         "flows": capture.flows,
         "skipped": {clean(k): v for k, v in sorted(capture.skipped.items())},
         "skipped_packets": sum(capture.skipped.values()),
+        "unjudged_packets": capture.unjudged_packets,
+        "unjudged_addresses": capture.unjudged_addresses,
         "warnings": [clean(w) for w in capture.warnings],
         "complete": capture.complete,
         "first_seen": iso_time(capture.first_seen),
@@ -148,8 +151,15 @@ class JsonFormat(ReportFormat):
     suffixes = (".json",)
 
     def document(self, result: AuditResult) -> JsonObject:
-        """The report as a JSON-ready dict, for callers that embed it."""
-        return {
+        """The report as a JSON-ready dict, for callers that embed it (small results only: the
+        endpoints are all in memory at once; write() streams them)."""
+        head, tail = self._parts(result)
+        endpoints = [_endpoint(f) for f in sorted_findings(result.findings)]
+        return {**head, "endpoints": endpoints, **tail}
+
+    def _parts(self, result: AuditResult) -> tuple[JsonObject, JsonObject]:
+        """The keys before the endpoints, and those after them."""
+        head = {
             "schema": SCHEMA,
             "tool": {"name": "auditor", "version": self.options.tool_version},
             "generated_at": generated_at(self.options),
@@ -159,14 +169,42 @@ class JsonFormat(ReportFormat):
             "captures": [_capture(c) for c in result.captures],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-            "endpoints": [_endpoint(f) for f in sorted_findings(result.findings)],
+        }
+        tail = {
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],
             "strict_failures": [clean(s) for s in result.strict_failures],
         }
+        return head, tail
 
     def render(self, result: AuditResult) -> str:
-        # ensure_ascii=False keeps names such as "Zürich" readable; clean() has already removed
-        # every character that could act on a terminal.
-        return json.dumps(self.document(result), indent=2, ensure_ascii=False) + "\n"
+        buffer = StringIO()
+        self.write(result, buffer)
+        return buffer.getvalue()
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        """Indented like ``json.dumps(document, indent=2)``, except that each endpoint is one
+        line: written as it is made, with the C encoder, so a million endpoints take seconds
+        and never sit in memory as one string.
+
+        ensure_ascii=False keeps names such as "Zürich" readable; clean() has already removed
+        every character that could act on a terminal (and JSON escapes line breaks).
+        """
+        head, tail = self._parts(result)
+        body = json.dumps(head, indent=2, ensure_ascii=False)[:-2]  # open: without "\n}"
+        stream.write(body + ",\n")
+        findings = sorted_findings(result.findings)
+        if not findings:
+            stream.write('  "endpoints": [],\n')
+        else:
+            stream.write('  "endpoints": [\n')
+            last = len(findings) - 1
+            for index, finding in enumerate(findings):
+                line = _ONE_LINE(_endpoint(finding))
+                stream.write(f"    {line},\n" if index < last else f"    {line}\n")
+            stream.write("  ],\n")
+        stream.write(json.dumps(tail, indent=2, ensure_ascii=False)[2:] + "\n")
+
+
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode

@@ -83,6 +83,10 @@ def build(result: AuditResult, timestamp: str) -> ET.Element:
         for key, count in counts.items():
             element.set(key, str(count))
     root.attrib.pop("skipped")  # <testsuites> has no skipped count in the common schema
+    if result.warnings:  # e.g. nothing public was seen: CI shows a suite's system-err
+        ET.SubElement(suite, "system-err").text = "".join(
+            f"warning: {clean(w)}\n" for w in result.warnings
+        )
     return root
 
 

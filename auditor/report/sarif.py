@@ -124,6 +124,18 @@ def _other_results(result: AuditResult) -> list[JsonObject]:
     return results
 
 
+def _invocation(result: AuditResult) -> JsonObject:
+    invocation: JsonObject = {
+        "executionSuccessful": result.complete,
+        "exitCode": result.exit_status,
+    }
+    if result.warnings:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "warning", "message": {"text": clean(w)}} for w in result.warnings
+        ]
+    return invocation
+
+
 def document(result: AuditResult, version: str) -> JsonObject:
     findings = [_finding_result(f, result.captures) for f in attention(result)]
     run: JsonObject = {
@@ -141,7 +153,7 @@ def document(result: AuditResult, version: str) -> JsonObject:
             }
             for c in result.captures
         ],
-        "invocations": [{"executionSuccessful": result.complete, "exitCode": result.exit_status}],
+        "invocations": [_invocation(result)],
         "results": findings + _other_results(result),
         "properties": {"verdict": result.verdict.value},
     }

@@ -6,6 +6,7 @@ data such as ``[green]PASS[/]`` is shown literally and cannot style the output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import StringIO
 
 from rich import box
@@ -27,12 +28,12 @@ from auditor.report.view import (
     capture_label,
     database_label,
     flags_of,
+    listed_findings,
     network_label,
     place_label,
     plural,
     policy_label,
     registered_label,
-    sorted_findings,
     summary_label,
     verdict_word,
 )
@@ -177,9 +178,9 @@ def _table(compact: bool, endpoint_width: int) -> Table:
     return table
 
 
-def _compact_width(result: AuditResult) -> int:
+def _compact_width(findings: Sequence[Finding]) -> int:
     """Columns the compact table needs at least; narrower consoles get the list layout."""
-    numbers = [(f.endpoint.packets, f.endpoint.bytes, f.endpoint.flows) for f in result.findings]
+    numbers = [(f.endpoint.packets, f.endpoint.bytes, f.endpoint.flows) for f in findings]
     widest = [
         max([len(h), *(len(f"{row[i]:,}") for row in numbers)])
         for i, h in enumerate(("Packets", "Bytes", "Flows"))
@@ -188,21 +189,21 @@ def _compact_width(result: AuditResult) -> int:
     fixed = others + sum(widest)
     # Two columns between cells, the box's edges, and slack: rich gives a wrapped column no less
     # than its longest word, so the minimums above are not always reached.
-    return fixed + _endpoint_width(result) + 2 * len(COMPACT_COLUMNS) + 8
+    return fixed + _endpoint_width(findings) + 2 * len(COMPACT_COLUMNS) + 8
 
 
-def _endpoint_width(result: AuditResult) -> int:
+def _endpoint_width(findings: Sequence[Finding]) -> int:
     """Room for the longest address, and for indented host names up to a point."""
-    names = [len(h) + 2 for f in result.findings for h in f.endpoint.hostnames]
-    ips = [len(f.endpoint.ip) for f in result.findings]
+    names = [len(h) + 2 for f in findings for h in f.endpoint.hostnames]
+    ips = [len(f.endpoint.ip) for f in findings]
     return max([len("Endpoint"), *ips, min(max(names, default=0), HOSTNAME_WIDTH)])
 
 
-def endpoint_table(result: AuditResult, width: int = WIDE_LAYOUT_WIDTH) -> Table:
-    """All endpoints in report order; a compact layout when the console is narrower than 180."""
+def endpoint_table(findings: Sequence[Finding], width: int = WIDE_LAYOUT_WIDTH) -> Table:
+    """The endpoints in the given order; a compact layout when the console is narrower than 180."""
     compact = width < WIDE_LAYOUT_WIDTH
-    table = _table(compact, _endpoint_width(result))
-    for finding in sorted_findings(result.findings):
+    table = _table(compact, _endpoint_width(findings))
+    for finding in findings:
         table.add_row(*(_compact_row(finding) if compact else _row(finding)))
     return table
 
@@ -224,11 +225,14 @@ def _list_entry(finding: Finding) -> RenderableType:
 
 
 def endpoint_view(result: AuditResult, width: int) -> RenderableType:
-    """The table, or for a console too narrow for any table, one block of lines per endpoint."""
-    if width >= WIDE_LAYOUT_WIDTH or width >= _compact_width(result):
-        return endpoint_table(result, width)
-    entries = [_list_entry(f) for f in sorted_findings(result.findings)]
-    return Group(Text("Server endpoints", style="italic"), *entries)
+    """The table, or for a console too narrow for any table, one block of lines per endpoint;
+    past a few hundred rows, allowed and local endpoints are counted instead of listed."""
+    findings, more = listed_findings(result)
+    rest = [Text(more, style="italic")] if more else []
+    if width >= WIDE_LAYOUT_WIDTH or width >= _compact_width(findings):
+        return Group(endpoint_table(findings, width), *rest)
+    entries = [_list_entry(f) for f in findings]
+    return Group(Text("Server endpoints", style="italic"), *entries, *rest)
 
 
 def _section(title: str, lines: list[Text]) -> list[Text]:

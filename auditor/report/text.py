@@ -15,11 +15,11 @@ from auditor.report.view import (
     capture_label,
     database_label,
     flags_of,
+    listed_findings,
     network_label,
     place_label,
     policy_label,
     registered_label,
-    sorted_findings,
     summary_label,
     verdict_word,
 )
@@ -94,7 +94,8 @@ def _captures(result: AuditResult) -> list[str]:
 
 
 def text_lines(result: AuditResult) -> list[str]:
-    rows = [_cells(f) for f in sorted_findings(result.findings)]
+    findings, more = listed_findings(result)
+    rows = [_cells(f) for f in findings]
     why = [
         f"{clean(f.endpoint.ip)} {f.judgement.verdict.value}: {clean(f.judgement.reason)}"
         for f in attention(result)
@@ -104,6 +105,7 @@ def text_lines(result: AuditResult) -> list[str]:
         f"policy: {policy_label(result.policy)}",
         "",
         *format_rows(HEADERS, rows),
+        *([more] if more else []),
         "",
         *_section("why", why),
         *_section("captures", _captures(result)),

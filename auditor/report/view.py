@@ -158,6 +158,34 @@ def verdict_word(result: AuditResult) -> str:
     return result.verdict.value.upper()
 
 
+LISTED_ROWS = 300  # table and text: past this many rows, allowed and local endpoints are counted
+
+
+def listed_findings(result: AuditResult) -> tuple[list[Finding], str | None]:
+    """The findings the table and text formats list, and a line for those they leave out.
+
+    Violations and unknowns are always listed whole; allowed and local endpoints only up to
+    LISTED_ROWS rows in all, so a capture with a million servers still gives a report a person
+    can read (JSON and CSV list every endpoint).
+    """
+    ordered = sorted_findings(result.findings)
+    if len(ordered) <= LISTED_ROWS:
+        return ordered, None
+    wanted = (Verdict.VIOLATION, Verdict.UNKNOWN)
+    needing = sum(1 for f in ordered if f.judgement.verdict in wanted)
+    shown = ordered[: max(needing, LISTED_ROWS)]
+    left = ordered[len(shown) :]
+    counts = dict.fromkeys((Verdict.ALLOWED, Verdict.LOCAL), 0)
+    for finding in left:
+        counts[finding.judgement.verdict] += 1
+    parts = ", ".join(f"{n:,} {verdict.value}" for verdict, n in counts.items() if n)
+    line = (
+        f"... and {plural(len(left), 'more endpoint')} not listed here ({parts}): "
+        "every endpoint is in --format json or csv"
+    )
+    return shown, line
+
+
 def attention(result: AuditResult) -> list[Finding]:
     """Findings whose reason a reader needs: violations and unknowns, in report order."""
     wanted = (Verdict.VIOLATION, Verdict.UNKNOWN)

@@ -156,19 +156,22 @@ def test_packet_before_any_interface(tmp_path: Path) -> None:
     assert "packet block before any interface description" in str(_error(tmp_path, data))
 
 
-def test_flow_table_overflow_is_counted_and_warned(
+def test_flows_past_the_table_are_counted_per_address_pair(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("auditor.capture.flowtable.MAX_FLOWS", 3)
+    monkeypatch.setattr("auditor.capture.limits.MAX_FLOWS", 3)
     frames = [
         ether(ipv4("10.0.0.1", "192.0.2.1", 17, udp(port, 9, b"x" * 30))) for port in range(5)
     ]
     path = tmp_path / "many.pcap"
     path.write_bytes(pcap_file([(1.0, f) for f in frames] * 2))
     result = read_checked(path)
-    assert len(result.flows) == 3
-    assert result.summary.skipped == {"flow table full (overflow)": 4}
-    assert result.summary.ip_packets == 6
+    assert len(result.flows) == 4  # three 5-tuples, then one record for the address pair
+    spilled = result.flows[-1]
+    assert (spilled.a_port, spilled.b_port, spilled.packets) == (3, 9, 4)
+    assert result.summary.skipped == {}
+    assert result.summary.ip_packets == 10
+    assert result.summary.complete
     assert any("more than 3 flows" in w for w in result.summary.warnings)
 
 

@@ -99,9 +99,11 @@ def test_csv_cells_cannot_run_formulas(value: str) -> None:
     output = _render("csv", _hostile_everywhere(value))
     assert not UNSAFE.search(output.replace("\n", ""))
     rows = list(csv.reader(output.splitlines()))
-    assert len(rows) == 2
-    for cell in rows[1]:
-        assert not cell.startswith(FORMULA_STARTS), cell
+    endpoints = [row for row in rows[1:] if row[0]]
+    assert len(endpoints) == 1
+    for row in rows[1:]:  # the endpoint, then notices (warnings quoting the hostile text)
+        for cell in row:
+            assert not cell.startswith(FORMULA_STARTS), cell
 
 
 def _strings(node: Any) -> Iterator[str]:
