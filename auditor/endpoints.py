@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from auditor.addresses import is_local_host
 from auditor.model import (
@@ -60,21 +59,52 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
     """
     hosts: set[str] = set()
     for version in (4, 6):
-        versioned = [f for f in flows if _version(f.a) == version]
+        seen, versioned = _frequent_addresses(flows, version)
         if not versioned:
             continue
-        seen: Counter[str] = Counter()
-        for flow in versioned:
-            seen[flow.a] += 1
-            if flow.b != flow.a:
-                seen[flow.b] += 1
         best = max(seen.items(), key=lambda item: (item[1], is_local_host(item[0]), item[0]))
         address, count = best
-        in_most_flows = count > 1 and count * 2 >= len(versioned)
-        lone_private_flow = len(versioned) == 1 and is_local_host(address)
+        in_most_flows = count > 1 and count * 2 >= versioned
+        lone_private_flow = versioned == 1 and is_local_host(address)
         if in_most_flows or lone_private_flow:
             hosts.add(address)
     return frozenset(hosts)
+
+
+FREQUENT_CANDIDATES = 8
+
+
+def _frequent_addresses(flows: Sequence[Flow], version: int) -> tuple[dict[str, int], int]:
+    """The exact flow counts of the only addresses that can be in half of one IP version's
+    flows, and how many flows that version has, in constant memory (a million servers must not
+    cost a million counters): Misra and Gries's frequent-items pass keeps every address that is
+    in more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
+    two); a second pass counts those candidates exactly."""
+    candidates: dict[str, int] = {}
+    for flow in flows:
+        if _version(flow.a) != version:
+            continue
+        for address in (flow.a, flow.b) if flow.b != flow.a else (flow.a,):
+            if address in candidates:
+                candidates[address] += 1
+            elif len(candidates) < FREQUENT_CANDIDATES:
+                candidates[address] = 1
+            else:
+                for known in list(candidates):
+                    candidates[known] -= 1
+                    if not candidates[known]:
+                        del candidates[known]
+    exact = dict.fromkeys(candidates, 0)
+    versioned = 0
+    for flow in flows:
+        if _version(flow.a) != version:
+            continue
+        versioned += 1
+        if flow.a in exact:
+            exact[flow.a] += 1
+        if flow.b != flow.a and flow.b in exact:
+            exact[flow.b] += 1
+    return exact, versioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,42 +171,91 @@ def _side_by_host(flow: Flow, hosts: frozenset[str]) -> str | None:
     return None
 
 
-@dataclass(slots=True)
-class _Tally:
-    packets: int = 0
-    bytes: int = 0
-    flows: int = 0
-    ports: set[tuple[int, str]] = field(default_factory=set)
-    protocols: set[str] = field(default_factory=set)
-    first_seen: float = float("inf")
-    last_seen: float = float("-inf")
-    first_frame: int = 0
-    reason: ServerReason = ServerReason.LOWER_PORT
+PortKey = tuple[int, str]  # (port, protocol name)
 
-    def add(self, flow: Flow, side: ServerSide) -> None:
+
+class _Labels:
+    """One object for each port key, port label and tuple of labels, shared by every
+    endpoint that has it: a million endpoints on 443/udp hold one "443/udp" and one tuple."""
+
+    def __init__(self) -> None:
+        self.keys: dict[PortKey, PortKey] = {}
+        self.tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def key(self, port: int, proto: str) -> PortKey:
+        key = (port, proto)
+        return self.keys.setdefault(key, key)
+
+    def ports(self, ports: PortKey | set[PortKey] | None) -> tuple[str, ...]:
+        if ports is None:
+            return ()
+        keys = sorted(ports) if isinstance(ports, set) else [ports]
+        labels = tuple(f"{port}/{proto}" for port, proto in keys)
+        return self.tuples.setdefault(labels, labels)
+
+    def protocols(self, protocols: str | set[str]) -> tuple[str, ...]:
+        names = tuple(sorted(protocols)) if isinstance(protocols, set) else (protocols,)
+        return self.tuples.setdefault(names, names)
+
+
+class _Tally:
+    """One server's flows added up. A port and a protocol are kept bare until a second one
+    shows (a set per endpoint would be most of its memory when endpoints are many)."""
+
+    __slots__ = (
+        "bytes",
+        "first_frame",
+        "first_seen",
+        "flows",
+        "last_seen",
+        "packets",
+        "ports",
+        "protocols",
+        "reason",
+    )
+
+    def __init__(self, flow: Flow, side: ServerSide, port: PortKey | None) -> None:
+        self.packets = flow.packets
+        self.bytes = flow.bytes
+        self.flows = 1
+        self.ports: PortKey | set[PortKey] | None = port
+        self.protocols: str | set[str] = protocol_name(flow.protocol)
+        self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
+        self.last_seen = flow.last_seen
+        self.reason = side.reason
+
+    def add(self, flow: Flow, side: ServerSide, port: PortKey | None) -> None:
         self.packets += flow.packets
         self.bytes += flow.bytes
         self.flows += 1
         proto = protocol_name(flow.protocol)
-        self.protocols.add(proto)
-        if flow.protocol in (TCP, UDP):
-            self.ports.add((side.server_port, proto))
+        if proto != self.protocols:
+            if isinstance(self.protocols, str):
+                self.protocols = {self.protocols}
+            self.protocols.add(proto)
+        if port is not None and port != self.ports:
+            if self.ports is None:
+                self.ports = port
+            else:
+                if not isinstance(self.ports, set):
+                    self.ports = {self.ports}
+                self.ports.add(port)
         if flow.first_seen < self.first_seen:
             self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
         self.last_seen = max(self.last_seen, flow.last_seen)
-        if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason] or self.flows == 1:
+        if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason]:
             self.reason = side.reason
 
     def endpoint(
-        self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...]
+        self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...], labels: _Labels
     ) -> ServerEndpoint:
         return ServerEndpoint(
             ip=ip,
             packets=self.packets,
             bytes=self.bytes,
             flows=self.flows,
-            ports=tuple(f"{port}/{proto}" for port, proto in sorted(self.ports)),
-            protocols=tuple(sorted(self.protocols)),
+            ports=labels.ports(self.ports),
+            protocols=labels.protocols(self.protocols),
             first_seen=self.first_seen,
             last_seen=self.last_seen,
             first_frame=self.first_frame,
@@ -202,17 +281,31 @@ def server_endpoints(
     own host when the source knows it (a WebRTC dump's browser); else guessed from the flows.
     """
     hosts = own_hosts or capture_hosts(flows)
+    labels = _Labels()
     tallies: dict[str, _Tally] = {}
     for flow in flows:
         side = choose_server(flow, hosts)
-        if side is not None:
-            tallies.setdefault(side.server, _Tally()).add(flow, side)
+        if side is None:
+            continue
+        ported = flow.protocol in (TCP, UDP)
+        port = labels.key(side.server_port, protocol_name(flow.protocol)) if ported else None
+        tally = tallies.get(side.server)
+        if tally is None:
+            tallies[side.server] = _Tally(flow, side, port)
+        else:
+            tally.add(flow, side, port)
     names_of = names_by_address(names)
     captures = () if capture is None else (capture,)
-    endpoints = (
-        tally.endpoint(ip, names_of.get(ip, ()), captures) for ip, tally in tallies.items()
-    )
-    return tuple(sorted(endpoints, key=lambda e: (-e.bytes, e.ip)))
+    endpoints: list[ServerEndpoint] = []
+    while tallies:  # each tally is let go as its endpoint is made
+        ip, tally = tallies.popitem()
+        endpoints.append(tally.endpoint(ip, names_of.get(ip, ()), captures, labels))
+    endpoints.sort(key=_busiest_first)
+    return tuple(endpoints)
+
+
+def _busiest_first(endpoint: ServerEndpoint) -> tuple[int, str]:
+    return -endpoint.bytes, endpoint.ip
 
 
 def names_by_address(names: Iterable[NameSighting]) -> dict[str, tuple[str, ...]]:
@@ -237,7 +330,7 @@ def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> tuple[ServerE
         for endpoint in group:
             known = merged.get(endpoint.ip)
             merged[endpoint.ip] = endpoint if known is None else _combine(known, endpoint)
-    return tuple(sorted(merged.values(), key=lambda e: (-e.bytes, e.ip)))
+    return tuple(sorted(merged.values(), key=_busiest_first))
 
 
 def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:

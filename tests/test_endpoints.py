@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.endpoints import (
     capture_hosts,
@@ -162,3 +164,54 @@ def test_names_attach_to_their_server_sni_first() -> None:
     ]
     (endpoint,) = server_endpoints([flow(CLIENT, 50000, server, 443, protocol=6)], names)
     assert endpoint.hostnames == ("zoom.us", "cdn.zoom.us")
+
+
+def _hosts_by_counting_everything(flows: list[Flow]) -> frozenset[str]:
+    """The rule of capture_hosts, written the obvious way: a counter for every address."""
+    from collections import Counter
+
+    from auditor.addresses import is_local_host as private
+
+    hosts = set()
+    for version in (4, 6):
+        versioned = [f for f in flows if (6 if ":" in f.a else 4) == version]
+        if not versioned:
+            continue
+        seen: Counter[str] = Counter()
+        for f in versioned:
+            seen[f.a] += 1
+            if f.b != f.a:
+                seen[f.b] += 1
+        address, count = max(seen.items(), key=lambda i: (i[1], private(i[0]), i[0]))
+        lone = len(versioned) == 1 and private(address)
+        if (count > 1 and count * 2 >= len(versioned)) or lone:
+            hosts.add(address)
+    return frozenset(hosts)
+
+
+ADDRESSES = ["192.168.1.23", "10.0.0.2", "198.51.100.7", "203.0.113.9", "2001:db8::1",
+             "fd00::2", "100.64.0.1", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4",
+             "192.0.2.5"]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ADDRESSES), st.sampled_from(ADDRESSES)).filter(
+            lambda pair: (":" in pair[0]) == (":" in pair[1])
+        ),
+        max_size=60,
+    )
+)
+def test_capture_hosts_in_constant_memory_agrees_with_counting_everything(
+    pairs: list[tuple[str, str]],
+) -> None:
+    flows = [flow(a, 50000 + i, b, 443, frame=i + 1) for i, (a, b) in enumerate(pairs)]
+    assert capture_hosts(flows) == _hosts_by_counting_everything(flows)
+
+
+def test_endpoints_share_their_port_and_protocol_labels() -> None:
+    flows = [flow(CLIENT, 50000 + i, f"198.51.100.{i + 1}", 443) for i in range(10)]
+    endpoints = server_endpoints(flows)
+    assert len(endpoints) == 10
+    assert len({id(e.ports) for e in endpoints}) == 1
+    assert endpoints[0].ports == ("443/udp",)

@@ -111,8 +111,6 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
     if unjudged:
         skipped[UNJUDGED] = unjudged
     warnings = [*ft.warnings, *_spill_warnings(ft, spilled), *_names_warning(ft)]
-    if not ip_packets:
-        warnings.append("no IP packet in the capture: nothing in it could be audited")
     summary = CaptureSummary(
         path=name,
         format=fmt,

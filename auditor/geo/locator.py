@@ -190,6 +190,9 @@ class Locator:
         self._databases = tuple(databases)
         self._coarse_radius_km = coarse_radius_km
         self._locations: dict[str, Location] = {}
+        # Every database's (cached, per-network) answers -> their merged Location, for an
+        # empty address: addresses of one network then share its answers, flags and strings.
+        self._merged: dict[tuple[Answer, ...], Location] = {}
 
     @property
     def databases(self) -> tuple[DatabaseInfo, ...]:
@@ -215,7 +218,14 @@ class Locator:
             return Location(ip, address_class=address_class)
         address = lookup_address(parse_address(ip))
         answers = [(db, db.answer(address)) for db in self._databases]
-        return merge_answers(ip, answers, self._coarse_radius_km)
+        key = tuple(answer for _db, answer in answers)
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = merge_answers("", answers, self._coarse_radius_km)
+            if len(self._merged) >= _CACHE_LIMIT:
+                self._merged.clear()
+            self._merged[key] = merged
+        return replace(merged, ip=ip)
 
     def close(self) -> None:
         for db in self._databases:

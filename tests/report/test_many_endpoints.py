@@ -1,0 +1,86 @@
+"""Many endpoints: JSON and CSV are written as they are made; table and text summarise."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from auditor.model import AuditResult, Location
+from auditor.report import get_format
+from auditor.report.view import LISTED_ROWS
+from tests.report.factory import PLAIN, endpoint, finding, sample_result
+
+ALLOWED = 1_000  # more than LISTED_ROWS
+VIOLATIONS = LISTED_ROWS + 20  # more than fit: listed whole all the same
+
+
+def many() -> AuditResult:
+    """Allowed endpoints, then violations (larger first) and unknowns."""
+    allowed = [
+        finding(endpoint(f"192.0.{i // 250}.{i % 250 + 1}", bytes=5), Location("", country="US"))
+        for i in range(ALLOWED)
+    ]
+    violations = [
+        finding(endpoint(f"198.51.{i // 250}.{i % 250 + 1}", bytes=7), Location("", country="CN"))
+        for i in range(VIOLATIONS)
+    ]
+    unknown = [finding(endpoint("203.0.113.9"), Location("203.0.113.9"))]
+    return replace(sample_result(), findings=(*allowed, *violations, *unknown))
+
+
+class CountingStream(io.StringIO):
+    """Counts writes: a streamed report writes per endpoint, not once at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.mark.parametrize("name", ["json", "csv"])
+def test_json_and_csv_are_written_as_they_are_made(name: str) -> None:
+    result = many()
+    stream = CountingStream()
+    get_format(name, PLAIN).write(result, stream)
+    assert stream.writes > len(result.findings)
+    assert stream.getvalue() == get_format(name, PLAIN).render(result)
+
+
+def test_streamed_json_is_the_document() -> None:
+    result = many()
+    fmt = get_format("json", PLAIN)
+    text = fmt.render(result)
+    assert json.loads(text) == fmt.document(result)  # type: ignore[attr-defined]
+    assert len(json.loads(text)["endpoints"]) == len(result.findings)
+
+
+def test_csv_lists_every_endpoint() -> None:
+    rows = list(csv.DictReader(io.StringIO(get_format("csv", PLAIN).render(many()))))
+    assert len([row for row in rows if row["ip"]]) == ALLOWED + VIOLATIONS + 1
+
+
+@pytest.mark.parametrize("name", ["text", "table"])
+def test_table_and_text_list_what_failed_whole_and_count_the_rest(name: str) -> None:
+    result = many()
+    output = get_format(name, replace(PLAIN, width=200)).render(result)
+    for f in result.findings:
+        listed = f.endpoint.ip in output
+        assert listed or f.judgement.verdict.value == "allowed", f.endpoint.ip
+    shown = sum(1 for f in result.findings if f.endpoint.ip in output)
+    assert shown == VIOLATIONS + 1  # the allowed rows do not fit in LISTED_ROWS at all
+    assert f"{ALLOWED:,} allowed" in output
+    assert "every endpoint is in --format json or csv" in output
+
+
+def test_a_short_report_lists_everything() -> None:
+    result = sample_result()
+    output = get_format("text", PLAIN).render(result)
+    assert all(f.endpoint.ip in output for f in result.findings)
+    assert "not listed here" not in output
