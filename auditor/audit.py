@@ -164,7 +164,7 @@ def _coverage_warnings(
     """Say so when there was nothing to judge: an empty result must not read as a clean one."""
     if not captures:
         return ()
-    if not any(capture.ip_packets for capture in captures):
+    if not any(capture.saw_traffic for capture in captures):
         return ("no IP packet in any capture: nothing was audited",)
     if all(finding.judgement.verdict is Verdict.LOCAL for finding in findings):
         return (

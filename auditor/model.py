@@ -97,6 +97,12 @@ class CaptureSummary:
     unjudged_packets: int = 0
     unjudged_addresses: int = 0
 
+    @property
+    def saw_traffic(self) -> bool:
+        """Whether there was anything to audit: an IP packet, or a flow (flow logs may not count
+        packets)."""
+        return bool(self.ip_packets or self.flows)
+
 
 class NameSource(StrEnum):
     DNS = "dns"  # an A/AAAA answer the client received
@@ -407,7 +413,7 @@ class AuditResult:
         return (
             not self.errors
             and all(c.complete for c in self.captures)
-            and any(c.ip_packets for c in self.captures)
+            and any(c.saw_traffic for c in self.captures)
             and not any(LocationFlag.DEFECTIVE in f.location.flags for f in self.findings)
         )
 
