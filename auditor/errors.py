@@ -16,8 +16,12 @@ class CaptureError(AuditorError):
 
     def __init__(self, path: str, message: str, offset: int | None = None) -> None:
         self.path = path
+        self.reason = message  # without the path and the offset, to build the error again
         self.offset = offset
-        where = f" at offset {offset}" if offset is not None else ""
+        # A message that already says where (a reader's "corrupt block ... at offset 96") is
+        # not told twice.
+        said = offset is None or f"offset {offset}" in message
+        where = "" if said else f" at offset {offset}"
         super().__init__(f"{path}: {message}{where}")
 
 

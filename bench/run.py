@@ -1,6 +1,7 @@
 """Benchmark: the auditor against tshark, dpkt and scapy on 1M-packet meeting captures.
 
     python bench/run.py [--packets 1000000] [--runs 3] [--profile]
+    python bench/run.py --servers 1000000 [--runs 1]    # the many-servers shape instead
 
 Generates bench/data/meeting-<N>.pcap and .pcapng if missing, then times each tool as a
 subprocess (process start included), prints wall and CPU seconds, packets/s and the ratio to
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.gen import Truth, generate  # noqa: E402
+from bench.shapes import server_records, write_pcap  # noqa: E402
 
 DATA = HERE / "data"
 MMDB_CANDIDATES = [
@@ -245,7 +247,11 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="also cProfile the reader")
     parser.add_argument("--skip-slow", action="store_true", help="skip tshark/dpkt/scapy")
     parser.add_argument("--only", choices=["pcap", "pcapng"], help="time one format only")
+    parser.add_argument("--servers", type=int, metavar="N",
+                        help="time N distinct servers, two packets each, instead")  # fmt: skip
     args = parser.parse_args()
+    if args.servers:
+        return many_servers(args.servers, args.runs, skip_slow=args.skip_slow)
 
     pcap, pcapng, truth = ensure_captures(args.packets)
     python = sys.executable
@@ -289,6 +295,31 @@ def main() -> int:
     for problem in problems:
         print("MISMATCH:", problem)
     return 1 if problems else 0
+
+
+def many_servers(servers: int, runs: int, *, skip_slow: bool) -> int:
+    """A million distinct servers (2M packets): every one located, judged and reported, in
+    bounded memory; each report format the auditor streams or summarises, and tshark."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"servers-{servers}.pcap"
+    if not path.exists():
+        print(f"generating {servers} servers into {path} ...", flush=True)
+        write_pcap(path, server_records(servers))
+    audit, db = audit_command(), HERE.parent / "auditor" / "data" / "auditor-country.mmdb"
+    if audit is None:
+        print("the audit command is not installed")
+        return 1
+    print(f"{servers} servers, {2 * servers} packets, {path.stat().st_size / 1e6:.0f} MB")
+    timings = []
+    for fmt in ("json", "csv", "text"):
+        argv = [*audit, str(path), "--format", fmt, "--db", str(db), "--allow", "US,CA,EU,GB",
+                "-q", "-o", os.devnull]  # fmt: skip
+        timings.append(time_tool(f"audit --format {fmt}", argv, runs))
+    if not skip_slow:
+        argv = ["tshark", "-n", "-r", str(path), "-q", "-z", "conv,udp"]
+        timings.append(time_tool("tshark conv,udp", argv, 1))
+    report(path, 2 * servers, timings)
+    return 0
 
 
 def report(path: Path, packets: int, timings: list[Timing]) -> None:

@@ -6,7 +6,7 @@ import ipaddress
 import mmap
 import struct
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, NamedTuple
 
 from auditor.capture import limits
 from auditor.capture.spill import Pair, Spill
@@ -26,9 +26,19 @@ SYN: Final = 5
 MAX_FRAGMENTS: Final = 65_536  # remembered first fragments; the oldest are forgotten first
 MAX_ORPHANS: Final = 65_536  # later fragments a byte range holds back for the merge
 
-# A later fragment whose first fragment a byte range did not see: (IP version, fragment key,
-# its protocol, address-pair key, bytes, timestamp, frame).
-Orphan = tuple[int, bytes, int, bytes, int, float, int]
+
+class Orphan(NamedTuple):
+    """A later fragment whose first fragment a byte range did not see, held for the merge."""
+
+    version: int  # IP version
+    frag_key: bytes
+    proto: int
+    pair: bytes  # address-pair key, where it goes when no first fragment is found
+    nbytes: int
+    ts: float
+    frame: int
+
+
 
 # Names. A directional flow is "tapped" when its payloads may name a server: UDP from port 53
 # (DNS answers), TCP (a TLS ClientHello's server_name) and UDP to port 443 (the same, in QUIC
@@ -70,9 +80,18 @@ HELLOS_FULL: Final = (
 )
 SEQ_MASK: Final = 0xFFFFFFFF
 Buf = bytes | bytearray
-# A sighting in a range starting mid-file, kept until the merge can tell whether one pass would
-# have made it: (sighting, protocol, flow key, packet index in the direction or -1, frame).
-Pending = tuple[NameSighting, int, bytes, int, int]
+
+
+class Pending(NamedTuple):
+    """A sighting in a range starting mid-file, kept until the merge can tell whether one pass
+    would have made it."""
+
+    sighting: NameSighting
+    proto: int
+    key: bytes  # the flow's directional key
+    packet: int  # the packet's index among its direction's packets, or -1
+    frame: int
+
 
 Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
 
@@ -308,7 +327,7 @@ class FlowTable:
         if self.orphans is None:
             self._keep(sighting)
         elif len(self.pending) < MAX_PENDING:
-            self.pending[sighting, proto, key, index, frame] = None
+            self.pending[Pending(sighting, proto, key, index, frame)] = None
         else:
             self.names_dropped = True
 
@@ -375,7 +394,7 @@ class FlowTable:
         """Hold a later fragment back for the merge; False when it must be counted now."""
         if self.orphans is None or len(self.orphans) >= MAX_ORPHANS:
             return False
-        self.orphans.append((version, frag_key, proto, pair, nbytes, ts, frame))
+        self.orphans.append(Orphan(version, frag_key, proto, pair, nbytes, ts, frame))
         self.seen(ts)
         return True
 

@@ -9,7 +9,7 @@ import struct
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, NamedTuple
 
 from auditor.capture import limits, pcap
 from auditor.capture.fastpath import MAX_BLOCK, MAX_CAPLEN
@@ -22,10 +22,35 @@ SYNC_RECORDS: Final = 16  # chained plausible records (or blocks) that make a re
 SYNC_WINDOW: Final = SYNC_RECORDS * (16 + MAX_CAPLEN) + CHUNK
 
 Progress = Callable[[int, int], None]
-# (flow table, read without damage, ran past its range's end, section at its end, timestamp
-# of its last timed packet if any, whether it read simple packet blocks before a timed one)
-WorkerResult = tuple[FlowTable, bool, bool, Section | None, float | None, bool]
-Failed = tuple[str, str, int | None]  # a CaptureError's path, message and offset
+
+
+class WorkerResult(NamedTuple):
+    """What reading one byte range gave."""
+
+    table: FlowTable
+    complete: bool  # read without damage
+    overshot: bool  # ran past its range's end (a record across the boundary)
+    section: Section | None  # the pcapng section at its end
+    last_ts: float | None  # the timestamp of its last timed packet, if any
+    untimed: bool  # it read simple packet blocks (no timestamp) before a timed packet
+
+
+class Failed(NamedTuple):
+    """A range that could not be read: its CaptureError in parts, as exceptions with required
+    arguments do not survive pickling."""
+
+    path: str
+    reason: str
+    offset: int | None
+
+    @classmethod
+    def of(cls, error: CaptureError) -> Failed:
+        return cls(error.path, error.reason, error.offset)
+
+    def error(self) -> CaptureError:
+        return CaptureError(self.path, self.reason, self.offset)
+
+
 RangeResult = WorkerResult | Failed
 # None: a range held more than its share of limits.MAX_FLOWS, and the file must be read in one pass.
 # Each range gets an equal share so that the tables the parent holds while merging stay within
@@ -240,7 +265,7 @@ def _pcap_worker(  # noqa: PLR0917 - one call site, every argument needed
     try:
         ft = _range_table(index, max_flows)
         complete = pcap.read_records(src, header, ft, src.read(), fast=fast)
-        return ft, complete, src.overshot, None, None, False
+        return WorkerResult(ft, complete, src.overshot, None, None, False)
     finally:
         src.close()
 
@@ -260,20 +285,17 @@ def _pcapng_worker(  # noqa: PLR0917 - one call site, every argument needed
         reader = PcapngReader(src, ft, section, fast=fast)
         complete = reader.run(src.read())
         last = reader.last_ts if reader.timed else None
-        return ft, complete, src.overshot, reader.section, last, reader.untimed_spbs > 0
+        untimed = reader.untimed_spbs > 0
+        return WorkerResult(ft, complete, src.overshot, reader.section, last, untimed)
     except CaptureError as exc:
-        # Exceptions with required arguments do not survive pickling: send the parts.
-        return exc.path, str(exc).removeprefix(f"{exc.path}: "), exc.offset
+        return Failed.of(exc)
     finally:
         src.close()
 
 
 def _raise_failed(result: RangeResult) -> WorkerResult:
-    if isinstance(result[0], str):
-        # The message already names the offset (as the serial reader's does): set it only.
-        error = CaptureError(result[0], result[1])
-        error.offset = result[2]
-        raise error
+    if isinstance(result, Failed):
+        raise result.error()
     return result
 
 

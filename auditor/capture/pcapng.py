@@ -91,9 +91,7 @@ class PcapngReader:
             self._loop(head)
         except Damage as exc:
             if self._before_any_data():
-                error = CaptureError(self.src.path, str(exc))
-                error.offset = exc.offset
-                raise error from None
+                raise CaptureError(self.src.path, str(exc), exc.offset) from None
             # A stream stopped early (damaged or a bomb) says why, not where a block broke off.
             self.ft.warnings.append(self.src.damage or str(exc))
             return False

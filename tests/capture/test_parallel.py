@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
-from auditor.capture import read_capture
+from auditor.capture import parallel, read_capture
+from auditor.errors import CaptureError
 from tests.capture.makecap import (
     Iface,
     Packet,
@@ -110,3 +112,15 @@ def test_simple_packets_at_a_range_start_take_the_previous_ranges_time(
     assert ranges == [2]
     (simple,) = [f for f in one.flows if f.a == "10.0.0.7"]
     assert (simple.first_seen, simple.last_seen) == (20.0, 20.0)
+
+
+def test_a_failed_range_comes_back_as_the_same_error() -> None:
+    """A worker's CaptureError crosses the process boundary in parts and is raised again with
+    the same text and offset, recognised by its type (not by the shape of a tuple)."""
+    error = CaptureError("f.pcapng", "corrupt block length 7 at offset 96", 96)
+    failed = pickle.loads(pickle.dumps(parallel.Failed.of(error)))  # noqa: S301 - our own bytes
+    with pytest.raises(CaptureError) as raised:
+        parallel._raise_failed(failed)
+    assert str(raised.value) == "f.pcapng: corrupt block length 7 at offset 96"
+    assert raised.value.offset == 96
+    assert str(CaptureError("f.pcap", "cannot read", 5)) == "f.pcap: cannot read at offset 5"
