@@ -617,8 +617,8 @@ class _Packed:
         self.layout.pack_into(
             self.data, self.count * self.layout.size, pair.first_key,
             pair.packets_ab, pair.packets_ba, pair.bytes_ab, pair.bytes_ba, pair.first_ts,
-            pair.last_ts, pair.first_frame, pair.syn_ab, pair.syn_ba,
-        )  # fmt: skip
+            pair.last_ts, pair.first_frame, pair.syn_ab, pair.syn_ba, _NO_DELAY,
+        )  # fmt: skip  (no round trip: the pair's packets were not kept in order)
         self.count += 1
 
     def flows(self, names: _Names) -> list[Flow]:
