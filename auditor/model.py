@@ -434,9 +434,13 @@ class AuditResult:
 
     @property
     def verdict(self) -> OverallVerdict:
-        if self.summary.violations or self.strict_failures:
+        summary = self.summary
+        if summary.violations or self.strict_failures:
             return OverallVerdict.FAIL
-        if not self.complete:
+        # Fail closed: a PASS claims every server was located, judged and allowed. An endpoint
+        # no database could place (or whose evidence disagrees) was not judged, so the run is
+        # incomplete, never clean; --strict makes such endpoints violations instead.
+        if not self.complete or summary.unknown:
             return OverallVerdict.INCOMPLETE
         return OverallVerdict.PASS
 
