@@ -6,8 +6,9 @@ from enum import StrEnum
 from typing import Any
 
 from auditor.geo.physics import located_countries
-from auditor.model import Basis, Evidence, Finding, RoundTrip, Vantage, Verdict
-from auditor.report.escape import clean
+from auditor.geo.precision import answer_precision
+from auditor.model import Basis, CountryAnswer, Evidence, Finding, RoundTrip, Vantage, Verdict
+from auditor.report.escape import clean, clean_optional
 
 JsonObject = dict[str, Any]
 
@@ -79,6 +80,20 @@ def evidence_label(finding: Finding) -> str:
     return "; ".join(parts)
 
 
+def answer_json(answer: CountryAnswer) -> JsonObject:
+    """One database's answer with the place and radius it claims, and what that is worth."""
+    return {
+        "database": clean(answer.database),
+        "country": clean_optional(answer.country),
+        "registered_country": clean_optional(answer.registered_country),
+        "represented_country": clean_optional(answer.represented_country),
+        "latitude": answer.latitude,
+        "longitude": answer.longitude,
+        "accuracy_radius_km": answer.accuracy_radius,
+        "precision": answer_precision(answer).value,
+    }
+
+
 def vantage_json(vantage: Vantage) -> JsonObject:
     return {
         "latitude": round(vantage.latitude, 4),
@@ -104,10 +119,7 @@ def evidence_json(finding: Finding) -> JsonObject:
     evidence: Evidence = finding.evidence
     return {
         "confidence": confidence(finding).value,
-        "answers": [
-            {"database": clean(a.database), "country": a.country and clean(a.country)}
-            for a in finding.location.answers
-        ],
+        "answers": [answer_json(a) for a in finding.location.answers],
         "accuracy_radius_km": finding.location.accuracy_radius,
         "round_trips": [_round_trip(t) for t in evidence.round_trips],
         "bounds": [

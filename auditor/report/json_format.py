@@ -25,12 +25,11 @@ from auditor.model import (
     CaptureSummary,
     DatabaseInfo,
     Finding,
-    Location,
     LocationFlag,
     Policy,
 )
 from auditor.report.escape import clean, clean_optional
-from auditor.report.evidence_view import evidence_json
+from auditor.report.evidence_view import answer_json, evidence_json
 from auditor.report.interface import ReportFormat
 from auditor.report.view import build_date, flags_of, generated_at, iso_time, sorted_findings
 
@@ -85,18 +84,6 @@ def _policy(policy: Policy) -> JsonObject:
     }
 
 
-def _answers(location: Location) -> list[JsonObject]:
-    return [
-        {
-            "database": clean(a.database),
-            "country": clean_optional(a.country),
-            "registered_country": clean_optional(a.registered_country),
-            "represented_country": clean_optional(a.represented_country),
-        }
-        for a in location.answers
-    ]
-
-
 def _endpoint(finding: Finding) -> JsonObject:
     endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
     return {
@@ -112,7 +99,7 @@ def _endpoint(finding: Finding) -> JsonObject:
         "anycast": location.is_anycast or LocationFlag.ANYCAST in location.flags,
         "accuracy_radius": location.accuracy_radius,
         "flags": list(flags_of(finding)),
-        "answers": _answers(location),
+        "answers": [answer_json(a) for a in location.answers],
         "packets": endpoint.packets,
         "bytes": endpoint.bytes,
         "flows": endpoint.flows,
