@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntFlag, StrEnum
 
 from auditor.addresses import AddressClass
 
@@ -22,6 +22,48 @@ PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6
 
 def protocol_name(number: int) -> str:
     return PROTOCOL_NAMES.get(number, f"ip-{number}")
+
+
+class PayloadKind(IntFlag):
+    """What a flow's payloads were seen to be: one bit per kind, OR-ed over the packets the
+    capture looked at (see auditor/roles.py for the checks)."""
+
+    RTP = 1  # RTP version 2 with an audio/video payload type (SRTP keeps this header clear)
+    RTCP = 2  # RTP version 2 with an RTCP packet type (200-206)
+    ZOOM_MEDIA = 4  # Zoom's SFU encapsulation (type 5) around its media
+    STUN = 8  # a STUN message (magic cookie, or RFC 3489's classic header)
+    TURN = 16  # a TURN allocation, relayed data (Send/Data indication) or a ChannelData frame
+    DTLS = 32  # a DTLS record (content type 20-25, version 1.0/1.2/1.3)
+    TLS = 64  # a TLS record
+    HTTP = 128  # a plain HTTP request or response
+    QUIC = 256  # a QUIC long-header packet
+    DNS = 512  # a DNS message on port 53
+
+
+NO_PAYLOAD = PayloadKind(0)  # nothing recognised (or nothing looked at)
+
+
+class Role(StrEnum):
+    """What a server did in the meeting (issue 12), from its flows' payloads and ports."""
+
+    SIGNALLING = "signalling"  # TLS/HTTP/QUIC to a meeting platform's server
+    MEDIA = "media"  # RTP/RTCP/SRTP, or a platform's own media framing
+    STUN = "stun"  # STUN binding only
+    TURN_RELAY = "turn-relay"  # relays media: a TURN allocation or relayed data
+    REFLEXIVE = "reflexive"  # the address a STUN server saw the client as
+    TURN_PEER = "turn-peer"  # a peer a TURN relay was told to forward to
+    DTLS = "dtls"  # DTLS (the key exchange of WebRTC media)
+    DNS = "dns"
+    WEB = "web"  # TLS/HTTP/QUIC to a server no meeting platform is known for
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RoleClaim:
+    """One role of an endpoint and what showed it (untrusted names never go in here)."""
+
+    role: Role
+    evidence: str  # "rtp", "stun message", "relayed address in a TURN allocation", ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +94,7 @@ class Flow:
     # 53 or 443, which do not speak first). The round trip from the capture point to b, plus
     # b's own delay: never less than the true round trip. None when the flow shows no such pair.
     answer_delay: float | None = None
+    payloads: PayloadKind = NO_PAYLOAD  # what the payloads looked at were
 
     @property
     def packets(self) -> int:
@@ -108,6 +151,8 @@ class NameSource(StrEnum):
     DNS = "dns"  # an A/AAAA answer the client received
     SNI = "sni"  # the server_name of a TLS ClientHello the client sent
     CNAME = "cname"  # a name in the CNAME chain behind a DNS answer, in chain order
+    HTTP_HOST = "http-host"  # the Host header of the first request of a plain-HTTP flow
+    STUN_REALM = "stun-realm"  # the REALM a STUN/TURN server sent (its own domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +181,19 @@ class ServerReason(StrEnum):
     PORT = "port"  # it used a well-known or meeting/media port against an ephemeral one
     NOT_CAPTURE_HOST = "not-capture-host"  # the other side is the capture's own host
     LOWER_PORT = "lower-port"  # nothing else told: the side with the lower port
+    # Seen in signalling, no packet in the capture: an address a STUN/TURN message named (a
+    # TURN relay's allocated address, the client's reflexive address, a relay's peer).
+    SIGNALLED = "signalled"
+
+
+class AttributionBasis(StrEnum):
+    """What a platform attribution rested on, strongest first."""
+
+    NAME = "name"
+    RANGE = "range"  # in the vendor's published address list
+    CLOUD_TENANT = "cloud-tenant"  # in a public cloud's customer ranges: the app is unknown
+    ASN = "asn"
+    PORT_HINT = "port-hint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +213,9 @@ class ServerEndpoint:
     hostnames: tuple[str, ...] = ()
     platform: str | None = None
     captures: tuple[str, ...] = ()  # the capture files it was seen in, in the order read
+    payloads: PayloadKind = NO_PAYLOAD  # OR of its flows' payload kinds
+    roles: tuple[RoleClaim, ...] = ()  # what it did, strongest first; set by the audit
+    platform_basis: AttributionBasis | None = None  # what the platform rested on
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +367,8 @@ class HintSource(StrEnum):
     SNI = "sni"
     DNS = "dns"
     CNAME = "cname"  # a name in the CNAME chain behind a DNS answer
+    HTTP_HOST = "http-host"
+    STUN_REALM = "stun-realm"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ import re
 import struct
 from pathlib import Path
 
-import dpkt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.stun import MAGIC_COOKIE, MessageClass, TransportAddress, parse_stun
+from tests.dpktread import segments
 
 # teams.pcap is left out: its Teams client speaks MS-TURN / RFC 3489 STUN without the magic
 # cookie, which this parser does not accept (a known gap, in the lane's note).
@@ -30,33 +30,8 @@ EXPECTED = re.compile(r"\[(Mapped|Relayed|Peer) IP/Port: \[?([0-9a-fA-F.:]+?)\]?
 
 
 def _payloads(path: Path) -> list[bytes]:
-    with path.open("rb") as handle:
-        head = handle.read(4)
-        handle.seek(0)
-        reader = dpkt.pcapng.Reader(handle) if head == b"\x0a\x0d\x0d\x0a" else dpkt.pcap.Reader(
-            handle
-        )
-        link = reader.datalink()
-        payloads = []
-        for _, frame in reader:
-            ip = _ip_of(frame, link)
-            # TURN over TCP sends the same messages, unframed, at the start of a segment.
-            if ip is not None and isinstance(ip.data, dpkt.udp.UDP | dpkt.tcp.TCP):
-                payloads.append(bytes(ip.data.data))
-        return payloads
-
-
-def _ip_of(frame: bytes, link: int) -> dpkt.ip.IP | dpkt.ip6.IP6 | None:
-    try:
-        if link == dpkt.pcap.DLT_EN10MB:
-            packet = dpkt.ethernet.Ethernet(frame).data
-        elif link == dpkt.pcap.DLT_LINUX_SLL:
-            packet = dpkt.sll.SLL(frame).data
-        else:
-            packet = dpkt.ip.IP(frame) if frame[0] >> 4 == 4 else dpkt.ip6.IP6(frame)
-    except (dpkt.UnpackError, IndexError):
-        return None
-    return packet if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6) else None
+    # TURN over TCP sends the same messages, unframed, at the start of a segment.
+    return [segment.payload for segment in segments(path)]
 
 
 @pytest.mark.parametrize("name", CAPTURES)
