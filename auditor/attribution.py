@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
+from auditor.model import AttributionBasis as AttributionBasis  # noqa: PLC0414 - re-export
 from auditor.names import PLATFORM_ASNS, PLATFORM_SUFFIXES
 from auditor.platform_ranges import RangeIndex, RangeKind, bundled_ranges
-
-
-class AttributionBasis(StrEnum):
-    NAME = "name"
-    RANGE = "range"  # in the vendor's published address list
-    CLOUD_TENANT = "cloud-tenant"  # in a public cloud's customer ranges: the app is unknown
-    ASN = "asn"
-    PORT_HINT = "port-hint"
 
 
 @dataclass(frozen=True, slots=True)

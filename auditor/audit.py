@@ -22,11 +22,13 @@ from auditor.model import (
     Finding,
     Location,
     Policy,
+    Role,
     ServerEndpoint,
     Vantage,
     Verdict,
 )
 from auditor.policy import judge_findings
+from auditor.roles import endpoint_roles
 from auditor.sources import read_source
 
 if TYPE_CHECKING:  # the evidence stage and Dask are imported when used: start-up time
@@ -68,7 +70,7 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
     endpoints = tuple(
-        dataclasses.replace(endpoint, platform=_platform(endpoint, location.asn))
+        _attributed(endpoint, location.asn)
         for endpoint, location in zip(endpoints, locations, strict=True)
     )
     findings = judge_findings(endpoints, locations, request.policy, evidence)
@@ -106,9 +108,23 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
     return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
 
 
-def _platform(endpoint: ServerEndpoint, asn: int | None) -> str | None:
+def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
+    """The endpoint with its platform, what that rested on, and its roles."""
     found = attribute_endpoint(endpoint.hostnames, endpoint.ip, asn, endpoint.ports)
-    return found.label if found else None
+    roles = endpoint_roles(
+        endpoint.payloads,
+        endpoint.ports,
+        found.platform if found else None,
+        named_platform=found is not None and found.names_platform,
+    )
+    if endpoint.roles:  # signalled (a STUN/TURN message named it): that is what it is known as
+        roles = tuple(claim for claim in roles if claim.role is not Role.UNKNOWN)
+    return dataclasses.replace(
+        endpoint,
+        platform=found.label if found else None,
+        platform_basis=found.basis if found else None,
+        roles=tuple(dict.fromkeys((*endpoint.roles, *roles))),
+    )
 
 
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:

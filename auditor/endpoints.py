@@ -209,6 +209,7 @@ class _Tally:
         "flows",
         "last_seen",
         "packets",
+        "payloads",
         "ports",
         "protocols",
         "reason",
@@ -223,11 +224,13 @@ class _Tally:
         self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
         self.last_seen = flow.last_seen
         self.reason = side.reason
+        self.payloads = flow.payloads
 
     def add(self, flow: Flow, side: ServerSide, port: PortKey | None) -> None:
         self.packets += flow.packets
         self.bytes += flow.bytes
         self.flows += 1
+        self.payloads |= flow.payloads
         proto = protocol_name(flow.protocol)
         if proto != self.protocols:
             if isinstance(self.protocols, str):
@@ -262,6 +265,7 @@ class _Tally:
             reason=self.reason,
             hostnames=hostnames,
             captures=captures,
+            payloads=self.payloads,
         )
 
 
@@ -350,6 +354,8 @@ def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
         hostnames=tuple(dict.fromkeys(left.hostnames + right.hostnames))[:MAX_HOSTNAMES],
         platform=left.platform or right.platform,
         captures=tuple(dict.fromkeys(left.captures + right.captures)),
+        payloads=left.payloads | right.payloads,
+        roles=tuple(dict.fromkeys(left.roles + right.roles)),
     )
 
 

@@ -296,6 +296,15 @@ class JudgeBy(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class RoleRule:
+    """A policy's own jurisdictions for one role (``[roles] media = ["EU"]``)."""
+
+    role: Role
+    allow: frozenset[str]
+    allow_spec: tuple[str, ...]  # as the user wrote it
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """Allowed and denied jurisdictions, already expanded to ISO 3166 alpha-2 codes."""
 
@@ -306,6 +315,9 @@ class Policy:
     strict: bool = False  # unknown locations (and stale databases) count as violations
     judge_by: JudgeBy = JudgeBy.LOCATION
     vantage: Vantage | None = None  # where the captures were taken, if the policy file says
+    # Roles with jurisdictions of their own; every other role is judged by allow/deny. An
+    # endpoint with several roles must satisfy each of them.
+    roles: tuple[RoleRule, ...] = ()
 
 
 class Basis(StrEnum):

@@ -204,5 +204,38 @@ def judge_findings(
     for endpoint in endpoints:
         location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
         found = (evidence or {}).get(endpoint.ip, Evidence())
-        findings.append(Finding(endpoint, location, weigh(location, found, policy), found))
+        judgements = [
+            _scoped(weigh(location, found, scoped), label)
+            for label, scoped in role_policies(endpoint, policy)
+        ]
+        worst = max(judgements, key=lambda j: _SEVERITY[j.verdict])
+        findings.append(Finding(endpoint, location, worst, found))
     return tuple(findings)
+
+
+# An endpoint judged under several role rules gets the worst of its judgements.
+_SEVERITY = {Verdict.LOCAL: 0, Verdict.ALLOWED: 1, Verdict.UNKNOWN: 2, Verdict.VIOLATION: 3}
+
+
+def role_policies(endpoint: ServerEndpoint, policy: Policy) -> list[tuple[str | None, Policy]]:
+    """The policies one endpoint is judged under: one per role rule its roles fall under (the
+    rule's label with it), and the policy's own allow for roles without one."""
+    if not policy.roles:
+        return [(None, policy)]
+    rules = {rule.role: rule for rule in policy.roles}
+    scoped: dict[str | None, Policy] = {}
+    for claim in endpoint.roles or ():
+        rule = rules.get(claim.role)
+        if rule is not None:
+            scoped[rule.role.value] = replace(
+                policy, allow=rule.allow, allow_spec=rule.allow_spec, roles=()
+            )
+        else:
+            scoped.setdefault(None, policy)
+    return list(scoped.items()) or [(None, policy)]
+
+
+def _scoped(judgement: Judgement, label: str | None) -> Judgement:
+    if label is None:
+        return judgement
+    return replace(judgement, reason=f"as {label}: {judgement.reason}")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auditor.errors import PolicyError
-from auditor.model import JudgeBy, Policy, Vantage, VantageSource
+from auditor.model import JudgeBy, Policy, Role, RoleRule, Vantage, VantageSource
 from auditor.policy.groups import ALL_COUNTRIES, expand, normalise, suggest
 
-POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by", "vantage"})
+POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by", "vantage", "roles"})
+DEFAULT_ROLE = "default"  # [roles] default: the same as the top-level allow
 # A policy names at most a few hundred countries; 1 MiB is far more than any real one.
 MAX_POLICY_BYTES = 1024 * 1024
 
@@ -133,14 +134,48 @@ def _policy_from_table(
     file_judge_by = table.get("judge_by", JudgeBy.LOCATION.value)
     if not isinstance(file_judge_by, str):
         raise PolicyError(f"{path}: 'judge_by' must be a string")
-    return _build(
-        _string_list(table.get("allow", []), "allow", path),
+    roles = _roles_table(table.get("roles", {}), path)
+    allow = _string_list(table.get("allow", []), "allow", path)
+    if DEFAULT_ROLE in roles:
+        if allow:
+            raise PolicyError(f"{path}: give 'allow' or [roles] default, not both")
+        allow = roles.pop(DEFAULT_ROLE)
+    policy = _build(
+        allow,
         _string_list(table.get("deny", []), "deny", path),
         strict or file_strict,
         judge_by or file_judge_by,
         _file_wording(path),
         vantage=_vantage(table.get("vantage"), path),
     )
+    return replace(policy, roles=_role_rules(roles, path))
+
+
+def _roles_table(value: object, path: Path) -> dict[str, list[str]]:
+    """[roles]: role name -> the jurisdictions that role's servers must stay in."""
+    if not isinstance(value, dict):
+        raise PolicyError(f"{path}: 'roles' must be a table ([roles] media = [\"EU\"])")
+    known = {role.value for role in Role} | {DEFAULT_ROLE}
+    found: dict[str, list[str]] = {}
+    for name, items in value.items():
+        if name not in known:
+            names = ", ".join(sorted(known))
+            raise PolicyError(f"{path}: unknown role {name!r} in [roles] (known roles: {names})")
+        found[name] = _string_list(items, f"roles.{name}", path)
+    return found
+
+
+def _role_rules(roles: Mapping[str, list[str]], path: Path) -> tuple[RoleRule, ...]:
+    wording = _file_wording(path)
+    rules = []
+    for name, items in roles.items():
+        option = f"roles.{name}"
+        expanded = split_items(items)
+        if not expanded:
+            raise PolicyError(f"{path}: {option} names no jurisdiction")
+        allowed, spec = _expand_items(expanded, option, wording)
+        rules.append(RoleRule(Role(name), allowed, spec))
+    return tuple(rules)
 
 
 def _vantage(value: object, path: Path) -> Vantage | None:
