@@ -38,6 +38,7 @@ class PayloadKind(IntFlag):
     HTTP = 128  # a plain HTTP request or response
     QUIC = 256  # a QUIC long-header packet
     DNS = 512  # a DNS message on port 53
+    TUNNEL = 1024  # a tunnel's outer packet (GTP-U, VXLAN, Geneve, GRE, IP-in-IP, 6in4)
 
 
 NO_PAYLOAD = PayloadKind(0)  # nothing recognised (or nothing looked at)
@@ -55,6 +56,7 @@ class Role(StrEnum):
     DTLS = "dtls"  # DTLS (the key exchange of WebRTC media)
     DNS = "dns"
     WEB = "web"  # TLS/HTTP/QUIC to a server no meeting platform is known for
+    TRANSPORT = "transport"  # a tunnel endpoint: the flows inside are audited on their own
     UNKNOWN = "unknown"
 
 

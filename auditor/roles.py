@@ -125,6 +125,7 @@ _EVIDENCE: tuple[tuple[PayloadKind, Role, str], ...] = (
     (PayloadKind.DTLS, Role.DTLS, "dtls record"),
     (PayloadKind.STUN, Role.STUN, "stun message"),
     (PayloadKind.DNS, Role.DNS, "dns message"),
+    (PayloadKind.TUNNEL, Role.TRANSPORT, "tunnel endpoint"),
 )
 _WEB = (
     (PayloadKind.TLS, "tls"),

@@ -10,7 +10,7 @@ from typing import TextIO
 from auditor.model import AuditResult, Finding
 from auditor.report.escape import csv_cell
 from auditor.report.interface import ReportFormat
-from auditor.report.view import flags_of, iso_time, sorted_findings
+from auditor.report.view import flags_of, iso_time, roles_label, sorted_findings
 
 HEADER = (
     "ip",
@@ -30,6 +30,8 @@ HEADER = (
     "protocols",
     "hostnames",
     "platform",
+    "platform_basis",
+    "roles",
     "first_seen",
     "last_seen",
     "first_frame",
@@ -67,6 +69,8 @@ def _row(finding: Finding) -> list[str | int]:
         _joined(endpoint.protocols),
         _joined(endpoint.hostnames),
         _text(endpoint.platform),
+        endpoint.platform_basis or "",
+        _text(roles_label(endpoint)),
         iso_time(endpoint.first_seen) or "",
         iso_time(endpoint.last_seen) or "",
         endpoint.first_frame,

@@ -81,6 +81,7 @@ def _policy(policy: Policy) -> JsonObject:
         "deny_countries": sorted(policy.deny),
         "strict": policy.strict,
         "judge_by": policy.judge_by.value,
+        "roles": {rule.role.value: list(rule.allow_spec) for rule in policy.roles},
     }
 
 
@@ -107,6 +108,8 @@ def _endpoint(finding: Finding) -> JsonObject:
         "protocols": [clean(p) for p in endpoint.protocols],
         "hostnames": [clean(h) for h in endpoint.hostnames],
         "platform": clean_optional(endpoint.platform),
+        "platform_basis": endpoint.platform_basis,
+        "roles": [{"role": c.role.value, "evidence": clean(c.evidence)} for c in endpoint.roles],
         "server_reason": endpoint.reason.value,
         "first_seen": iso_time(endpoint.first_seen),
         "last_seen": iso_time(endpoint.last_seen),

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from auditor.model import AuditResult, Finding, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import ReportFormat
-from auditor.report.view import generated_at, place_label, sorted_findings
+from auditor.report.view import generated_at, place_label, roles_label, sorted_findings
 
 SUITE = "jurisdiction audit"
 
@@ -25,6 +25,8 @@ def _case(parent: ET.Element, finding: Finding) -> None:
     )
     reason = clean(judgement.reason)
     details = f"{reason}\nports: {', '.join(clean(p) for p in endpoint.ports)}"
+    if endpoint.roles:
+        details += f"\nroles: {clean(roles_label(endpoint))}"
     if judgement.verdict is Verdict.VIOLATION:
         ET.SubElement(case, "failure", message=reason, type="violation").text = details
     elif judgement.verdict in (Verdict.UNKNOWN, Verdict.LOCAL):

@@ -105,6 +105,9 @@ def _finding_result(finding: Finding, captures: tuple[CaptureSummary, ...]) -> J
         "bytes": endpoint.bytes,
         "ports": [clean(p) for p in endpoint.ports],
         "hostnames": [clean(h) for h in endpoint.hostnames],
+        "platform": clean_optional(endpoint.platform),
+        "platformBasis": endpoint.platform_basis,
+        "roles": [{"role": c.role.value, "evidence": clean(c.evidence)} for c in endpoint.roles],
         "firstFrame": endpoint.first_frame,
     }
     return result

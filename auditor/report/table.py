@@ -31,6 +31,7 @@ from auditor.report.view import (
     listed_findings,
     network_label,
     place_label,
+    platform_label,
     plural,
     policy_label,
     registered_label,
@@ -81,7 +82,8 @@ def _listed(values: tuple[str, ...], separator: str, prefix: str = "") -> Text:
 
 def _labels(endpoint: ServerEndpoint) -> tuple[str, ...]:
     """What the endpoint is, for the stacked layouts: its platform first, then its names."""
-    platform = (f"platform: {endpoint.platform}",) if endpoint.platform else ()
+    label = platform_label(endpoint)
+    platform = (f"platform: {label}",) if label else ()
     return platform + endpoint.hostnames
 
 
@@ -103,7 +105,7 @@ def _row(finding: Finding) -> list[Text]:
         Text(registered_label(location)),
         Text(", ".join(flags_of(finding)), style="yellow"),
         Text(network_label(location)),
-        Text(clean(endpoint.platform or "")),
+        Text(clean(platform_label(endpoint))),
         _listed(endpoint.hostnames, "\n"),
         _number(endpoint.packets),
         _number(endpoint.bytes),

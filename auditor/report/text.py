@@ -18,6 +18,7 @@ from auditor.report.view import (
     listed_findings,
     network_label,
     place_label,
+    platform_label,
     policy_label,
     registered_label,
     summary_label,
@@ -55,7 +56,7 @@ def _cells(finding: Finding) -> list[str]:
         str(endpoint.bytes),
         str(endpoint.flows),
         ",".join(clean(p) for p in endpoint.ports),
-        clean(endpoint.platform or ""),
+        clean(platform_label(endpoint)),
         ",".join(clean(h, NAME_LIMIT) for h in endpoint.hostnames),
     ]
     return [cell or EMPTY for cell in cells]

@@ -15,6 +15,7 @@ from auditor.model import (
     LocationFlag,
     OverallVerdict,
     Policy,
+    ServerEndpoint,
     Verdict,
 )
 from auditor.report.escape import clean
@@ -101,9 +102,27 @@ def generated_at(options: RenderOptions) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def roles_label(endpoint: ServerEndpoint) -> str:
+    """'media (rtp), stun (stun message)': what the endpoint did and what showed it."""
+    return ", ".join(f"{claim.role.value} ({claim.evidence})" for claim in endpoint.roles)
+
+
+def platform_label(endpoint: ServerEndpoint) -> str:
+    """'Zoom (range) as media, stun': the platform, what it rested on and the endpoint's roles;
+    not yet escaped (the platform may come from a capture's name)."""
+    label = endpoint.platform or ""
+    if label and endpoint.platform_basis:
+        label += f" ({endpoint.platform_basis.value})"
+    roles = ", ".join(dict.fromkeys(claim.role.value for claim in endpoint.roles))
+    if roles:
+        label += f" as {roles}" if label else roles
+    return label
+
+
 def policy_label(policy: Policy) -> str:
     """'allow US, EU; deny CN; judged by location; strict'."""
     parts = [f"allow {', '.join(policy.allow_spec) or 'all countries not denied'}"]
+    parts.extend(f"{rule.role.value} in {', '.join(rule.allow_spec)}" for rule in policy.roles)
     if policy.deny_spec:
         parts.append(f"deny {', '.join(policy.deny_spec)}")
     parts.append(f"judged by {policy.judge_by.value}")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from auditor.addresses import AddressClass
 from auditor.model import (
+    AttributionBasis,
     AuditResult,
     CaptureSummary,
     CountryAnswer,
@@ -16,6 +17,8 @@ from auditor.model import (
     Location,
     LocationFlag,
     Policy,
+    Role,
+    RoleClaim,
     ServerEndpoint,
     ServerReason,
     Verdict,
@@ -92,6 +95,8 @@ def sample_findings(pol: Policy | None = None) -> tuple[Finding, ...]:
                 "198.51.100.7",
                 hostnames=("zoom.us", "us05web.zoom.us"),
                 platform="Zoom",
+                platform_basis=AttributionBasis.NAME,
+                roles=(RoleClaim(Role.SIGNALLING, "tls to a Zoom server"),),
                 bytes=900_000,
             ),
             Location(
@@ -109,6 +114,7 @@ def sample_findings(pol: Policy | None = None) -> tuple[Finding, ...]:
                 "203.0.113.50",
                 ports=("3478/udp", "8801/udp"),
                 protocols=("udp",),
+                roles=(RoleClaim(Role.MEDIA, "rtp"), RoleClaim(Role.STUN, "stun message")),
                 flows=3,
                 first_frame=42,
             ),
