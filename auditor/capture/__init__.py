@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from auditor.capture import limits, pcap
+from auditor.capture import limits
 from auditor.capture.flowtable import MAX_NAMES, FlowTable, total_packets
-from auditor.capture.pcapng import SHB, PcapngReader
-from auditor.capture.source import CHUNK, ByteSource
+from auditor.capture.formats import opened
+from auditor.capture.source import CHUNK
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, CaptureSummary
 
@@ -47,54 +47,21 @@ def _read(
     progress: Callable[[int, int], None] | None,
     fast: bool,
 ) -> CaptureResult:
-    src = ByteSource(name, progress=progress)
-    try:
-        head = src.read()
-        fmt = _sniff(name, head, src)
-        split = workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES
+    with opened(name, progress) as (src, head, fmt):
         merged = None
-        if fmt == "pcap":
-            header = pcap.parse_header(name, head)
-            if split:
-                from auditor.capture.parallel import read_pcap_parallel
+        if workers > 1 and not src.compressed and src.total >= PARALLEL_MIN_BYTES:
+            from auditor.capture.parallel import read_parallel
 
-                merged = read_pcap_parallel(name, header, workers, progress, fast=fast)
-            if merged is None:  # one pass: not worth splitting, or more flows than a share
-                ft = FlowTable()
-                complete = pcap.read_records(src, header, ft, head[pcap.HEADER_SIZE :], fast=fast)
+            merged = read_parallel(name, fmt, workers, progress, fast=fast)
+        if merged is None:  # one pass: not worth splitting, or more flows than a share
+            ft = FlowTable()
+            complete = fmt.reader(src, ft, None, fast=fast).run(head[fmt.first_record :])
         else:
-            if split:
-                from auditor.capture.parallel import read_pcapng_parallel
-
-                merged = read_pcapng_parallel(name, workers, progress, fast=fast)
-            if merged is None:
-                ft = FlowTable()
-                complete = PcapngReader(src, ft, None, fast=fast).run(head)
-        if merged is not None:
             ft, complete = merged
         compressed, total = src.compressed, src.total
-    finally:
-        src.close()
     if progress is not None:
         progress(total, total)
-    return _result(name, fmt, compressed, ft, complete)
-
-
-def _sniff(name: str, head: bytes, src: ByteSource) -> str:
-    """The format, "pcap" or "pcapng", from the magic number; CaptureError for anything else."""
-    if len(head) < 4:
-        if src.damage is not None:
-            raise CaptureError(name, src.damage)
-        if not head:
-            raise CaptureError(name, "empty file, not a pcap or pcapng capture")
-        raise CaptureError(name, f"file too short to be a capture ({len(head)} bytes)")
-    magic = int.from_bytes(head[:4], "big")
-    if magic in pcap.MAGICS:
-        return "pcap"
-    if magic == SHB:
-        return "pcapng"
-    what = "gzip-compressed data" if src.compressed else "file"
-    raise CaptureError(name, f"not a pcap or pcapng {what} (magic 0x{magic:08x})")
+    return _result(name, fmt.name, compressed, ft, complete)
 
 
 UNJUDGED = "flow and address-pair tables full (unjudged)"  # a skipped reason

@@ -1,16 +1,20 @@
-"""The classic pcap reader: file header and the record loop, with its fast path."""
+"""The classic pcap format: file header, the record loop with its fast path, the resync check."""
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from auditor.capture.decode import decode_packet
-from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_CAPLEN, constants
+from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_BLOCK, MAX_CAPLEN, constants
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.source import ByteSource, refill, window
+from auditor.capture.surface import Chain, Ending, Resume
 from auditor.errors import CaptureError
+
+if TYPE_CHECKING:
+    from auditor.capture.pcapng_blocks import Section
 
 HEADER_SIZE: Final = 24
 # magic as read big-endian -> (byte order of the file, nanosecond timestamps)
@@ -24,14 +28,55 @@ LINKTYPE_RESERVED: Final = 0x03FF0000
 
 
 @dataclass(frozen=True, slots=True)
-class PcapHeader:
+class PcapFormat:
+    """A pcap file's format, from its header (see surface.Format)."""
+
     endian: str
     nano: bool
     snaplen: int
     link_type: int
 
+    name = "pcap"
+    first_record = HEADER_SIZE
+    align = 1
+    splittable = True
 
-def parse_header(path: str, head: bytes) -> PcapHeader:
+    @property
+    def assumed(self) -> Section | None:
+        return None  # no state: every record stands alone
+
+    def reader(
+        self, src: ByteSource, ft: FlowTable, resume: Resume | None, *, fast: bool
+    ) -> PcapReader:
+        return PcapReader(src, self, ft, fast=fast)
+
+    def chain(self, records: int) -> Chain:
+        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        frac_limit = 1_000_000_000 if self.nano else 1_000_000
+
+        def chained(window: bytes, p: int) -> bool:
+            for _ in range(records):
+                if p == len(window):
+                    return True  # the chain ran exactly to the end of the file
+                if len(window) - p < 16:
+                    return False
+                _sec, frac, incl, orig = unpack(window, p)
+                # Zero-length records are refused so that a run of zero bytes is no chain.
+                if (
+                    frac >= frac_limit
+                    or not 0 < incl <= MAX_CAPLEN
+                    or not incl <= orig <= MAX_BLOCK
+                ):
+                    return False
+                p += 16 + incl
+                if p > len(window):
+                    return False
+            return True
+
+        return chained
+
+
+def parse_header(path: str, head: bytes) -> PcapFormat:
     """The global header, or CaptureError: a file with a bad header cannot be read at all."""
     endian, nano = MAGICS[int.from_bytes(head[:4], "big")]
     if len(head) < HEADER_SIZE:
@@ -46,21 +91,37 @@ def parse_header(path: str, head: bytes) -> PcapHeader:
     if link_field & LINKTYPE_RESERVED:
         raise CaptureError(path, f"pcap link type field has reserved bits set (0x{link_field:08x})")
     # The upper bits carry the FCS length, which does not matter for IP-layer counts.
-    return PcapHeader(endian, nano, snaplen, link_field & 0xFFFF)
+    return PcapFormat(endian, nano, snaplen, link_field & 0xFFFF)
 
 
-def read_records(
+class PcapReader:
+    """Reads records from a stream positioned at a record boundary (see surface.Reader)."""
+
+    def __init__(self, src: ByteSource, hdr: PcapFormat, ft: FlowTable, *, fast: bool) -> None:
+        self.src = src
+        self.hdr = hdr
+        self.ft = ft
+        self.fast = fast
+
+    def ending(self) -> Ending:
+        return Ending(None, None, untimed=False)
+
+    def run(self, head: bytes) -> bool:
+        """Count every record from the start of ``head`` on; False when damage stopped the read.
+
+        ``head`` starts at a record boundary and ends where ``src`` will go on reading.
+        """
+        return _read_records(self.src, self.hdr, self.ft, head, fast=self.fast)
+
+
+def _read_records(
     src: ByteSource,
-    hdr: PcapHeader,
+    hdr: PcapFormat,
     ft: FlowTable,
     head: bytes,
     *,
-    fast: bool = True,
+    fast: bool,
 ) -> bool:
-    """Count every record from the start of ``head`` on; False when damage stopped the read.
-
-    ``head`` starts at a record boundary and ends where ``src`` will go on reading.
-    """
     link = hdr.link_type
     scale = 1e-9 if hdr.nano else 1e-6
     record_header = struct.Struct(hdr.endian + "IIII").unpack_from

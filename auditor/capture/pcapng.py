@@ -1,59 +1,59 @@
-"""The pcapng reader: sections, interfaces and packet blocks, with the EPB fast path."""
+"""The pcapng format: sections, interfaces and packet blocks, with the EPB fast path."""
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any
 
+from auditor.capture import pcapng_blocks as blocks
 from auditor.capture.decode import decode_packet
-from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, MAX_BLOCK, constants
+from auditor.capture.fastpath import ETH_IPV4_TAIL, IPV6_AT_ETH, constants
 from auditor.capture.flowtable import FlowTable
+from auditor.capture.pcapng_blocks import EPB, IDB, OPB, SHB, SPB, Damage, Interface, Section
 from auditor.capture.source import ByteSource, refill, window
+from auditor.capture.surface import Chain, Ending, Resume
 from auditor.errors import CaptureError
 
 Buf = bytes | bytearray
 Unpacker = Callable[[Buf, int], tuple[Any, ...]]
 
-SHB: Final = 0x0A0D0D0A
-IDB: Final = 1
-OPB: Final = 2
-SPB: Final = 3
-EPB: Final = 6
-BYTE_ORDER_MAGIC: Final = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-# Block types a resync may land on: the standard ones and the common vendor ones.
-KNOWN_BLOCKS: Final = frozenset(
-    {SHB, IDB, OPB, SPB, 4, 5, EPB, 7, 8, 9, 0x0A, 0x0B, 0x0BAD, 0x40000BAD, 0x80000001}
-)
-
 
 @dataclass(frozen=True, slots=True)
-class Interface:
-    link_type: int
-    snaplen: int
-    divisor: int  # timestamp units per second
-    offset: int  # seconds added to every timestamp (if_tsoffset)
+class PcapngFormat:
+    """A pcapng file's format (see surface.Format): its leading section, which a byte range
+    starting mid-file assumes; None when the file's start is broken."""
 
-    def seconds(self, hi: int, lo: int) -> float:
-        # The same arithmetic as the fast path, so that both give the very same float.
-        div = float(self.divisor)
-        return hi * (4294967296 / div) + lo / div + self.offset
+    first: Section | None
 
+    name = "pcapng"
+    first_record = 0
+    align = 4  # blocks start 4-aligned in a well-formed file
 
-@dataclass(slots=True)
-class Section:
-    endian: str
-    interfaces: list[Interface] = field(default_factory=list)
+    @property
+    def assumed(self) -> Section | None:
+        return self.first
 
+    @property
+    def splittable(self) -> bool:
+        return self.first is not None
 
-class Damage(Exception):  # noqa: N818 - a control-flow signal inside this module, not an error
-    """The rest of the stream cannot be read; carries the warning text and where."""
+    def reader(
+        self, src: ByteSource, ft: FlowTable, resume: Resume | None, *, fast: bool
+    ) -> PcapngReader:
+        if resume is None:
+            return PcapngReader(src, ft, None, fast=fast)
+        # A copy: the reader changes its section as blocks come, and ranges share one state.
+        reader = PcapngReader(src, ft, copy.deepcopy(resume.section), fast=fast)
+        reader.at_file_start = False
+        reader.last_ts = resume.last_ts
+        return reader
 
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
+    def chain(self, records: int) -> Chain:
+        return blocks.chain(self.first.endian if self.first is not None else "<", records)
 
 
 @cache
@@ -84,6 +84,9 @@ class PcapngReader:
         # SPBs read before any timed packet: in a byte range starting mid-file, their time is
         # the previous range's, so the merge reads such a range again knowing it.
         self.untimed_spbs = 0
+
+    def ending(self) -> Ending:
+        return Ending(self.section, self.last_ts if self.timed else None, self.untimed_spbs > 0)
 
     def run(self, head: bytes) -> bool:
         """Count every block; False when damage stopped the read (warning in ``ft``)."""
@@ -247,39 +250,18 @@ class PcapngReader:
         return count, first.divisor, section.endian
 
     def _block_length(self, buf: Buf, pos: int, base: int) -> int:
-        offset = base + pos
-        endian = self.section.endian if self.section is not None else "<"
-        btype = struct.unpack_from(endian + "I", buf, pos)[0]
-        if btype == SHB:
-            endian_found = BYTE_ORDER_MAGIC.get(bytes(buf[pos + 8 : pos + 12]))
-            if endian_found is None:
-                raise Damage(
-                    f"corrupt section header at offset {offset}: bad byte-order magic", offset
-                )
-            endian = endian_found
-        elif self.section is None:
-            raise Damage(f"no section header block at offset {offset}", offset)
-        blen: int = struct.unpack_from(endian + "I", buf, pos + 4)[0]
-        if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-            raise Damage(f"corrupt block length {blen} at offset {offset}", offset)
-        return blen
+        return blocks.block_length(buf, pos, base, self.section)
 
     def _block(self, buf: Buf, pos: int, blen: int, offset: int) -> None:
-        endian = self.section.endian if self.section is not None else "<"
-        btype = struct.unpack_from(endian + "I", buf, pos)[0]
+        btype, endian = blocks.block_type(buf, pos, self.section, offset)
+        blocks.checked_trailer(buf, pos, blen, endian, offset)
         if btype == SHB:
-            endian = BYTE_ORDER_MAGIC[bytes(buf[pos + 8 : pos + 12])]
-        trailer = struct.unpack_from(endian + "I", buf, pos + blen - 4)[0]
-        if trailer != blen:
-            raise Damage(
-                f"corrupt block at offset {offset}: length {blen} at its start,"
-                f" {trailer} at its end",
-                offset,
-            )
-        if btype == SHB:
-            self._section_header(buf, pos, blen, endian, offset)
+            self.section = blocks.section_header(buf, pos, blen, endian, offset)
         elif btype == IDB:
-            self._interface(buf, pos, blen, endian, offset)
+            assert self.section is not None  # noqa: S101 - block_length guarantees it
+            iface = blocks.interface(buf, pos, blen, self.section, offset, self.ft.warnings)
+            self.ft.link_types[iface.link_type] = None
+            self.section.interfaces.append(iface)
         elif btype == EPB:
             self._packet(buf, pos, blen, endian, offset, opb=False)
         elif btype == OPB:
@@ -287,34 +269,6 @@ class PcapngReader:
         elif btype == SPB:
             self._simple_packet(buf, pos, blen, endian, offset)
         # Every other block (name resolution, statistics, custom...) carries no packet.
-
-    def _section_header(self, buf: Buf, pos: int, blen: int, endian: str, offset: int) -> None:
-        if blen < 28:
-            raise Damage(f"corrupt section header at offset {offset}: length {blen}", offset)
-        major, minor = struct.unpack_from(endian + "HH", buf, pos + 12)
-        if major != 1:
-            raise Damage(f"unsupported pcapng version {major}.{minor} at offset {offset}", offset)
-        self.section = Section(endian)
-
-    def _interface(self, buf: Buf, pos: int, blen: int, endian: str, offset: int) -> None:
-        assert self.section is not None  # noqa: S101 - _block_length guarantees it
-        if blen < 20:
-            raise Damage(f"corrupt interface description at offset {offset}: length {blen}", offset)
-        link_type, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
-        divisor, ts_offset = 1_000_000, 0
-        for code, value in _options(buf, pos + 16, pos + blen - 4, endian):
-            if code == 9 and value:
-                exponent = value[0] & 0x7F
-                divisor = 2**exponent if value[0] & 0x80 else 10**exponent
-                if divisor > 10**19:
-                    self.ft.warnings.append(
-                        f"interface {len(self.section.interfaces)} at offset {offset}:"
-                        " implausible timestamp resolution"
-                    )
-            elif code == 14 and len(value) == 8:
-                ts_offset = struct.unpack(endian + "q", value)[0]
-        self.ft.link_types[link_type] = None
-        self.section.interfaces.append(Interface(link_type, snaplen, divisor, ts_offset))
 
     def _packet(
         self, buf: Buf, pos: int, blen: int, endian: str, offset: int, *, opb: bool
@@ -383,15 +337,3 @@ class PcapngReader:
         self.ft.skip(f"packet on undefined interface {iface_id}")
         return None
 
-
-def _options(buf: Buf, p: int, end: int, endian: str) -> list[tuple[int, bytes]]:
-    """The (code, value) options of a block; a malformed tail is ignored, not fatal."""
-    found: list[tuple[int, bytes]] = []
-    fmt = endian + "HH"
-    while p + 4 <= end:
-        code, length = struct.unpack_from(fmt, buf, p)
-        if code == 0 or p + 4 + length > end:
-            break
-        found.append((code, bytes(buf[p + 4 : p + 4 + length])))
-        p += 4 + ((length + 3) & ~3)
-    return found

@@ -6,16 +6,9 @@ auditor/capture/ keeps these as its public surface; a rename there touches this 
 
 from __future__ import annotations
 
-from auditor.capture import _result, _sniff, pcap, read_capture
-from auditor.capture.parallel import (
-    RangeResult,
-    Ranges,
-    merge_ranges,
-    read_range,
-    split_pcap,
-    split_pcapng,
-)
-from auditor.capture.source import ByteSource
+from auditor.capture import _result, read_capture
+from auditor.capture.formats import opened
+from auditor.capture.parallel import RangeResult, Ranges, merge_ranges, read_range, split_ranges
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, SourceKind
 from auditor.sources import sniff
@@ -31,19 +24,14 @@ def split(path: str, range_bytes: int) -> Ranges | None:
     read can judge (it says what is wrong word for word as a local run)."""
     if sniff(path) is not SourceKind.PCAP:
         return None
-    src = ByteSource(path)
     try:
-        head = src.read()
-        if src.compressed or src.total < 2 * range_bytes:
-            return None
-        pieces = -(-src.total // range_bytes)
-        fmt = _sniff(path, head, src)
-        header = pcap.parse_header(path, head) if fmt == "pcap" else None
+        with opened(path) as (src, _head, fmt):
+            if src.compressed or src.total < 2 * range_bytes:
+                return None
+            pieces = -(-src.total // range_bytes)
     except CaptureError:
         return None
-    finally:
-        src.close()
-    return split_pcapng(path, pieces) if header is None else split_pcap(path, header, pieces)
+    return split_ranges(path, fmt, pieces) if fmt.splittable else None
 
 
 def read(ranges: Ranges, index: int) -> RangeResult:
@@ -56,8 +44,7 @@ def merge(ranges: Ranges, results: list[RangeResult]) -> CaptureResult:
     if merged is None:  # a range over its share of flows: one pass, as a local read does
         return read_capture(ranges.name)
     table, complete = merged
-    fmt = "pcap" if ranges.header is not None else "pcapng"
-    return _result(ranges.name, fmt, False, table, complete)
+    return _result(ranges.name, ranges.format.name, False, table, complete)
 
 
 def size(ranges: Ranges, index: int) -> int:

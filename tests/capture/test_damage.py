@@ -181,7 +181,7 @@ def test_internal_errors_become_capture_errors(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr("auditor.capture.pcap.read_records", broken)
+    monkeypatch.setattr("auditor.capture.pcap.PcapReader.run", broken)
     path = tmp_path / "ok.pcap"
     path.write_bytes(pcap_file([(1.0, OTHER)]))
     with pytest.raises(CaptureError, match="internal error while reading"):

@@ -152,14 +152,13 @@ def _straddling(hello: bytes) -> list[bytes]:
 def rereads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the serial re-reads from a range's start."""
     seen: list[int] = []
-    for name in ("_rest_pcap", "_rest_pcapng"):
-        real = getattr(parallel, name)
+    real = parallel._read_on
 
-        def counting(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            seen.append(1)
-            return _real(*args, **kwargs)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(1)
+        return real(*args, **kwargs)
 
-        monkeypatch.setattr(parallel, name, counting)
+    monkeypatch.setattr(parallel, "_read_on", counting)
     return seen
 
 
