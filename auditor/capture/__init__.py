@@ -6,9 +6,11 @@ import os
 from collections.abc import Callable
 
 from auditor.capture import limits
-from auditor.capture.flowtable import MAX_NAMES, FlowTable, total_packets
+from auditor.capture.flowtable import FlowTable
 from auditor.capture.formats import opened
+from auditor.capture.packed import total_packets
 from auditor.capture.source import CHUNK
+from auditor.capture.taps import MAX_NAMES
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, CaptureSummary
 

@@ -15,9 +15,10 @@ from typing import Any, BinaryIO, Final, NamedTuple
 
 from auditor.capture import limits
 from auditor.capture.fastpath import MAX_CAPLEN
-from auditor.capture.flowtable import MAX_HELLOS, FlowTable, Gathering
+from auditor.capture.flowtable import FlowTable
 from auditor.capture.source import CHUNK, ByteSource
 from auditor.capture.surface import Chain, Ending, Format, Resume
+from auditor.capture.taps import MAX_HELLOS, Gathering
 from auditor.errors import CaptureError
 
 SYNC_RECORDS: Final = 16  # chained plausible records (or blocks) that make a resync point

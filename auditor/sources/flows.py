@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from auditor.capture.flowtable import MAX_NAMES
+from auditor.capture.taps import MAX_NAMES
 from auditor.model import CaptureResult, CaptureSummary, Flow, NameSighting, NameSource
 from auditor.names import MAX_NAME
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from scapy.utils import wrpcap
 
-from auditor.capture import flowtable, read_capture
+from auditor.capture import read_capture, taps
 from auditor.model import NameSighting, NameSource
 from fixtures.meeting import Server, client_hello, meeting_packets, on_ethernet
 from tests.capture.makecap import (
@@ -167,7 +167,7 @@ def test_dns_answers_only_from_port_53(tmp_path: Path) -> None:
 def test_names_beyond_the_limit_are_dropped_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(flowtable, "MAX_NAMES", 2)
+    monkeypatch.setattr(taps, "MAX_NAMES", 2)
     frames = [_dns_response(f"n{i}.example", f"192.0.2.{i}") for i in range(4)]
     path = tmp_path / "d.pcap"
     path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(frames)]))

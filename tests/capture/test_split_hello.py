@@ -12,7 +12,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from auditor.capture import parallel, read_capture
-from auditor.capture.flowtable import HELLOS_FULL
+from auditor.capture.taps import HELLOS_FULL
 from auditor.model import NameSighting, NameSource
 from tests.capture.makecap import (
     Packet,
@@ -196,7 +196,7 @@ def test_an_open_hello_the_next_range_never_sees_costs_no_reread(
 def test_too_many_open_hellos_warn_and_the_rest_go_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("auditor.capture.flowtable.MAX_HELLOS", 3)
+    monkeypatch.setattr("auditor.capture.taps.MAX_HELLOS", 3)
     servers = [f"192.0.2.{10 + n}" for n in range(5)]
     hellos = [_segments(padded_hello(f"s{n}.example"), 2) for n in range(5)]
     out = [Ether(src=MAC, dst=MAC) / IP(src=CLIENT, dst=server) for server in servers]

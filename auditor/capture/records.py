@@ -1,0 +1,64 @@
+"""The small records the flow table keeps: a direction's counters, held-back fragments and
+sightings."""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from auditor.model import NameSighting
+
+# One list per direction of a flow, indexed by these positions; a list (not an object) because
+# the hot loop updates it in place with the cheapest operations CPython has.
+PACKETS: Final = 0
+BYTES: Final = 1
+FIRST_TS: Final = 2
+LAST_TS: Final = 3
+FIRST_FRAME: Final = 4
+SYN: Final = 5
+
+Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
+
+
+def count_packet(record: Record, nbytes: int, ts: float, syn: int) -> None:
+    """One more packet of a known direction (the general path; the fast loops inline this)."""
+    record[PACKETS] += 1
+    record[BYTES] += nbytes
+    if ts > record[LAST_TS]:
+        record[LAST_TS] = ts
+    elif ts < record[FIRST_TS]:
+        record[FIRST_TS] = ts
+    if syn:
+        record[SYN] = 1
+
+
+class Orphan(NamedTuple):
+    """A later fragment whose first fragment a byte range did not see, held for the merge."""
+
+    version: int  # IP version
+    frag_key: bytes
+    proto: int
+    pair: bytes  # address-pair key, where it goes when no first fragment is found
+    nbytes: int
+    ts: float
+    frame: int
+
+
+class Pending(NamedTuple):
+    """A sighting in a range starting mid-file, kept until the merge can tell whether one pass
+    would have made it."""
+
+    sighting: NameSighting
+    proto: int
+    key: bytes  # the flow's directional key
+    packet: int  # the packet's index among its direction's packets, or -1
+    frame: int
+
+
+def reverse_key(key: bytes) -> bytes:
+    n = len(key)
+    if n == 12:
+        return key[4:8] + key[0:4] + key[10:12] + key[8:10]
+    if n == 36:
+        return key[16:32] + key[0:16] + key[34:36] + key[32:34]
+    half = n // 2
+    return key[half:] + key[:half]
