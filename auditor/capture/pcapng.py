@@ -117,7 +117,6 @@ class PcapngReader:
         add, look = ft.add, ft.look
         decode = decode_packet
         tcp, udp = ft.tables[6], ft.tables[17]
-        tcp_get, udp_get = tcp.get, udp.get
         unpack6 = IPV6_AT_ETH.unpack_from
         while True:
             nfast, divisor, endian = self._fast_interfaces()
@@ -129,6 +128,7 @@ class PcapngReader:
                 eth4, eth6, frag_mask, host16 = constants(endian)
                 frame = ft.frames
                 t = self.last_ts
+                # The hot loop, written out as pcap.py's is (see there why).
                 while pos + 76 <= n:
                     (btype, blen, iface, hi, lo, caplen,
                      et, vihl, tlr, frag, proto, key, flags) = unpack(buf, pos)  # fmt: skip
@@ -148,42 +148,25 @@ class PcapngReader:
                     if et == eth4:
                         if vihl == 0x45 and not frag & frag_mask and caplen >= 48:
                             tl = host16[tlr]
-                            if tl >= 34:
-                                if proto == 17:
-                                    r = udp_get(key)
-                                    if r is None:
-                                        i = add(17, key, tl, t, frame, 0)
-                                        if i >= 0:
-                                            end = min(pos + 42 + tl, pos + 28 + caplen)
-                                            look(17, key, buf, pos + 62, end, i, frame)
-                                    else:
-                                        r[0] += 1
-                                        r[1] += tl
-                                        if t > r[3]:
-                                            r[3] = t
-                                        elif t < r[2]:
-                                            r[2] = t
-                                    pos = nxt
-                                    continue
-                                if proto == 6:
-                                    syn = 1 if flags & 0x12 == 0x02 else 0
-                                    r = tcp_get(key)
-                                    if r is None:
-                                        i = add(6, key, tl, t, frame, syn)
-                                        if i >= 0:
-                                            end = min(pos + 42 + tl, pos + 28 + caplen)
-                                            look(6, key, buf, pos + 62, end, i, frame)
-                                    else:
-                                        r[0] += 1
-                                        r[1] += tl
-                                        if t > r[3]:
-                                            r[3] = t
-                                        elif t < r[2]:
-                                            r[2] = t
-                                        if syn:
-                                            r[5] = 1
-                                    pos = nxt
-                                    continue
+                            if tl >= 34 and (proto == 17 or proto == 6):  # noqa: PLR1714
+                                syn = 1 if proto == 6 and flags & 0x12 == 0x02 else 0
+                                r = (udp if proto == 17 else tcp).get(key)
+                                if r is None:
+                                    i = add(proto, key, tl, t, frame, syn)
+                                    if i >= 0:
+                                        end = min(pos + 42 + tl, pos + 28 + caplen)
+                                        look(proto, key, buf, pos + 62, end, i, frame)
+                                else:
+                                    r[0] += 1
+                                    r[1] += tl
+                                    if t > r[3]:
+                                        r[3] = t
+                                    elif t < r[2]:
+                                        r[2] = t
+                                    if syn:
+                                        r[5] = 1
+                                pos = nxt
+                                continue
                     elif et == eth6 and caplen >= 68:
                         vtc, plen, nh, key, flags = unpack6(buf, pos + 42)
                         if vtc & 0xF0 == 0x60 and plen >= 14 and (nh == 17 or nh == 6):  # noqa: PLR1714
