@@ -165,7 +165,7 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
     """What the audit keeps of a capture read: its summary, endpoints and round trips."""
     from auditor.geo.evidence import capture_trips
 
-    summary = dataclasses.replace(capture.summary, flows=len(capture.flows))
+    summary = capture.summary
     endpoints = server_endpoints(
         capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
     )

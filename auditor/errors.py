@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class AuditorError(Exception):
     """An expected failure that the CLI turns into one line on stderr and exit status 2."""
@@ -39,3 +44,16 @@ class PolicyError(UsageError):
 
 class HistoryError(AuditorError):
     """The run history cannot be opened, read or written; the message starts with where it is."""
+
+
+def read_guarded(name: str, read: Callable[[], T]) -> T:
+    """``read()`` of the input ``name``, whatever its kind: an OSError, or a bug in a reader,
+    becomes one CaptureError line naming the input instead of a traceback."""
+    try:
+        return read()
+    except CaptureError:
+        raise
+    except OSError as exc:
+        raise CaptureError(name, f"cannot read: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        raise CaptureError(name, f"internal error while reading: {exc!r}") from exc

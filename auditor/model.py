@@ -128,12 +128,12 @@ class CaptureSummary:
     packets: int  # records read
     ip_packets: int  # records that carried IPv4/IPv6 and were counted into flows
     ip_bytes: int
+    flows: int  # the flows those packets made
     skipped: Mapping[str, int]  # reason ("link type 105", "ethertype 0x0806"...) -> records
     warnings: tuple[str, ...]
     complete: bool  # False when the file is damaged part-way and the rest could not be read
     first_seen: float | None = None
     last_seen: float | None = None
-    flows: int = 0  # filled in by the audit once flows are aggregated
     # What this kind of metadata cannot show, and how its counts were made ("no server names in
     # flow export", "counts scaled by the sampling rate 1:100"): empty for packet captures.
     limits: tuple[str, ...] = ()

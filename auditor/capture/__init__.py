@@ -11,7 +11,7 @@ from auditor.capture.formats import opened
 from auditor.capture.packed import total_packets
 from auditor.capture.source import CHUNK
 from auditor.capture.taps import MAX_NAMES
-from auditor.errors import CaptureError
+from auditor.errors import read_guarded
 from auditor.model import CaptureResult, CaptureSummary
 
 __all__ = ["read_capture"]
@@ -31,15 +31,7 @@ def read_capture(
     to the damage and comes back with ``summary.complete`` False and a warning naming the offset.
     """
     name = os.fspath(path)
-    try:
-        return _read(name, workers=workers, progress=progress, fast=True)
-    except CaptureError:
-        raise
-    except OSError as exc:
-        raise CaptureError(name, f"cannot read: {exc.strerror or exc}") from exc
-    except Exception as exc:
-        # A bug must not become a traceback for the user: it is reported as this file failing.
-        raise CaptureError(name, f"internal error while reading: {exc!r}") from exc
+    return read_guarded(name, lambda: _read(name, workers=workers, progress=progress, fast=True))
 
 
 def _read(
@@ -88,6 +80,7 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
         packets=ft.frames,
         ip_packets=ip_packets,
         ip_bytes=ip_bytes,
+        flows=len(flows),
         skipped=dict(sorted(skipped.items())),
         warnings=tuple(warnings),
         complete=complete and not unjudged,  # a server never judged: not audited whole

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Callable
 
 from auditor.capture import read_capture
-from auditor.errors import CaptureError
+from auditor.errors import CaptureError, read_guarded
 from auditor.model import CaptureResult, SourceKind
 from auditor.sources import export, nfcapd, webrtc, zeek
 from auditor.sources.lines import head
@@ -33,13 +33,13 @@ def read_source(
     name = os.fspath(path)
     kind = sniff(name)
     if kind is SourceKind.ZEEK:
-        return _guarded(name, lambda: zeek.read_zeek(name, progress))
+        return read_guarded(name, lambda: zeek.read_zeek(name, progress))
     if kind is SourceKind.NETFLOW:
         if nfcapd.is_nfcapd_head(head(name).data):
-            return _guarded(name, lambda: nfcapd.read_nfcapd(name))
-        return _guarded(name, lambda: export.read_export(name, progress))
+            return read_guarded(name, lambda: nfcapd.read_nfcapd(name))
+        return read_guarded(name, lambda: export.read_export(name, progress))
     if kind is SourceKind.WEBRTC:
-        return _guarded(name, lambda: webrtc.read_webrtc(name, progress))
+        return read_guarded(name, lambda: webrtc.read_webrtc(name, progress))
     if kind is None:
         damage = head(name, WEBRTC_SNIFF).damage
         raise CaptureError(name, "neither a capture (pcap, pcapng) nor a Zeek log nor a WebRTC "
@@ -74,14 +74,3 @@ def sniff(path: str) -> SourceKind | None:
         return SourceKind.WEBRTC if webrtc.is_webrtc_head(wider) else None
     return SourceKind.PCAP
 
-
-def _guarded(name: str, read: Callable[[], CaptureResult]) -> CaptureResult:
-    try:
-        return read()
-    except CaptureError:
-        raise
-    except OSError as exc:
-        raise CaptureError(name, f"cannot read: {exc.strerror or exc}") from exc
-    except Exception as exc:
-        # A bug must not become a traceback for the user: it is reported as this input failing.
-        raise CaptureError(name, f"internal error while reading: {exc!r}") from exc

@@ -187,6 +187,7 @@ class FlowBuilder:
             packets=sum(f.packets for f in flows),
             ip_packets=sum(f.packets for f in flows),
             ip_bytes=sum(f.bytes for f in flows),
+            flows=len(flows),
             skipped=dict(sorted(self.skipped.items())),
             warnings=tuple(warnings),
             complete=complete,
