@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from auditor.model import AttributionBasis as AttributionBasis  # noqa: PLC0414 - re-export
-from auditor.names import PLATFORM_ASNS, PLATFORM_SUFFIXES
 from auditor.platform_ranges import RangeIndex, RangeKind, bundled_ranges
 
 
@@ -47,8 +46,36 @@ SHARED_SERVICES: Mapping[str, str] = {
     "stun.cloudflare.com": CLOUDFLARE_STUN,
 }
 
+# Suffixes of the names each platform's clients reach, from the vendors' published network
+# requirements (Zoom, Microsoft 365 URLs and IP ranges, Webex, Google Meet, Jitsi/8x8). Google's
+# public STUN (stun.l.google.com) is no Meet server: SHARED_SERVICES names it.
+PLATFORM_SUFFIXES: Mapping[str, str] = {
+    "zoom.us": "Zoom", "zoom.com": "Zoom", "zoomgov.com": "Zoom", "zoom.com.cn": "Zoom",
+    "teams.microsoft.com": "Teams", "teams.live.com": "Teams", "skype.com": "Teams",
+    "lync.com": "Teams", "teams.cloud.microsoft": "Teams", "trouter.skype.com": "Teams",
+    "webex.com": "Webex", "wbx2.com": "Webex", "ciscospark.com": "Webex",
+    "webexcontent.com": "Webex",
+    "meet.google.com": "Meet", "meet.googleapis.com": "Meet",
+    "jitsi.net": "Jitsi", "meet.jit.si": "Jitsi", "8x8.vc": "Jitsi",
+    "discord.gg": "Discord", "discord.media": "Discord", "discord.com": "Discord",
+    "whatsapp.net": "WhatsApp", "whatsapp.com": "WhatsApp",
+    "telegram.org": "Telegram",
+    "wechat.com": "WeChat", "weixin.qq.com": "WeChat", "wx.qq.com": "WeChat",
+}
+
+# Autonomous systems, for servers reached without a name in the capture (media relays are
+# usually addressed by IP from signalling). Only networks a single operator runs for itself are
+# listed, and they name that operator: AS8075 is Microsoft as a whole, not proof of Teams.
+PLATFORM_ASNS: Mapping[int, str] = {
+    30103: "Zoom",
+    13445: "Webex",
+    62041: "Telegram", 59930: "Telegram", 62014: "Telegram", 211157: "Telegram",
+    8075: "Microsoft", 15169: "Google", 32934: "Meta",
+    132203: "Tencent", 45090: "Tencent",
+}
+
 # Suffixes from the vendors' published network requirements and client documentation, for the
-# services names.py's table does not cover.
+# services beyond the meeting platforms above.
 MORE_SUFFIXES: Mapping[str, str] = {
     "signal.org": "Signal", "whispersystems.org": "Signal", "signal.art": "Signal",
     "viber.com": "Viber",
@@ -69,8 +96,7 @@ MORE_SUFFIXES: Mapping[str, str] = {
     "skypeassets.com": "Teams",
 }
 
-# Every name suffix the auditor knows: names.py's table (the supported meeting platforms) and
-# the services above.
+# Every name suffix the auditor knows: the supported meeting platforms and the services above.
 ALL_SUFFIXES: Mapping[str, str] = {**PLATFORM_SUFFIXES, **MORE_SUFFIXES}
 
 # A port is only ever a hint: anything can listen anywhere. These are the media ports the

@@ -1,4 +1,5 @@
-"""Names for server addresses (DNS answers, TLS SNI) and the meeting platform they belong to.
+"""Names for server addresses, read off the wire: DNS answers and TLS SNI (the capture stage's
+parsers; which platform a name belongs to is attribution.py's).
 
 The parsers take raw payload bytes from an untrusted capture: they bound every length, follow
 at most a few compression pointers, and return nothing rather than raise on malformed input.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Mapping
 
 MAX_NAME = 253  # RFC 1035: longer is not a host name
 _MAX_POINTERS = 16  # compression loops in hostile packets end here
@@ -155,49 +155,3 @@ def _is_address(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# Suffixes of the names each platform's clients reach, from the vendors' published network
-# requirements (Zoom, Microsoft 365 URLs and IP ranges, Webex, Google Meet, Jitsi/8x8).
-PLATFORM_SUFFIXES: Mapping[str, str] = {
-    "zoom.us": "Zoom", "zoom.com": "Zoom", "zoomgov.com": "Zoom", "zoom.com.cn": "Zoom",
-    "teams.microsoft.com": "Teams", "teams.live.com": "Teams", "skype.com": "Teams",
-    "lync.com": "Teams", "teams.cloud.microsoft": "Teams", "trouter.skype.com": "Teams",
-    "webex.com": "Webex", "wbx2.com": "Webex", "ciscospark.com": "Webex",
-    "webexcontent.com": "Webex",
-    "meet.google.com": "Meet", "meet.googleapis.com": "Meet", "stun.l.google.com": "Meet",
-    "jitsi.net": "Jitsi", "meet.jit.si": "Jitsi", "8x8.vc": "Jitsi",
-    "discord.gg": "Discord", "discord.media": "Discord", "discord.com": "Discord",
-    "whatsapp.net": "WhatsApp", "whatsapp.com": "WhatsApp",
-    "telegram.org": "Telegram",
-    "wechat.com": "WeChat", "weixin.qq.com": "WeChat", "wx.qq.com": "WeChat",
-}
-
-# Autonomous systems, for servers reached without a name in the capture (media relays are
-# usually addressed by IP from signalling). Only networks a single operator runs for itself are
-# listed, and they name that operator: AS8075 is Microsoft as a whole, not proof of Teams.
-PLATFORM_ASNS: Mapping[int, str] = {
-    30103: "Zoom",
-    13445: "Webex",
-    62041: "Telegram", 59930: "Telegram", 62014: "Telegram", 211157: "Telegram",
-    8075: "Microsoft", 15169: "Google", 32934: "Meta",
-    132203: "Tencent", 45090: "Tencent",
-}
-
-
-def platform_of_name(name: str) -> str | None:
-    labels = name.lower().rstrip(".").split(".")
-    for start in range(len(labels)):
-        platform = PLATFORM_SUFFIXES.get(".".join(labels[start:]))
-        if platform:
-            return platform
-    return None
-
-
-def platform_of(names: Iterable[str], asn: int | None) -> str | None:
-    """The platform a server belongs to: by the names it was reached as, else by its network."""
-    for name in names:
-        platform = platform_of_name(name)
-        if platform:
-            return platform
-    return PLATFORM_ASNS.get(asn) if asn is not None else None

@@ -77,6 +77,37 @@ def test_names_come_before_ranges_and_networks() -> None:
     assert (found.platform, found.basis) == ("Zoom", AttributionBasis.NAME)
 
 
+@pytest.mark.parametrize(
+    ("name", "platform"),
+    [
+        ("zoom.us", "Zoom"), ("us04web.zoom.us", "Zoom"), ("teams.microsoft.com", "Teams"),
+        ("x.wbx2.com", "Webex"), ("meet.google.com", "Meet"), ("meet.jit.si", "Jitsi"),
+        ("notzoom.us", None), ("zoom.us.evil.example", None),
+    ],
+)
+def test_platform_by_name_suffix(name: str, platform: str | None) -> None:
+    found = attribute_endpoint([name], "192.0.2.1", None)  # no range, no network: the name
+    assert (found.platform if found else None) == platform
+
+
+def test_platform_falls_back_to_the_operator_network() -> None:
+    by_network = attribute_endpoint([], "192.0.2.1", 30103)
+    assert by_network is not None
+    assert (by_network.platform, by_network.basis) == ("Zoom", AttributionBasis.ASN)
+    by_name = attribute_endpoint(["zoom.us"], "192.0.2.1", 15169)
+    assert by_name is not None
+    assert by_name.platform == "Zoom"
+    assert attribute_endpoint([], "192.0.2.1", 64512) is None
+
+
+def test_a_name_under_google_public_stun_is_not_meet() -> None:
+    """The shared-service check names stun.l.google.com itself; a name under it is no Meet
+    server either (the suffix table once said so), only Google's network."""
+    found = attribute_endpoint(["edge.stun.l.google.com"], "192.0.2.1", 15169)
+    assert found is not None
+    assert (found.platform, found.basis) == ("Google", AttributionBasis.ASN)
+
+
 def test_google_public_stun_is_not_meet() -> None:
     for name in ("stun.l.google.com", "STUN3.l.google.com."):
         found = attribute_endpoint([name], "74.125.140.127", 15169)

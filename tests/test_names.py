@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
-from auditor.names import client_hello_sni, dns_answers, platform_of, platform_of_name, tls_sni
+from auditor.names import client_hello_sni, dns_answers, tls_sni
 from fixtures.meeting import client_hello
 
 
@@ -47,24 +46,6 @@ def test_parsers_never_raise_on_arbitrary_bytes(data: bytes) -> None:
     dns_answers(data)
     tls_sni(data)
     tls_sni(b"\x16\x03\x01\x00\x40\x01" + data)
-
-
-@pytest.mark.parametrize(
-    ("name", "platform"),
-    [
-        ("zoom.us", "Zoom"), ("us04web.zoom.us", "Zoom"), ("teams.microsoft.com", "Teams"),
-        ("x.wbx2.com", "Webex"), ("meet.google.com", "Meet"), ("meet.jit.si", "Jitsi"),
-        ("notzoom.us", None), ("zoom.us.evil.example", None),
-    ],
-)
-def test_platform_by_name_suffix(name: str, platform: str | None) -> None:
-    assert platform_of_name(name) == platform
-
-
-def test_platform_falls_back_to_the_operator_network() -> None:
-    assert platform_of([], 30103) == "Zoom"
-    assert platform_of(["zoom.us"], 15169) == "Zoom"
-    assert platform_of([], 64512) is None
 
 
 def test_a_bare_client_hello_message_names_its_server() -> None:
