@@ -9,21 +9,19 @@ headers included, as the capture stage counts them; a log without those columns 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
 from auditor.errors import CaptureError
 from auditor.model import CaptureResult, Flow, NameSource, SourceKind
 from auditor.sources.flows import FlowBuilder, address, host_name
 from auditor.sources.lines import TextSource
+from auditor.sources.zeek_rows import Log, Row, count, json_row, number, row_address, rows
 
-Row = Mapping[str, object]
 Progress = Callable[[int, int], None]
 
 PROTOCOLS: Final = {"tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58}  # conn.log's proto enum
@@ -33,7 +31,6 @@ PAYLOAD_LIMIT: Final = (
     "bytes are transport payload (orig_bytes/resp_bytes): this conn.log has no "
     "orig_ip_bytes/resp_ip_bytes"
 )
-_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _LOG_NAME = re.compile(r"^(conn|ssl|dns|tunnel)([._].*)?\.log(\.gz)?$")
 _BESIDE: Final = ("ssl", "dns", "tunnel")
 # tunnel.log's tunnel_type -> the outer IP protocol; the UDP-borne ones keep their ports.
@@ -141,7 +138,7 @@ def _log_kind_of_file(path: str) -> str:
                 return _kind_of_row(dict.fromkeys(columns[1:]))
             if line.text.startswith(b"#"):
                 continue
-            return _kind_of_row(_json_row(line.text))
+            return _kind_of_row(json_row(line.text))
     return "unknown"
 
 
@@ -168,18 +165,18 @@ def _kind_of_row(row: Row | None) -> str:
 def _read_group(group: _Group, builder: FlowBuilder, progress: Progress | None) -> _Read:
     sni = _SniJoin()
     if group.ssl is not None:
-        for row in _rows(group.ssl, builder, None):
+        for row in rows(group.ssl, builder, None):
             sni.add(row, builder)
     if group.dns is not None:
-        for row in _rows(group.dns, builder, None):
+        for row in rows(group.dns, builder, None):
             _dns_names(row, builder)
     tunnels = _Tunnels()
     if group.tunnel is not None:
-        for row in _rows(group.tunnel, builder, None):
+        for row in rows(group.tunnel, builder, None):
             tunnels.add(row)
-    log = _Log(group.conn)
+    log = Log(group.conn)
     payload_bytes = False
-    for row in _rows(group.conn, builder, progress, log):
+    for row in rows(group.conn, builder, progress, log):
         flow = _conn_flow(row, builder)
         if flow is None:
             continue
@@ -198,138 +195,17 @@ def _read_group(group: _Group, builder: FlowBuilder, progress: Progress | None) 
     return _Read(log.complete, log.compressed, payload_bytes)
 
 
-class _Log:
-    """What reading one log file showed about the file itself."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.complete = True
-        self.compressed = False
-
-
-def _rows(
-    path: str, builder: FlowBuilder, progress: Progress | None, log: _Log | None = None
-) -> Iterator[Row]:
-    """The rows of one log, TSV or JSON, each as a field name -> value mapping."""
-    log = log or _Log(path)
-    fields: tuple[str, ...] | None = None
-    header = _TsvHeader()
-    try:
-        source = TextSource(path, progress)
-    except OSError as error:
-        raise CaptureError(path, f"cannot read: {error.strerror or error}") from error
-    with source:
-        log.compressed = source.compressed
-        for line in source.lines():
-            if line.text is None:
-                builder.skip("overlong line")
-                builder.warnings.append(f"{path}: a line over 1 MiB at offset {line.offset}")
-                continue
-            if line.text.startswith(b"#"):
-                fields = header.take(line.text) or fields
-                continue
-            if not line.text.strip():
-                continue
-            builder.records += 1
-            row = header.row(line.text, fields) if fields is not None else _json_row(line.text)
-            if row is None:
-                builder.skip("malformed log line")
-                continue
-            yield row
-        if source.damage is not None:
-            log.complete = False
-            builder.warnings.append(f"{path}: {source.damage}")
-
-
-class _TsvHeader:
-    """The ASCII writer's header: separators, unset/empty markers and the field names."""
-
-    def __init__(self) -> None:
-        self.separator = b"\t"
-        self.set_separator = b","
-        self.unset = b"-"
-        self.empty = b"(empty)"
-
-    def take(self, text: bytes) -> tuple[str, ...] | None:
-        if text.startswith(b"#separator "):
-            self.separator = _unescape(text[len(b"#separator ") :]) or b"\t"
-            return None
-        key, _, value = text[1:].partition(self.separator)
-        if key == b"set_separator":
-            self.set_separator = _unescape(value) or b","
-        elif key == b"unset_field":
-            self.unset = value
-        elif key == b"empty_field":
-            self.empty = value
-        elif key == b"fields":
-            return tuple(f.decode("utf-8", "replace") for f in value.split(self.separator))
-        return None
-
-    def row(self, text: bytes, fields: tuple[str, ...]) -> Row | None:
-        values = text.split(self.separator)
-        if len(values) != len(fields):
-            return None
-        row: dict[str, object] = {}
-        for name, value in zip(fields, values, strict=True):
-            if value == self.unset:
-                continue
-            if value == self.empty:
-                row[name] = ""
-            elif name in ("answers", "TTLs", "tunnel_parents"):
-                row[name] = [_text(v) for v in value.split(self.set_separator)]
-            else:
-                row[name] = _text(value)
-        return row
-
-
-def _unescape(value: bytes) -> bytes:
-    return _ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), value)
-
-
-def _text(value: bytes) -> str:
-    # Zeek writes odd bytes as \xNN; they are data, decoded as Latin-1 so that no byte is lost
-    # and every one is escaped again by the report.
-    if b"\\x" not in value:
-        try:
-            return value.decode("ascii")
-        except UnicodeDecodeError:
-            pass
-    raw = _unescape(value)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _json_row(text: bytes) -> Row | None:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(value, dict):
-        return None
-    row: dict[str, object] = {}
-    for key, item in value.items():
-        # Zeek writes "id.orig_h"; some shippers nest it as {"id": {"orig_h": ...}}.
-        if isinstance(item, dict) and key == "id":
-            for inner, inner_item in item.items():
-                row[f"id.{inner}"] = inner_item
-        else:
-            row[key] = item
-    return row
-
-
 def _conn_flow(row: Row, builder: FlowBuilder) -> Flow | None:
-    orig, resp = _address(row, "id.orig_h"), _address(row, "id.resp_h")
+    orig, resp = row_address(row, "id.orig_h"), row_address(row, "id.resp_h")
     protocol = _protocol(row)
     if orig is None or resp is None or protocol is None:
         builder.skip("conn row without addresses or protocol")
         return None
     ported = protocol in (6, 17)
-    orig_port = _count(row, "id.orig_p") if ported else 0
-    resp_port = _count(row, "id.resp_p") if ported else 0
-    start = _number(row, "ts")
-    duration = _number(row, "duration")
+    orig_port = count(row, "id.orig_p") if ported else 0
+    resp_port = count(row, "id.resp_p") if ported else 0
+    start = number(row, "ts")
+    duration = number(row, "duration")
     history = row.get("history")
     history = history if isinstance(history, str) else ""
     ip_bytes = "orig_ip_bytes" in row
@@ -339,10 +215,10 @@ def _conn_flow(row: Row, builder: FlowBuilder) -> Flow | None:
         a_port=min(orig_port, 65535),
         b=resp,
         b_port=min(resp_port, 65535),
-        packets_ab=_count(row, "orig_pkts"),
-        packets_ba=_count(row, "resp_pkts"),
-        bytes_ab=_count(row, "orig_ip_bytes" if ip_bytes else "orig_bytes"),
-        bytes_ba=_count(row, "resp_ip_bytes" if ip_bytes else "resp_bytes"),
+        packets_ab=count(row, "orig_pkts"),
+        packets_ba=count(row, "resp_pkts"),
+        bytes_ab=count(row, "orig_ip_bytes" if ip_bytes else "orig_bytes"),
+        bytes_ba=count(row, "resp_ip_bytes" if ip_bytes else "resp_bytes"),
         first_seen=start,
         last_seen=start + duration if not math.isnan(duration) else start,
         first_frame=0,
@@ -355,7 +231,7 @@ def _conn_flow(row: Row, builder: FlowBuilder) -> Flow | None:
 def _protocol(row: Row) -> int | None:
     number = row.get("ip_proto")
     if number is not None:
-        value = _count(row, "ip_proto")
+        value = count(row, "ip_proto")
         if 0 < value < 256:
             return value
     name = row.get("proto")
@@ -400,7 +276,7 @@ class _Tunnels:
 
     def add(self, row: Row) -> None:
         uid, kind = row.get("uid"), row.get("tunnel_type")
-        orig, resp = _address(row, "id.orig_h"), _address(row, "id.resp_h")
+        orig, resp = row_address(row, "id.orig_h"), row_address(row, "id.resp_h")
         if not isinstance(uid, str) or orig is None or resp is None:
             return
         if len(self.by_uid) >= MAX_TUNNELS:
@@ -408,9 +284,9 @@ class _Tunnels:
         protocol = TUNNEL_PROTOCOLS.get(kind, 0) if isinstance(kind, str) else 0
         ported = protocol == 17
         self.by_uid[uid] = Flow(
-            protocol, orig, min(_count(row, "id.orig_p"), 65535) if ported else 0, resp,
-            min(_count(row, "id.resp_p"), 65535) if ported else 0, 0, 0, 0, 0,
-            _number(row, "ts"), _number(row, "ts"), 0,
+            protocol, orig, min(count(row, "id.orig_p"), 65535) if ported else 0, resp,
+            min(count(row, "id.resp_p"), 65535) if ported else 0, 0, 0, 0, 0,
+            number(row, "ts"), number(row, "ts"), 0,
         )
 
     def carry(self, row: Row, inner: Flow, builder: FlowBuilder) -> None:
@@ -446,7 +322,7 @@ class _SniJoin:
         name = host_name(sni)
         if name is None:
             return
-        server = _address(row, "id.resp_h")
+        server = row_address(row, "id.resp_h")
         if len(self.by_uid) >= MAX_SNI_PENDING:
             if server is not None:  # no room to join: ssl.log's own responder says as much
                 builder.name(server, name, NameSource.SNI)
@@ -465,45 +341,3 @@ class _SniJoin:
             if server is not None:
                 builder.name(server, name, NameSource.SNI)
         self.by_uid.clear()
-
-
-def _address(row: Row, key: str) -> str | None:
-    value = row.get(key)
-    return address(value) if isinstance(value, str) else None
-
-
-def _count(row: Row, key: str) -> int:
-    value = row.get(key)
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
-        return int(value)
-    return 0
-
-
-def _number(row: Row, key: str) -> float:
-    """A time or interval; NaN when unset or unreadable (btest baselines mask their times)."""
-    value = row.get(key)
-    if isinstance(value, bool):
-        return math.nan
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and len(value) <= 32:
-        number = _seconds(value)
-    else:
-        return math.nan
-    return number if math.isfinite(number) else math.nan
-
-
-def _seconds(text: str) -> float:
-    """Zeek's epoch seconds, or an ISO 8601 time (JSON logs with TS_ISO8601)."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return math.nan
