@@ -365,6 +365,15 @@ class VantageSource(StrEnum):
     HOST_ADDRESS = "host-address"  # the capture host's own public address, located
 
 
+class VantagePlace(StrEnum):
+    """What a vantage's point and radius were taken from."""
+
+    COORDINATES = "coordinates"  # lat,lon as given
+    SITE = "site"  # a city of the hint sites (auditor/data/hints.json)
+    DBIP_CITY = "dbip-city"  # a city name in DB-IP's data, radius widened by its spread
+    COUNTRY = "country"  # somewhere in a country: its main landmass as a disk
+
+
 @dataclass(frozen=True, slots=True)
 class Vantage:
     """Where a capture was taken, as a disk: somewhere within radius_km of the point."""
@@ -375,6 +384,7 @@ class Vantage:
     source: VantageSource
     label: str  # as given ("SE", "Amsterdam", "59.3,18.1") or the address located; untrusted
     capture: str | None = None  # None: every capture of the run
+    place: VantagePlace = VantagePlace.COORDINATES
 
 
 class HintSource(StrEnum):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from auditor.geo.places import fold
 from auditor.model import HintSource, HostnameHint, NameSource
 from auditor.names import MAX_NAME
 
@@ -43,12 +44,8 @@ class HintTable:
 
     def site_named(self, place: str) -> Site | None:
         """A site by its city name, for --vantage (case and spaces ignored)."""
-        wanted = _fold(place)
-        return next((s for s in self.sites.values() if _fold(s.place) == wanted), None)
-
-
-def _fold(text: str) -> str:
-    return re.sub(r"[\s_-]+", " ", text.strip().casefold())
+        wanted = fold(place)
+        return next((s for s in self.sites.values() if fold(s.place) == wanted), None)
 
 
 @lru_cache(maxsize=1)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from auditor.geo.geometry import Point, main_centre
 from auditor.geo.hints import hint_table
-from auditor.model import Location, Vantage, VantageSource
+from auditor.geo.places import places_named
+from auditor.model import Location, Vantage, VantagePlace, VantageSource
 
 CITY_RADIUS_KM = 50.0  # a metro area named by its city
+# A name whose DB-IP points are farther apart than this is several towns (DB-IP's state names
+# are not bundled): refused rather than taken as one place.
+MAX_CITY_SPREAD_KM = 100.0
 POINT_RADIUS_KM = 0.0  # coordinates as given; the outline margin still applies
 _LAT_LON = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*,\s*([-+]?\d+(?:\.\d+)?)\s*$")
 
@@ -18,7 +23,8 @@ class VantageError(ValueError):
 
 
 def parse_vantage(spec: str, source: VantageSource = VantageSource.GIVEN) -> Vantage:
-    """A vantage from "lat,lon", an ISO country code ("SE") or a city the hint sites list."""
+    """A vantage from "lat,lon", an ISO country code ("SE"), or a city: a hint site, else a city
+    name in DB-IP's data, written "Name" or "Name, CC" where the name is in several countries."""
     text = spec.strip()
     match = _LAT_LON.match(text)
     if match:
@@ -32,12 +38,35 @@ def parse_vantage(spec: str, source: VantageSource = VantageSource.GIVEN) -> Van
         if country is None:
             raise VantageError(f"no outline for country {text.upper()!r}")
         return country
-    site = hint_table().site_named(text)
-    if site is None:
+    return city_vantage(text, source)
+
+
+def city_vantage(text: str, source: VantageSource) -> Vantage:
+    """A city: the hint sites' own list first (curated points), then DB-IP's city names."""
+    name, _, code = text.rpartition(",") if "," in text else (text, "", "")
+    country = code.strip().upper() or None
+    site = hint_table().site_named(name)
+    if site is not None and country in (None, site.country):
+        return Vantage(site.latitude, site.longitude, CITY_RADIUS_KM, source, site.place,
+                       place=VantagePlace.SITE)  # fmt: skip
+    places = places_named(name, country)
+    if not places:
         raise VantageError(
             f"{text!r} is neither lat,lon, an ISO country code nor a known city"
         )
-    return Vantage(site.latitude, site.longitude, CITY_RADIUS_KM, source, site.place)
+    if len(places) > 1:
+        codes = ", ".join(sorted(p.country for p in places))
+        raise VantageError(f"{name.strip()!r} is a city in {codes}: write '{name.strip()}, CC'")
+    (place,) = places
+    if place.spread_km > MAX_CITY_SPREAD_KM:
+        raise VantageError(
+            f"DB-IP's places named {place.name!r} in {place.country} lie up to "
+            f"{place.spread_km:,.0f} km apart: give lat,lon"
+        )
+    label = f"{place.name}, {place.country}"
+    radius = CITY_RADIUS_KM + place.spread_km
+    return Vantage(place.latitude, place.longitude, radius, source, label,
+                   place=VantagePlace.DBIP_CITY)  # fmt: skip
 
 
 def country_vantage(code: str, source: VantageSource, label: str) -> Vantage | None:
@@ -46,7 +75,9 @@ def country_vantage(code: str, source: VantageSource, label: str) -> Vantage | N
     if centre is None:
         return None
     point, reach = centre
-    return Vantage(point.latitude, point.longitude, reach, source, label)
+    return Vantage(
+        point.latitude, point.longitude, reach, source, label, place=VantagePlace.COUNTRY
+    )
 
 
 def inferred_vantage(capture: str, host_locations: list[Location]) -> Vantage | None:
@@ -63,4 +94,4 @@ def inferred_vantage(capture: str, host_locations: list[Location]) -> Vantage | 
     if not candidates:
         return None
     best = min(candidates, key=lambda v: v.radius_km)
-    return Vantage(best.latitude, best.longitude, best.radius_km, best.source, best.label, capture)
+    return dataclasses.replace(best, capture=capture)

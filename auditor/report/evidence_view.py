@@ -100,6 +100,7 @@ def vantage_json(vantage: Vantage) -> JsonObject:
         "longitude": round(vantage.longitude, 4),
         "radius_km": round(vantage.radius_km, 1),
         "source": vantage.source.value,
+        "place": vantage.place.value,
         "label": clean(vantage.label),
         "capture": clean(vantage.capture) if vantage.capture is not None else None,
     }
