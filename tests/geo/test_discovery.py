@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.geo.bundled import bundled_asn, bundled_country, bundled_databases
+from auditor.geo.bundled import bundled_asn, bundled_city, bundled_country, bundled_databases
 from auditor.geo.discovery import DEFAULT_DIRS, discover_databases
 
 
@@ -45,7 +45,8 @@ def test_system_folders_best_edition_first(tmp_path: Path) -> None:
     asn = _touch(first, "GeoLite2-ASN.mmdb")
     _touch(second, "GeoLite2-ASN.mmdb")
     _touch(first, "unrelated.mmdb")
-    assert discover_databases([], {}, [str(first), str(second)]) == [city, asn]
+    found = discover_databases([], {}, [str(first), str(second)])
+    assert found == [city, bundled_city(), asn]
 
 
 def test_paid_editions_are_preferred(tmp_path: Path) -> None:
@@ -54,21 +55,35 @@ def test_paid_editions_are_preferred(tmp_path: Path) -> None:
     enterprise = _touch(folder, "GeoIP2-Enterprise.mmdb")
     isp = _touch(folder, "GeoIP2-ISP.mmdb")
     _touch(folder, "GeoLite2-ASN.mmdb")
-    assert discover_databases([], {}, [str(folder)]) == [enterprise, isp]
+    assert discover_databases([], {}, [str(folder)]) == [enterprise, bundled_city(), isp]
 
 
 def test_bundled_fills_a_missing_role(tmp_path: Path) -> None:
     folder = tmp_path / "GeoIP"
     asn = _touch(folder, "GeoLite2-ASN.mmdb")
-    assert discover_databases([], {}, [str(folder)]) == [bundled_country(), asn]
+    assert discover_databases([], {}, [str(folder)]) == [bundled_country(), bundled_city(), asn]
     country = _touch(tmp_path / "other", "GeoLite2-Country.mmdb")
-    assert discover_databases([], {}, [str(tmp_path / "other")]) == [country, bundled_asn()]
+    found = discover_databases([], {}, [str(tmp_path / "other")])
+    assert found == [country, bundled_city(), bundled_asn()]
+
+
+def test_an_updated_dbip_file_replaces_the_bundled_one(tmp_path: Path) -> None:
+    folder = tmp_path / "GeoIP"
+    dbip = _touch(folder, "dbip-city-lite.mmdb")
+    assert discover_databases([], {}, [str(folder)]) == [bundled_country(), dbip, bundled_asn()]
+    city = _touch(folder, "GeoLite2-City.mmdb")
+    asn = _touch(folder, "GeoLite2-ASN.mmdb")
+    assert discover_databases([], {}, [str(folder)]) == [city, dbip, asn]
 
 
 def test_nothing_found_means_the_bundled_databases(tmp_path: Path) -> None:
     found = discover_databases([], {}, [str(tmp_path / "missing"), str(tmp_path)])
     assert found == bundled_databases()
-    assert [Path(p).name for p in found] == ["auditor-country.mmdb", "auditor-asn.mmdb"]
+    assert [Path(p).name for p in found] == [
+        "auditor-country.mmdb",
+        "auditor-city.mmdb",
+        "auditor-asn.mmdb",
+    ]
 
 
 def test_default_folders_are_the_geoipupdate_ones() -> None:
