@@ -15,8 +15,8 @@ from auditor.errors import HistoryError
 from auditor.model import AuditResult, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import RenderOptions
-from auditor.report.json_format import JsonFormat
-from auditor.report.view import generated_at
+from auditor.report.json_format import JsonFormat, endpoint_json
+from auditor.report.view import generated_at, sorted_findings
 
 HISTORY_SCHEMA = "auditor.history/1"
 
@@ -26,27 +26,31 @@ def history_line(
 ) -> str:
     """The run in one line: what was read, the verdict, and the endpoints that need attention.
 
-    Built from the JSON report's own document, so the two never disagree on a field. A
-    `run_error` (the report could not be written) is recorded with the audit's result: the run
-    then exited 2 whatever the verdict was.
+    Built from the JSON report's own parts, so the two never disagree on a field; only the
+    endpoints that need attention are rendered (a million allowed ones must not sit in memory
+    as one document). A `run_error` (the report could not be written) is recorded with the
+    audit's result: the run then exited 2 whatever the verdict was.
     """
-    document = JsonFormat(options).document(result)
-    attention = {Verdict.VIOLATION.value, Verdict.UNKNOWN.value}
+    report = JsonFormat(options)
+    head, tail = report.parts(result)
+    attention = (Verdict.VIOLATION, Verdict.UNKNOWN)
     entry = {
         "schema": HISTORY_SCHEMA,
-        "generated_at": document["generated_at"],
-        "verdict": document["verdict"],
-        "exit_status": ExitStatus.ERROR if run_error else document["exit_status"],
-        "complete": document["complete"],
-        "captures": [c["path"] for c in document["captures"]],
-        "errors": [*document["errors"], *([clean(run_error)] if run_error else [])],
-        "policy": {k: document["policy"][k] for k in ("allow", "deny", "strict", "judge_by")},
-        "databases": [d["path"] for d in document["databases"]],
-        "summary": document["summary"],
+        "generated_at": head["generated_at"],
+        "verdict": head["verdict"],
+        "exit_status": ExitStatus.ERROR if run_error else head["exit_status"],
+        "complete": head["complete"],
+        "captures": [c["path"] for c in head["captures"]],
+        "errors": [*tail["errors"], *([clean(run_error)] if run_error else [])],
+        "policy": {k: head["policy"][k] for k in ("allow", "deny", "strict", "judge_by")},
+        "databases": [d["path"] for d in head["databases"]],
+        "summary": tail["summary"],
         "attention": [
             {key: e[key] for key in ("ip", "verdict", "country", "hostnames", "platform")}
-            for e in document["endpoints"]
-            if e["verdict"] in attention
+            for e in map(
+                endpoint_json,
+                sorted_findings(f for f in result.findings if f.judgement.verdict in attention),
+            )
         ],
     }
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"

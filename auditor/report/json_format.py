@@ -85,7 +85,7 @@ def _policy(policy: Policy) -> JsonObject:
     }
 
 
-def _endpoint(finding: Finding) -> JsonObject:
+def endpoint_json(finding: Finding) -> JsonObject:
     endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
     return {
         "ip": clean(endpoint.ip),
@@ -143,11 +143,11 @@ class JsonFormat(ReportFormat):
     def document(self, result: AuditResult) -> JsonObject:
         """The report as a JSON-ready dict, for callers that embed it (small results only: the
         endpoints are all in memory at once; write() streams them)."""
-        head, tail = self._parts(result)
-        endpoints = [_endpoint(f) for f in sorted_findings(result.findings)]
+        head, tail = self.parts(result)
+        endpoints = [endpoint_json(f) for f in sorted_findings(result.findings)]
         return {**head, "endpoints": endpoints, **tail}
 
-    def _parts(self, result: AuditResult) -> tuple[JsonObject, JsonObject]:
+    def parts(self, result: AuditResult) -> tuple[JsonObject, JsonObject]:
         """The keys before the endpoints, and those after them."""
         head = {
             "schema": SCHEMA,
@@ -181,7 +181,7 @@ class JsonFormat(ReportFormat):
         ensure_ascii=False keeps names such as "Zürich" readable; clean() has already removed
         every character that could act on a terminal (and JSON escapes line breaks).
         """
-        head, tail = self._parts(result)
+        head, tail = self.parts(result)
         body = json.dumps(head, indent=2, ensure_ascii=False)[:-2]  # open: without "\n}"
         stream.write(body + ",\n")
         findings = sorted_findings(result.findings)
@@ -191,7 +191,7 @@ class JsonFormat(ReportFormat):
             stream.write('  "endpoints": [\n')
             last = len(findings) - 1
             for index, finding in enumerate(findings):
-                line = _ONE_LINE(_endpoint(finding))
+                line = _ONE_LINE(endpoint_json(finding))
                 stream.write(f"    {line},\n" if index < last else f"    {line}\n")
             stream.write("  ],\n")
         stream.write(json.dumps(tail, indent=2, ensure_ascii=False)[2:] + "\n")
