@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from auditor.countries import is_country_code
 from auditor.model import (
@@ -196,16 +196,20 @@ def judge_findings(
     policy: Policy,
     evidence: Mapping[str, Evidence] | None = None,
 ) -> tuple[Finding, ...]:
-    """One finding per endpoint, in the endpoints' order; an unlocated endpoint is unknown."""
-    from auditor.policy.weigh import weigh  # weigh builds on this module's rule and judge
+    """One finding per endpoint, in the endpoints' order; an unlocated endpoint is unknown.
 
+    Endpoints placed alike (the same answers, flags and network) with nothing beyond the
+    databases to weigh share one Judgement: a million servers in a few networks are judged a
+    few times, and hold a few reasons, not a million.
+    """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
+    shared: dict[tuple[object, ...], Judgement] = {}
     findings = []
     for endpoint in endpoints:
         location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
-        found = (evidence or {}).get(endpoint.ip, Evidence())
+        found = (evidence or {}).get(endpoint.ip, _NO_EVIDENCE)
         judgements = [
-            _scoped(weigh(location, found, scoped), label)
+            _judged(location, found, scoped, label, shared)
             for label, scoped in role_policies(endpoint, policy)
         ]
         worst = max(judgements, key=lambda j: _SEVERITY[j.verdict])
@@ -239,3 +243,37 @@ def _scoped(judgement: Judgement, label: str | None) -> Judgement:
     if label is None:
         return judgement
     return replace(judgement, reason=f"as {label}: {judgement.reason}")
+
+
+def _judged(
+    location: Location,
+    found: Evidence,
+    policy: Policy,
+    label: str | None,
+    shared: dict[tuple[object, ...], Judgement],
+) -> Judgement:
+    """The judgement under one role's policy; shared by every endpoint placed alike when
+    nothing beyond the databases is weighed."""
+    from auditor.policy.weigh import weigh  # weigh builds on this module's rule and judge
+
+    if found.bounds or found.hints:
+        return _scoped(weigh(location, found, policy), label)
+    key = (label, *_place(location))
+    judgement = shared.get(key)
+    if judgement is None:
+        judgement = _scoped(weigh(location, found, policy), label)
+        if location.ip not in judgement.reason:  # a reason naming its address is its own
+            shared[key] = judgement
+    return judgement
+
+
+_NO_EVIDENCE = Evidence()
+
+
+# Every field of a Location but its address: one added later is part of the key unasked.
+_PLACE_FIELDS = tuple(f.name for f in fields(Location) if f.name != "ip")
+
+
+def _place(location: Location) -> tuple[object, ...]:
+    """Everything a judgement without evidence reads from a location, except its address."""
+    return tuple(getattr(location, name) for name in _PLACE_FIELDS)
