@@ -66,24 +66,31 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
     with open_locator(request.databases) as locator:
         outcomes = _read_all(request, progress)
         endpoints = merge_endpoints(o.endpoints for o in outcomes)
+        # Each stage lets go of what the next no longer needs: with a million servers, the
+        # per-capture endpoints and round trips must not live until the report is written.
+        outcomes = [dataclasses.replace(o, endpoints=()) for o in outcomes]
         locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
+    summaries = [o.summary for o in outcomes]
+    errors = [o.error for o in outcomes]
+    del outcomes
     endpoints = tuple(
         _attributed(endpoint, location.asn)
         for endpoint, location in zip(endpoints, locations, strict=True)
     )
     findings = judge_findings(endpoints, locations, request.policy, evidence)
+    del endpoints, locations
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
-    captures = tuple(o.summary for o in outcomes if o.summary is not None)
+    captures = tuple(summary for summary in summaries if summary is not None)
     return AuditResult(
         captures=captures,
         databases=databases,
         policy=request.policy,
         findings=findings,
         warnings=(*_coverage_warnings(captures, findings), *stale, *set_aside),
-        errors=tuple(o.error for o in outcomes if o.error is not None),
+        errors=tuple(error for error in errors if error is not None),
         strict_failures=stale if request.policy.strict else (),
     )
 
@@ -109,7 +116,8 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
 
 
 def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
-    """The endpoint with its platform, what that rested on, and its roles."""
+    """The endpoint with its platform, what that rested on, and its roles; the same object
+    when that changes nothing (a copy of each of a million endpoints doubles them a moment)."""
     found = attribute_endpoint(endpoint.hostnames, endpoint.ip, asn, endpoint.ports)
     roles = endpoint_roles(
         endpoint.payloads,
@@ -119,12 +127,12 @@ def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
     )
     if endpoint.roles:  # signalled (a STUN/TURN message named it): that is what it is known as
         roles = tuple(claim for claim in roles if claim.role is not Role.UNKNOWN)
-    return dataclasses.replace(
-        endpoint,
-        platform=found.label if found else None,
-        platform_basis=found.basis if found else None,
-        roles=tuple(dict.fromkeys((*endpoint.roles, *roles))),
-    )
+    platform = found.label if found else None
+    basis = found.basis if found else None
+    roles = tuple(dict.fromkeys((*endpoint.roles, *roles)))
+    if (platform, basis, roles) == (endpoint.platform, endpoint.platform_basis, endpoint.roles):
+        return endpoint
+    return dataclasses.replace(endpoint, platform=platform, platform_basis=basis, roles=roles)
 
 
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:

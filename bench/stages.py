@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -115,9 +115,7 @@ def profile(
         evidence = stages.run("evidence", audit._evidence, [outcome], locations, locator, None)
         infos = locator.databases
     outcome = dataclasses.replace(outcome, trips=None)
-    merged = stages.run("platform", lambda m, ls: tuple(
-        dataclasses.replace(e, platform=audit._platform(e, loc.asn))
-        for e, loc in zip(m, ls, strict=True)), merged, locations)
+    merged = stages.run("platform", _attribute, merged, locations)
     findings = stages.run("judge", judge_findings, merged, locations, policy, evidence)
     merged, locations, evidence = (), (), {}
     result = AuditResult(captures=(summary,), databases=infos, policy=policy, findings=findings)
@@ -128,6 +126,12 @@ def profile(
 
         stages.run("history", history_line, result)
     stages.total()
+
+
+def _attribute(endpoints: tuple[Any, ...], locations: tuple[Any, ...]) -> tuple[Any, ...]:
+    from auditor import audit
+
+    return tuple(audit._attributed(e, loc.asn) for e, loc in zip(endpoints, locations, strict=True))
 
 
 if __name__ == "__main__":
