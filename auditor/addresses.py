@@ -7,6 +7,7 @@ what is never looked up in a database.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from enum import StrEnum
 from functools import lru_cache
 
@@ -107,19 +108,45 @@ def lookup_address(address: IPAddress) -> IPAddress:
     return address
 
 
+# The /96 prefixes (address >> 32) of IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96).
+_MAPPED_HIGH = 0xFFFF
+_NAT64_HIGH = int(_NAT64.network_address) >> 32
+
+
+def address_value(ip: str) -> tuple[int, int]:
+    """(4 or 6, the address as an integer) of the address a database should be asked about:
+    the IPv4 inside a mapped or NAT64 one. ValueError for text that is not an IP address.
+
+    The C parser (inet_pton) takes the canonical text packets give, several times faster than
+    ipaddress; whatever it refuses (spaces, a zone id) is parsed by ipaddress, which decides.
+    """
+    try:
+        if ":" not in ip:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    except (OSError, ValueError):
+        address = lookup_address(parse_address(ip))
+        return address.version, int(address)
+    if value >> 32 in (_MAPPED_HIGH, _NAT64_HIGH):
+        return 4, value & 0xFFFFFFFF
+    return 6, value
+
+
+def class_of(version: int, value: int) -> AddressClass | None:
+    """None for a public address, else its class; ``value`` as address_value gives it."""
+    for first, last, address_class in _V4_TABLE if version == 4 else _V6_TABLE:
+        if first <= value <= last:
+            return address_class
+    return None
+
+
 @lru_cache(maxsize=65536)
 def classify_address(ip: str) -> AddressClass | None:
     """None for a public address, else its class (private, cgnat, documentation...).
 
     Raises ValueError when ``ip`` is not an IP address: that is a caller's bug, not data.
     """
-    address = lookup_address(parse_address(ip))
-    value = int(address)
-    table = _V4_TABLE if address.version == 4 else _V6_TABLE
-    for first, last, address_class in table:
-        if first <= value <= last:
-            return address_class
-    return None
+    return class_of(*address_value(ip))
 
 
 # A packet to a group address reaches every member: the group is nobody's host, so it never

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import socket
+from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
-import geoip2.database
-import geoip2.errors
 import maxminddb
-from geoip2.models import ASN, Country
 
-from auditor.addresses import IPAddress, classify_address, lookup_address, parse_address
+from auditor.addresses import address_value, class_of
 from auditor.countries import is_country_code
 from auditor.errors import DatabaseError
-from auditor.geo.layouts import UNKNOWN, Answer, Layout, answer_from_geoip2, answer_from_record
+from auditor.geo.layouts import (
+    UNKNOWN,
+    Answer,
+    Layout,
+    answer_from_geoip2_record,
+    answer_from_record,
+)
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
 from auditor.model import CountryAnswer, DatabaseInfo, Location, LocationFlag
 
@@ -51,95 +55,70 @@ class NetworkCache:
         self._blocks: dict[int, dict[int, dict[int, Answer]]] = {4: {}, 6: {}}
         self._size = 0
 
-    def get(self, address: IPAddress) -> Answer | None:
-        bits = address.max_prefixlen
-        value = int(address)
-        for length, block in self._blocks[address.version].items():
+    def get(self, version: int, value: int) -> Answer | None:
+        bits = 32 if version == 4 else 128
+        for length, block in self._blocks[version].items():
             answer = block.get(value >> (bits - length))
             if answer is not None:
                 return answer
         return None
 
-    def put(self, address: IPAddress, prefix_len: int, answer: Answer) -> None:
-        bits = address.max_prefixlen
+    def put(self, version: int, value: int, prefix_len: int, answer: Answer) -> None:
+        bits = 32 if version == 4 else 128
         if not 0 <= prefix_len <= bits:
             return  # a corrupt tree can report nonsense; such answers are just not cached
         if self._size >= _CACHE_LIMIT:
             self._blocks = {4: {}, 6: {}}
             self._size = 0
-        block = self._blocks[address.version].setdefault(prefix_len, {})
-        block[int(address) >> (bits - prefix_len)] = answer
+        block = self._blocks[version].setdefault(prefix_len, {})
+        block[value >> (bits - prefix_len)] = answer
         self._size += 1
 
 
 class _Database:
-    """One open database: its reader, layout, description and cache."""
+    """One open database: its reader, layout, description and cache.
+
+    Every layout is read with the maxminddb reader and its records flattened here: geoip2's
+    models cost several times the lookup itself (the geoip2 answers are the tests' oracle)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.info, self.layout = _inspect(path)
         self.cache = NetworkCache()
-        self._geoip2: geoip2.database.Reader | None = None
+        self._flatten = answer_from_geoip2_record if self.layout.uses_geoip2 else answer_from_record
         self._raw: maxminddb.Reader | None = None
         try:
-            if self.layout.uses_geoip2:
-                self._geoip2 = geoip2.database.Reader(path, mode=maxminddb.MODE_AUTO)
-            else:
-                self._raw = maxminddb.open_database(path, maxminddb.MODE_AUTO)
+            self._raw = maxminddb.open_database(path, maxminddb.MODE_AUTO)
         except Exception as exc:
             raise DatabaseError(path, f"cannot open: {one_line(exc)}") from exc
 
-    def answer(self, address: IPAddress) -> Answer:
-        """What this database says about the address; UNKNOWN when it has no record."""
-        if address.version == 6 and self.info.ip_version == 4:
+    def answer(self, version: int, value: int, text: str) -> Answer:
+        """What this database says about the address (``text``, or ``value`` of IP
+        ``version``); UNKNOWN when it has no record."""
+        if version == 6 and self.info.ip_version == 4:
             return UNKNOWN  # an IPv4-only database knows nothing of IPv6, and that is no error
-        cached = self.cache.get(address)
+        cached = self.cache.get(version, value)
         if cached is not None:
             return cached
         try:
-            answer, prefix_len = self._lookup(address)
+            answer, prefix_len = self._lookup(text)
         except Exception as exc:
-            message = f"corrupt database: lookup of {address} failed: {one_line(exc)}"
+            message = f"corrupt database: lookup of {text} failed: {one_line(exc)}"
             raise DatabaseError(self.path, message) from exc
-        self.cache.put(address, prefix_len, answer)
+        self.cache.put(version, value, prefix_len, answer)
         return answer
 
-    def _lookup(self, address: IPAddress) -> tuple[Answer, int]:
-        if self._geoip2 is not None:
-            return self._lookup_geoip2(self._geoip2, address)
-        assert self._raw is not None  # noqa: S101 - one of the two is always open
-        record, prefix_len = self._raw.get_with_prefix_len(address)
+    def _lookup(self, text: str) -> tuple[Answer, int]:
+        assert self._raw is not None  # noqa: S101 - open until close()
+        record, prefix_len = self._raw.get_with_prefix_len(text)
         if record is None:
             return UNKNOWN, prefix_len
-        return answer_from_record(self.layout, record), prefix_len
-
-    def _lookup_geoip2(
-        self, reader: geoip2.database.Reader, address: IPAddress
-    ) -> tuple[Answer, int]:
-        method: Callable[[IPAddress], object] = {
-            Layout.GEOIP2_ENTERPRISE: reader.enterprise,
-            Layout.GEOIP2_CITY: reader.city,
-            Layout.GEOIP2_COUNTRY: reader.country,
-            Layout.GEOIP2_ASN: reader.asn,
-            Layout.GEOIP2_ISP: reader.isp,
-        }[self.layout]
-        try:
-            model = method(address)
-        except geoip2.errors.AddressNotFoundError as missing:
-            network = missing.network
-            return UNKNOWN, network.prefixlen if network is not None else -1
-        if not isinstance(model, Country | ASN):
-            raise TypeError(f"geoip2 returned a {type(model).__name__}")
-        network = model.network if isinstance(model, ASN) else model.traits.network
-        if network is None:
-            raise DatabaseError(self.path, f"corrupt database: no network for {address}")
-        return answer_from_geoip2(model), network.prefixlen
+        return self._flatten(self.layout, record), prefix_len
 
     def close(self) -> None:
-        for reader in (self._geoip2, self._raw):
-            if reader is not None:
-                reader.close()
-        self._geoip2 = self._raw = None
+        if self._raw is not None:
+            self._raw.close()
+        self._raw = None
 
 
 def _inspect(path: str) -> tuple[DatabaseInfo, Layout]:
@@ -213,11 +192,12 @@ class Locator:
         return location
 
     def _locate(self, ip: str) -> Location:
-        address_class = classify_address(ip)
+        version, value = address_value(ip)
+        address_class = class_of(version, value)
         if address_class is not None:
             return Location(ip, address_class=address_class)
-        address = lookup_address(parse_address(ip))
-        answers = [(db, db.answer(address)) for db in self._databases]
+        text = _text(version, value)  # canonical, and a mapped address's IPv4
+        answers = [(db, db.answer(version, value, text)) for db in self._databases]
         key = tuple(answer for _db, answer in answers)
         merged = self._merged.get(key)
         if merged is None:
@@ -241,6 +221,12 @@ class Locator:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _text(version: int, value: int) -> str:
+    if version == 4:
+        return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
 
 
 def merge_answers(
