@@ -106,7 +106,6 @@ def test_every_address_in_a_cached_block_costs_no_lookup(test_data: Path) -> Non
     with open_locator([str(test_data / "GeoLite2-ASN-Test.mmdb")]) as locator:
         first = locator.locate("27.192.0.1")
         (database,) = locator._databases
-        database._geoip2 = None
         database._raw = None
         second = locator.locate("27.223.255.254")  # same /11
         assert (second.asn, second.org) == (first.asn, first.org) == (4837, first.org)
