@@ -74,6 +74,78 @@ def server_records(servers: int) -> Iterator[bytes]:
         yield udp_record(ts + i * 2e-4 + 1e-4, server, client, 443, sport)
 
 
+_TCP_FRAME = struct.Struct(">6s6sHBBHHHBBH4s4sHHIIBBHHH")
+SCAN_TARGET = "64.233.160.10"  # a public address the bundled databases place (US)
+SYN, RST_ACK = 0x02, 0x14
+
+
+def tcp_record(
+    ts: float, src: bytes, dst: bytes, sport: int, dport: int, *, flags: int
+) -> bytes:
+    """One pcap record: Ethernet, IPv4, a bare TCP header (no options, no payload)."""
+    frame = _TCP_FRAME.pack(
+        ETH_DST, ETH_SRC, 0x0800, 0x45, 0, 40, 1, 0x4000, 64, 6, 0,
+        src, dst, sport, dport, 1, 0, 0x50, flags, 1024, 0, 0,
+    )  # fmt: skip
+    sec = int(ts)
+    return _RECORD.pack(sec, int((ts - sec) * 1_000_000), len(frame), len(frame)) + frame
+
+
+def portscan_records(flows: int, *, answered: bool) -> Iterator[bytes]:
+    """A SYN scan of one public host: ``flows`` distinct (source port, port) pairs; answered:
+    each SYN gets the RST/ACK of a closed port (two packets a flow), else one-way."""
+    client, target = (ipaddress.ip_address(a).packed for a in (CLIENT, SCAN_TARGET))
+    ts = 1_700_000_000.0
+    for i in range(flows):
+        sport, dport = 1024 + (i // 65535) % 64000, 1 + i % 65535
+        yield tcp_record(ts + i * 1e-5, client, target, sport, dport, flags=SYN)
+        if answered:
+            yield tcp_record(ts + i * 1e-5 + 5e-6, target, client, dport, sport, flags=RST_ACK)
+
+
+def public_server_records(servers: int, packets: int) -> Iterator[bytes]:
+    """``packets`` UDP packets spread round-robin over ``servers`` public servers on 443, each
+    answering every request: a browsing-and-meeting mix of many located servers."""
+    client = ipaddress.ip_address(CLIENT).packed
+    addresses = [server_address(i, servers) for i in range(servers)]
+    ts = 1_700_000_000.0
+    for i in range(packets):
+        server = addresses[(i // 2) % servers]
+        sport = 1024 + (i // 2) % servers % 64000
+        if i % 2 == 0:
+            yield udp_record(ts + i * 1e-5, client, server, sport, 443)
+        else:
+            yield udp_record(ts + i * 1e-5, server, client, 443, sport)
+
+
+VOIP_SERVERS = ("64.233.160.20", "64.233.160.21", "64.233.160.22", "64.233.160.23")
+
+
+def voip_records(packets: int) -> Iterator[bytes]:
+    """RTP-sized packets (94-194 bytes on the wire) both ways to four media servers."""
+    client = ipaddress.ip_address(CLIENT).packed
+    servers = [ipaddress.ip_address(a).packed for a in VOIP_SERVERS]
+    ts = 1_700_000_000.0
+    for i in range(packets):
+        server, size = servers[i % 4], 52 + (i * 37) % 101  # payload: frame 94..194 bytes
+        sport = 50000 + i % 4
+        if i % 2 == 0:
+            yield voip_record(ts + i * 1e-4, client, server, sport, 3478, payload=size)
+        else:
+            yield voip_record(ts + i * 1e-4, server, client, 3478, sport, payload=size)
+
+
+def voip_record(
+    ts: float, src: bytes, dst: bytes, sport: int, dport: int, *, payload: int
+) -> bytes:
+    frame = _UDP_FRAME.pack(
+        ETH_DST, ETH_SRC, 0x0800, 0x45, 0, 28 + payload, 1, 0x4000, 64, 17, 0,
+        src, dst, sport, dport, 8 + payload, 0,
+    ) + b"\x80" + bytes(payload - 1)  # fmt: skip
+    sec = int(ts)
+    return _RECORD.pack(sec, int((ts - sec) * 1_000_000), len(frame), len(frame)) + frame
+
+
 def write_pcap(path: Path, records: Iterator[bytes], *, compress: bool = False) -> Path:
     """Write a little-endian microsecond pcap (gzip level 1 when ``compress``)."""
     stream: BinaryIO
