@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from auditor.attribution import attribute_endpoint
@@ -28,6 +29,7 @@ from auditor.model import (
     Verdict,
 )
 from auditor.policy import judge_findings
+from auditor.policy.exceptions import Baseline, accept, acceptance_warnings
 from auditor.roles import endpoint_roles
 from auditor.sources import read_source
 
@@ -48,6 +50,7 @@ class AuditRequest:
     now: float | None = None  # seconds since the epoch, for database staleness; None: skip
     vantage: Vantage | None = None  # where every capture was taken; None: inferred per capture
     cluster: ClusterOptions | None = None  # read the captures on a Dask cluster instead
+    baseline: Baseline | None = None  # violations of an earlier report: only new ones fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,10 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         _attributed(endpoint, location.asn)
         for endpoint, location in zip(endpoints, locations, strict=True)
     )
-    findings = judge_findings(endpoints, locations, request.policy, evidence)
+    today = _today(request.now)
+    findings = accept(judge_findings(endpoints, locations, request.policy, evidence),
+                      request.policy, today, request.baseline)
+    accepted = acceptance_warnings(request.policy, findings, today)
     del endpoints, locations
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
@@ -89,10 +95,15 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         databases=databases,
         policy=request.policy,
         findings=findings,
-        warnings=(*_coverage_warnings(captures, findings), *stale, *set_aside),
+        warnings=(*_coverage_warnings(captures, findings), *stale, *set_aside, *accepted),
         errors=tuple(error for error in errors if error is not None),
         strict_failures=stale if request.policy.strict else (),
     )
+
+
+def _today(now: float | None) -> date | None:
+    """The UTC day exceptions are checked against; None (no clock given): none applies."""
+    return None if now is None else datetime.fromtimestamp(now, UTC).date()
 
 
 def _evidence(

@@ -12,6 +12,7 @@ from auditor.model import (
     NameSource,
     ServerEndpoint,
     ServerReason,
+    Sighting,
     protocol_name,
 )
 
@@ -356,7 +357,25 @@ def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
         captures=tuple(dict.fromkeys(left.captures + right.captures)),
         payloads=left.payloads | right.payloads,
         roles=tuple(dict.fromkeys(left.roles + right.roles)),
+        sightings=_sightings(left, right),
     )
+
+
+def _sightings(left: ServerEndpoint, right: ServerEndpoint) -> tuple[Sighting, ...]:
+    """Each capture's own counts, frames and times, kept when endpoints of several merge; the
+    same capture twice (given twice on the command line) is added up."""
+    merged: dict[str, Sighting] = {}
+    for seen in (*left.seen_in(), *right.seen_in()):
+        known = merged.get(seen.capture)
+        merged[seen.capture] = seen if known is None else _add(known, seen)
+    return tuple(merged.values()) if len(merged) > 1 else ()
+
+
+def _add(known: Sighting, seen: Sighting) -> Sighting:
+    first = known if known.first_seen <= seen.first_seen else seen
+    return Sighting(known.capture, known.packets + seen.packets, known.bytes + seen.bytes,
+                    known.flows + seen.flows, first.first_seen,
+                    max(known.last_seen, seen.last_seen), first.first_frame)
 
 
 def _port_sort_key(port: str) -> tuple[int, str]:

@@ -199,6 +199,19 @@ class AttributionBasis(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """One server endpoint as one capture shows it: where to look (frame, times) and how much."""
+
+    capture: str
+    packets: int
+    bytes: int
+    flows: int
+    first_seen: float
+    last_seen: float
+    first_frame: int  # 1-based in this capture; 0 from sources without frames
+
+
+@dataclass(frozen=True, slots=True)
 class ServerEndpoint:
     """The server side of one or more flows, aggregated per server address."""
 
@@ -218,6 +231,19 @@ class ServerEndpoint:
     payloads: PayloadKind = NO_PAYLOAD  # OR of its flows' payload kinds
     roles: tuple[RoleClaim, ...] = ()  # what it did, strongest first; set by the audit
     platform_basis: AttributionBasis | None = None  # what the platform rested on
+    # Per capture, when seen in more than one: that capture's counts, frames and times (the
+    # fields above are then the totals). Empty: the one capture's are the fields above.
+    sightings: tuple[Sighting, ...] = ()
+
+    def seen_in(self) -> tuple[Sighting, ...]:
+        """Where this endpoint was seen, one Sighting per capture (none without a capture)."""
+        if self.sightings:
+            return self.sightings
+        return tuple(
+            Sighting(capture, self.packets, self.bytes, self.flows, self.first_seen,
+                     self.last_seen, self.first_frame)
+            for capture in self.captures[:1]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +323,41 @@ class JudgeBy(StrEnum):
     BOTH = "both"
 
 
+class Severity(StrEnum):
+    """How bad a finding is, most severe first: --fail-on picks the least that fails a run."""
+
+    DENIED = "denied"  # in a country the policy denies
+    OUTSIDE = "outside"  # outside the allowed list
+    UNKNOWN = "unknown"  # not placed: never judged
+
+    @property
+    def rank(self) -> int:
+        return {Severity.DENIED: 3, Severity.OUTSIDE: 2, Severity.UNKNOWN: 1}[self]
+
+
+class ExceptionKind(StrEnum):
+    """What a policy exception matches."""
+
+    ADDRESS = "address"  # an address or CIDR block
+    ASN = "asn"
+    HOSTNAME = "hostname"  # a shell pattern over the names seen for the endpoint
+    PLATFORM = "platform"  # the attributed platform, exactly (never a port hint)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyException:
+    """A known, justified finding accepted until a date (the policy file's [[exception]])."""
+
+    kind: ExceptionKind
+    match: str  # as written: "203.0.113.0/24", "4134", "*.example.net", "Zoom"
+    justification: str
+    expires: str  # ISO date; the exception applies up to and including that day (UTC)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.value} {self.match}"
+
+
 @dataclass(frozen=True, slots=True)
 class RoleRule:
     """A policy's own jurisdictions for one role (``[roles] media = ["EU"]``)."""
@@ -320,6 +381,28 @@ class Policy:
     # Roles with jurisdictions of their own; every other role is judged by allow/deny. An
     # endpoint with several roles must satisfy each of them.
     roles: tuple[RoleRule, ...] = ()
+    exceptions: tuple[PolicyException, ...] = ()  # accepted findings, each until its expiry
+    fail_on: Severity = Severity.OUTSIDE  # the least severe finding that fails the run
+
+
+class AcceptedBy(StrEnum):
+    EXCEPTION = "exception"
+    BASELINE = "baseline"  # --baseline: seen in an earlier report, so not new
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """Why a violation does not fail the run, or (expired) why it no longer is accepted."""
+
+    by: AcceptedBy
+    rule: str  # what matched: "address 203.0.113.0/24", or the baseline report's path
+    justification: str = ""
+    expires: str | None = None
+    expired: bool = False  # an exception past its date: shown, but no longer applied
+
+    @property
+    def applies(self) -> bool:
+        return not self.expired
 
 
 class Basis(StrEnum):
@@ -462,6 +545,21 @@ class Finding:
     location: Location
     judgement: Judgement
     evidence: Evidence = Evidence()
+    acceptance: Acceptance | None = None  # a policy exception or the baseline, when one matched
+
+    @property
+    def accepted(self) -> bool:
+        return self.acceptance is not None and self.acceptance.applies
+
+    def severity(self, policy: Policy) -> Severity | None:
+        """Denied > outside the allowed list > unknown; None for allowed and local."""
+        verdict = self.judgement.verdict
+        if verdict is Verdict.UNKNOWN:
+            return Severity.UNKNOWN
+        if verdict is not Verdict.VIOLATION:
+            return None
+        judged = self.judgement.judged_country
+        return Severity.DENIED if judged is not None and judged in policy.deny else Severity.OUTSIDE
 
 
 class OverallVerdict(StrEnum):
@@ -479,6 +577,7 @@ class Summary:
     allowed: int
     packets: int
     bytes: int
+    accepted: int = 0  # violations accepted by a current exception or the baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,12 +616,23 @@ class AuditResult:
             allowed=count[Verdict.ALLOWED],
             packets=sum(f.endpoint.packets for f in self.findings),
             bytes=sum(f.endpoint.bytes for f in self.findings),
+            accepted=sum(1 for f in self.findings if f.accepted),
+        )
+
+    def failing(self) -> tuple[Finding, ...]:
+        """The findings that fail the run: at least as severe as the policy's fail_on and not
+        accepted by a current exception or the baseline."""
+        threshold = self.policy.fail_on.rank
+        return tuple(
+            f for f in self.findings
+            if not f.accepted and (s := f.severity(self.policy)) is not None
+            and s.rank >= threshold
         )
 
     @property
     def verdict(self) -> OverallVerdict:
         summary = self.summary
-        if summary.violations or self.strict_failures:
+        if self.strict_failures or self.failing():
             return OverallVerdict.FAIL
         # Fail closed: a PASS claims every server was located, judged and allowed. An endpoint
         # no database could place (or whose evidence disagrees) was not judged, so the run is

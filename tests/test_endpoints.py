@@ -152,6 +152,37 @@ def test_merge_says_in_which_captures_each_server_was_seen() -> None:
     assert merged[only_monday].captures == ("monday.pcap",)
 
 
+def test_merge_keeps_each_captures_own_frames_times_and_counts() -> None:
+    server = "175.16.199.1"
+    monday = server_endpoints(
+        [flow(CLIENT, 50000, server, 8801, packets=(2, 2), first=10.0, frame=40)],
+        capture="monday.pcap",
+    )
+    tuesday = server_endpoints(
+        [flow(CLIENT, 50000, server, 8801, packets=(3, 3), first=1.0, frame=7)],
+        capture="tuesday.pcap",
+    )
+    again = server_endpoints(
+        [flow(CLIENT, 50001, server, 8801, packets=(1, 0), first=20.0, frame=90)],
+        capture="monday.pcap",
+    )
+    (merged,) = merge_endpoints([monday, tuesday, again])
+    seen = {s.capture: s for s in merged.seen_in()}
+    assert (seen["monday.pcap"].first_frame, seen["monday.pcap"].first_seen) == (40, 10.0)
+    assert (seen["tuesday.pcap"].first_frame, seen["tuesday.pcap"].first_seen) == (7, 1.0)
+    assert (seen["monday.pcap"].packets, seen["monday.pcap"].flows) == (5, 2)
+    assert sum(s.packets for s in seen.values()) == merged.packets
+    assert merged.first_frame == 7  # the totals' first frame is in the earliest capture
+
+
+def test_one_capture_is_its_own_sighting() -> None:
+    (endpoint,) = server_endpoints([flow(CLIENT, 50000, "175.16.199.1", 8801, frame=9)],
+                                   capture="one.pcap")
+    assert endpoint.sightings == ()  # no copy per endpoint for a single capture
+    (seen,) = endpoint.seen_in()
+    assert (seen.capture, seen.first_frame, seen.packets) == ("one.pcap", 9, endpoint.packets)
+
+
 def test_names_attach_to_their_server_sni_first() -> None:
     from auditor.model import NameSighting, NameSource
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -15,12 +16,13 @@ from auditor.cli.options import Parser, add_audit_options, parse
 from auditor.cli.output import OutputConflictError, check_output_path, write_report
 from auditor.cli.status import ExitStatus
 from auditor.errors import AuditorError, HistoryError, UsageError
-from auditor.model import AuditResult, JudgeBy, Policy, Vantage
+from auditor.model import AuditResult, JudgeBy, Policy, Severity, Vantage
 from auditor.report import OutputFormat
 from auditor.report.escape import rich_markup
 
 if typing.TYPE_CHECKING:
     from auditor.history.recording import HistoryWriter
+    from auditor.policy.exceptions import Baseline
 
 
 def run(argv: list[str], env: Environment) -> int:
@@ -69,7 +71,9 @@ def audit(
 ) -> int:
     """The audit of args.captures; `audit live` passes what it checked before capturing."""
     from auditor.audit import AuditRequest, default_workers, run_audit
+    from auditor.cli.inputs import expand_inputs
 
+    args.captures = expand_inputs(args.captures)  # folders and quoted patterns: their files
     policy = policy or policy_from(args)
     databases = databases or find_databases(args, env)
     check_outputs(args, databases)
@@ -84,11 +88,13 @@ def audit(
         now=env.now(),
         vantage=_vantage(args) or policy.vantage,
         cluster=cluster_options(args),
+        baseline=_baseline(args),
     )
     files = len(request.captures) if request.cluster else None
     with _progress(env, quiet=args.quiet, files=files) as progress:
         result = run_audit(request, progress)
-    _warn_about(result, env, quiet=args.quiet)
+    # A report on the terminal shows the warnings itself: said once, not twice on one screen.
+    _warn_about(result, env, quiet=args.quiet or (not args.output and env.stdout_isatty))
     report_error = _report(result, args, env)
     if history is not None:
         history.record(result, requested=request.captures, policy_file=args.policy,
@@ -131,6 +137,12 @@ def _vantage(args: argparse.Namespace) -> Vantage | None:
 
 
 def policy_from(args: argparse.Namespace) -> Policy:
+    """The policy file's or the command line's policy; --fail-on over the file's fail_on."""
+    policy = _policy_from(args)
+    return dataclasses.replace(policy, fail_on=Severity(args.fail_on)) if args.fail_on else policy
+
+
+def _policy_from(args: argparse.Namespace) -> Policy:
     from auditor.policy import load_policy_file, parse_policy
 
     judge_by = JudgeBy(args.judge_by) if args.judge_by else None
@@ -143,11 +155,18 @@ def policy_from(args: argparse.Namespace) -> Policy:
     )
 
 
+def _baseline(args: argparse.Namespace) -> Baseline | None:
+    from auditor.report.baseline import load_baseline
+
+    return load_baseline(args.baseline) if args.baseline else None
+
+
 def check_outputs(args: argparse.Namespace, databases: Sequence[str]) -> None:
     """Refuse, before anything is read or captured, an output path that is one of the inputs."""
     captures = [("capture", c) for c in args.captures if c != "-"]
     others = [("database", d) for d in databases]
     others += [("policy file", args.policy)] if args.policy else []
+    others += [("baseline report", args.baseline)] if getattr(args, "baseline", None) else []
     history = [("history file", args.history)] if args.history else []
     if args.history:
         check_output_path(args.history, "history", captures + others)

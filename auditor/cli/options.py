@@ -11,7 +11,7 @@ from auditor.cli.environment import Environment
 from auditor.cli.status import ExitStatus
 from auditor.errors import UsageError
 from auditor.geo.dbinfo import DEFAULT_MAX_AGE_DAYS
-from auditor.model import JudgeBy
+from auditor.model import JudgeBy, Severity
 from auditor.report import OutputFormat
 
 
@@ -91,6 +91,11 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     policy.add_argument("--judge-by", choices=[j.value for j in JudgeBy], default=None,
                         help="judge the located country, the registered one, or both "
                         "(default: location)")
+    policy.add_argument("--fail-on", choices=[s.value for s in Severity], default=None,
+                        help="the least severe finding that fails the run: denied, outside "
+                        "(the allowed list; the default) or unknown (as --strict)")
+    policy.add_argument("--baseline", metavar="REPORT.json", help="an earlier JSON report: "
+                        "its violations do not fail this run, only new ones do")
     geo = parser.add_argument_group("geolocation")
     geo.add_argument("--db", action="append", default=[], metavar="MMDB",
                      help="MaxMind-format database (City/Country/ASN...), repeatable; default: "
@@ -110,6 +115,10 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--history", metavar="DB", help="record the run (policy, databases, "
                      "captures, every finding) in a SQLite file (auditor.db), a postgresql:// "
                      "URL, or as one JSON line in a .jsonl file; see 'audit history'")
+    out.add_argument("--sarif-root", metavar="DIR", help="SARIF: capture paths relative to "
+                     "DIR (the repository checkout), as code-scanning hosts want them")
+    out.add_argument("--sarif-help-url", metavar="URL", help="SARIF: the page documenting "
+                     "the rules (informationUri; each rule's helpUri is URL#auditor001...)")
     out.add_argument("--exit-zero", action="store_true",
                      help="exit 0 even when there are violations (errors still exit 2)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings on "

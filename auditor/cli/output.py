@@ -60,7 +60,9 @@ def write_report(result: AuditResult, args: argparse.Namespace, env: Environment
         _print_table(result, env)
         return
     # Colour only ever goes to a terminal: never into a file or a pipe.
-    report = chosen.to_format(RenderOptions(color=False))
+    report = chosen.to_format(RenderOptions(
+        color=False, sarif_root=args.sarif_root,
+        help_url=args.sarif_help_url))
     where = args.output or "standard output"
     try:
         if args.output:

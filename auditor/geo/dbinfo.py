@@ -42,21 +42,28 @@ def is_stale(info: DatabaseInfo, now: float, max_age_days: float = DEFAULT_MAX_A
 def staleness_warnings(
     databases: Iterable[DatabaseInfo], now: float, max_age_days: float = DEFAULT_MAX_AGE_DAYS
 ) -> list[str]:
-    """One warning per database older than ``max_age_days``, naming it first."""
-    return [
-        f"{info.path}: database built {build_date(info)} is "
-        f"{int(database_age_days(info, now))} days old (over {max_age_days:g}); "
-        f"its locations may be out of date{_remedy(info)}"
-        for info in databases
-        if is_stale(info, now, max_age_days)
-    ]
+    """At most one warning per run, naming every database older than ``max_age_days``: a
+    line said once is read; the same sentence per database, on stderr and in the report,
+    was not. The bundled data is named as such, with how to get fresher data."""
+    stale = [info for info in databases if is_stale(info, now, max_age_days)]
+    if not stale:
+        return []
+    bundled = [info for info in stale if info.database_type in BUNDLED_ATTRIBUTION]
+    named = [_aged(info.path, info, now) for info in stale if info not in bundled]
+    if bundled:
+        names = ", ".join(os.path.basename(info.path) for info in bundled)
+        oldest = min(bundled, key=lambda info: info.build_epoch)
+        named.append(_aged(f"the bundled data ({names})", oldest, now))
+    line = f"stale geolocation data (over {max_age_days:g} days old): " + "; ".join(named)
+    if bundled:
+        # The bundled data is every new user's first database: say how to get a fresher one.
+        line += (". 'audit db update' fetches a fresher database (DB-IP's monthly City Lite, "
+                 "no account needed), or give --db")
+    return [line]
 
 
-def _remedy(info: DatabaseInfo) -> str:
-    # The bundled data is every new user's first database: say how to get a fresher one.
-    if info.database_type in BUNDLED_ATTRIBUTION:
-        return " (bundled data: 'audit db update' fetches GeoLite2, or give --db)"
-    return ""
+def _aged(name: str, info: DatabaseInfo, now: float) -> str:
+    return f"{name} built {build_date(info)}, {int(database_age_days(info, now))} days ago"
 
 
 def sha256_of(path: str) -> str:

@@ -15,6 +15,8 @@ from auditor import __version__
 from auditor.cli.status import ExitStatus
 from auditor.model import AuditResult, CaptureSummary, Finding, Policy
 from auditor.report.escape import clean, clean_optional
+from auditor.report.sections import capture_result
+from auditor.report.view import reason_label
 
 
 class RunVerdict(StrEnum):
@@ -209,16 +211,8 @@ def failed_run_record(
 
 
 def capture_verdict(capture: CaptureSummary, result: AuditResult) -> RunVerdict:
-    """The capture judged on its own by the audit's own rule: the result cut down to the
-    findings seen in this capture."""
-    own = AuditResult(
-        captures=(capture,),
-        databases=result.databases,
-        policy=result.policy,
-        findings=tuple(f for f in result.findings if capture.path in f.endpoint.captures),
-        strict_failures=result.strict_failures,
-    )
-    return RunVerdict(own.verdict.value)
+    """The capture judged on its own by the audit's own rule (the report's capture section)."""
+    return RunVerdict(capture_result(capture, result).verdict.value)
 
 
 def _capture(capture: CaptureSummary, result: AuditResult) -> CaptureRecord:
@@ -248,7 +242,7 @@ def _finding(finding: Finding) -> FindingRecord:
     return FindingRecord(
         ip=endpoint.ip,
         verdict=judgement.verdict.value,
-        reason=clean(judgement.reason),
+        reason=reason_label(finding),  # with the exception or baseline that accepts it
         country=clean_optional(location.country),
         registered_country=clean_optional(location.registered_country),
         asn=location.asn,

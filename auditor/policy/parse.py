@@ -8,10 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auditor.errors import PolicyError
-from auditor.model import JudgeBy, Policy, Role, RoleRule, Vantage, VantageSource
+from auditor.model import JudgeBy, Policy, Role, RoleRule, Severity, Vantage, VantageSource
+from auditor.policy.exceptions import parse_exceptions
 from auditor.policy.groups import ALL_COUNTRIES, expand, normalise, suggest
 
-POLICY_FILE_KEYS = frozenset({"allow", "deny", "strict", "judge_by", "vantage", "roles"})
+POLICY_FILE_KEYS = frozenset(
+    {"allow", "deny", "strict", "judge_by", "vantage", "roles", "exception", "fail_on"}
+)
 DEFAULT_ROLE = "default"  # [roles] default: the same as the top-level allow
 # A policy names at most a few hundred countries; 1 MiB is far more than any real one.
 MAX_POLICY_BYTES = 1024 * 1024
@@ -148,7 +151,19 @@ def _policy_from_table(
         _file_wording(path),
         vantage=_vantage(table.get("vantage"), path),
     )
-    return replace(policy, roles=_role_rules(roles, path))
+    return replace(policy, roles=_role_rules(roles, path),
+                   exceptions=parse_exceptions(table.get("exception"), path),
+                   fail_on=parse_fail_on(table.get("fail_on", policy.fail_on.value),
+                                         f"{path}: fail_on"))
+
+
+def parse_fail_on(value: object, where: str) -> Severity:
+    """'denied', 'outside' or 'unknown': the least severe finding that fails a run."""
+    try:
+        return Severity(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in Severity)
+        raise PolicyError(f"{where}: {value!r} is not one of {choices}") from None
 
 
 def _roles_table(value: object, path: Path) -> dict[str, list[str]]:
@@ -194,7 +209,8 @@ def _vantage(value: object, path: Path) -> Vantage | None:
 def load_policy_file(
     path: str | Path, *, strict: bool = False, judge_by: JudgeBy | None = None
 ) -> Policy:
-    """A policy from a TOML file with keys allow, deny, strict, judge_by and vantage.
+    """A policy from a TOML file with keys allow, deny, strict, judge_by, vantage, fail_on and
+    [[exception]] tables.
 
     ``strict`` and ``judge_by`` are the command line's: strict when either says so, and the
     command line's judge_by over the file's.

@@ -9,6 +9,7 @@ from auditor.report.html import HtmlFormat
 from auditor.report.interface import RenderOptions, ReportFormat
 from auditor.report.json_format import JsonFormat
 from auditor.report.junit import JunitFormat
+from auditor.report.markdown import MarkdownFormat
 from auditor.report.sarif import SarifFormat
 from auditor.report.table import TableFormat, print_table
 from auditor.report.text import TextFormat
@@ -24,6 +25,7 @@ class OutputFormat(StrEnum):
     JUNIT = "junit"
     SARIF = "sarif"
     HTML = "html"
+    MARKDOWN = "markdown"
 
     def to_format(self, options: RenderOptions | None = None) -> ReportFormat:
         return _FORMATS[self](options)
@@ -45,6 +47,7 @@ _FORMATS: dict[OutputFormat, type[ReportFormat]] = {
     OutputFormat.JUNIT: JunitFormat,
     OutputFormat.SARIF: SarifFormat,
     OutputFormat.HTML: HtmlFormat,
+    OutputFormat.MARKDOWN: MarkdownFormat,
 }
 
 

@@ -1,4 +1,5 @@
-"""The CSV report: one row per endpoint, every text cell guarded against formula injection."""
+"""The CSV report: one row per endpoint and capture it was seen in, every text cell guarded
+against formula injection; integer columns hold only integers, so pandas reads them as int64."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import TextIO
 from auditor.model import AuditResult, Finding
 from auditor.report.escape import csv_cell
 from auditor.report.interface import ReportFormat
-from auditor.report.view import flags_of, iso_time, roles_label, sorted_findings
+from auditor.report.sections import in_capture
+from auditor.report.view import flags_of, iso_time, reason_label, roles_label, sorted_findings
 
 HEADER = (
+    "capture",
     "ip",
     "verdict",
     "country",
@@ -49,16 +52,27 @@ def _joined(values: tuple[str, ...]) -> str:
     return csv_cell(" ".join(values)) if values else ""
 
 
-def _row(finding: Finding) -> list[str | int]:
+def _rows(finding: Finding) -> Iterator[list[str | int]]:
+    """The endpoint once per capture it was seen in, with that capture's counts and frames."""
+    seen = finding.endpoint.seen_in()
+    if len(seen) <= 1:
+        yield _row(finding, seen[0].capture if seen else "")
+        return
+    for sighting in seen:
+        yield _row(in_capture(finding, sighting.capture), sighting.capture)
+
+
+def _row(finding: Finding, capture: str) -> list[str | int]:
     endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
     return [
+        _text(capture),
         _text(endpoint.ip),
         judgement.verdict.value,
         _text(location.country),
         _text(location.registered_country),
         _text(location.represented_country),
         _text(location.city),
-        "" if location.asn is None else location.asn,
+        NO_ASN if location.asn is None else location.asn,
         _text(location.org),
         _text(location.address_class),
         _joined(flags_of(finding)),
@@ -74,13 +88,19 @@ def _row(finding: Finding) -> list[str | int]:
         iso_time(endpoint.first_seen) or "",
         iso_time(endpoint.last_seen) or "",
         endpoint.first_frame,
-        _text(judgement.reason),
+        csv_cell(reason_label(finding)),
         judgement.basis or "",
     ]
 
 
+# AS 0 is reserved and never originates a route (RFC 7607): it stands for "no ASN known", so
+# the column stays integers (an empty cell would make pandas read every ASN as a float).
+NO_ASN = 0
+_INTEGERS = ("asn", "packets", "bytes", "flows", "first_frame")
+
+
 def _notice(kind: str, text: str) -> list[str | int]:
-    row: list[str | int] = [""] * len(HEADER)
+    row: list[str | int] = [0 if name in _INTEGERS else "" for name in HEADER]
     row[HEADER.index("verdict")] = kind
     row[HEADER.index("reason")] = csv_cell(text)
     return row
@@ -121,5 +141,5 @@ class CsvFormat(ReportFormat):
         writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(HEADER)
         for finding in sorted_findings(result.findings):
-            writer.writerow(_row(finding))
+            writer.writerows(_rows(finding))
         writer.writerows(notice_rows(result))

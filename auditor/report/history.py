@@ -47,9 +47,9 @@ def history_line(
         "summary": tail["summary"],
         "attention": [
             {key: e[key] for key in ("ip", "verdict", "country", "hostnames", "platform")}
-            for e in map(
-                endpoint_json,
-                sorted_findings(f for f in result.findings if f.judgement.verdict in attention),
+            for e in (
+                endpoint_json(f, result.policy) for f in
+                sorted_findings(f for f in result.findings if f.judgement.verdict in attention)
             )
         ],
     }

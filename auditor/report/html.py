@@ -6,15 +6,18 @@ from auditor.model import AuditResult, Finding
 from auditor.report.escape import html_text
 from auditor.report.evidence_view import evidence_label
 from auditor.report.interface import ReportFormat
+from auditor.report.sections import capture_sections
 from auditor.report.view import (
     capture_label,
     database_label,
     flags_of,
     generated_at,
+    iso_time,
     network_label,
     place_label,
     platform_label,
     policy_label,
+    reason_label,
     registered_label,
     sorted_findings,
     summary_label,
@@ -49,8 +52,11 @@ HEADERS = (
     "Bytes",
     "Flows",
     "Ports",
+    "Captures",
     "Reason",
 )
+SECTION_HEADERS = ("Endpoint", "Verdict", "First frame", "First seen", "Last seen", "Packets",
+                   "Bytes", "Flows")
 
 
 def _cell(text: str, css: str = "") -> str:
@@ -73,6 +79,7 @@ def _row(finding: Finding) -> str:
         _cell(f"{endpoint.bytes:,}", "num"),
         _cell(f"{endpoint.flows:,}", "num"),
         _cell(html_text(", ".join(endpoint.ports))),
+        _cell("<br>".join(html_text(c) for c in endpoint.captures)),
         _cell(_reason(finding)),
     ]
     return f"<tr>{''.join(cells)}</tr>"
@@ -80,7 +87,7 @@ def _row(finding: Finding) -> str:
 
 def _reason(finding: Finding) -> str:
     evidence = evidence_label(finding)
-    reason = html_text(finding.judgement.reason)
+    reason = html_text(reason_label(finding))
     return f"{reason}<br><small>{html_text(evidence)}</small>" if evidence else reason
 
 
@@ -99,19 +106,49 @@ def _map(result: AuditResult) -> str:
 
 
 def _list(title: str, items: list[str]) -> str:
+    return f"<h2>{title}</h2>{_list_items(items)}" if items else ""
+
+
+def _list_items(items: list[str]) -> str:
     if not items:
         return ""
-    entries = "".join(f"<li>{html_text(item)}</li>" for item in items)
-    return f"<h2>{title}</h2><ul>{entries}</ul>"
+    return "<ul>" + "".join(f"<li>{html_text(item)}</li>" for item in items) + "</ul>"
 
 
-def _captures(result: AuditResult) -> list[str]:
-    lines = []
-    for capture in result.captures:
-        lines.append(capture_label(capture))
-        lines.extend(f"warning: {w}" for w in capture.warnings)
-    lines.extend(f"error: {e}" for e in result.errors)
-    return lines
+def _captures(result: AuditResult) -> str:
+    """One section per capture: its line, its own verdict and counts, and every endpoint seen
+    in it with the first frame and times that show it there."""
+    parts = ["<h2>Captures</h2>"]
+    for section in capture_sections(result):
+        own = section.result
+        verdict = own.verdict.value
+        parts.append(
+            f"<h3>{html_text(section.capture.path)}: "
+            f'<span class="verdict {verdict}">{verdict_word(own)}</span></h3>'
+            f"<p>{html_text(capture_label(section.capture))}<br>"
+            f"{html_text(summary_label(own))}</p>"
+        )
+        parts.append(_list_items([f"warning: {w}" for w in section.capture.warnings]))
+        header = "".join(f"<th>{h}</th>" for h in SECTION_HEADERS)
+        rows = "\n".join(_sighting_row(f) for f in sorted_findings(own.findings))
+        parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>\n{rows}\n</tbody></table>")
+    parts.append(_list_items([f"error: {e}" for e in result.errors]))
+    return "\n".join(p for p in parts if p)
+
+
+def _sighting_row(finding: Finding) -> str:
+    endpoint, verdict = finding.endpoint, finding.judgement.verdict
+    cells = [
+        _cell(html_text(endpoint.ip)),
+        _cell(verdict.value, f"verdict {verdict.value}"),
+        _cell(str(endpoint.first_frame or ""), "num"),
+        _cell(html_text(iso_time(endpoint.first_seen) or "")),
+        _cell(html_text(iso_time(endpoint.last_seen) or "")),
+        _cell(f"{endpoint.packets:,}", "num"),
+        _cell(f"{endpoint.bytes:,}", "num"),
+        _cell(f"{endpoint.flows:,}", "num"),
+    ]
+    return f"<tr>{''.join(cells)}</tr>"
 
 
 def page(result: AuditResult, when: str, version: str) -> str:
@@ -140,7 +177,7 @@ def page(result: AuditResult, when: str, version: str) -> str:
 </tbody>
 </table>
 {_map(result)}
-{_list("Captures", _captures(result))}
+{_captures(result)}
 {_list("Databases", [database_label(d) for d in result.databases])}
 {_list("Strict failures", list(result.strict_failures))}
 {_list("Warnings", list(result.warnings))}

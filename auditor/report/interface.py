@@ -19,6 +19,10 @@ class RenderOptions:
     color: bool = True  # the table emits ANSI styles (force_terminal) when true
     generated_at: datetime | None = None  # None: the time of rendering
     tool_version: str = __version__
+    # SARIF: capture paths are written relative to this folder (--sarif-root, the repository
+    # checkout), and rule help links start with this URL (--sarif-help-url).
+    sarif_root: str | None = None
+    help_url: str | None = None
 
 
 class ReportFormat(ABC):

@@ -17,6 +17,8 @@ appear as visible escapes (``\\x1b``), so a consumer printing a value cannot be 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from io import StringIO
 from typing import Any, TextIO
 
@@ -31,6 +33,7 @@ from auditor.model import (
 from auditor.report.escape import clean, clean_optional
 from auditor.report.evidence_view import answer_json, evidence_json
 from auditor.report.interface import ReportFormat
+from auditor.report.sections import CaptureSection, capture_sections
 from auditor.report.view import build_date, flags_of, generated_at, iso_time, sorted_findings
 
 SCHEMA = "auditor.report/1"
@@ -60,6 +63,31 @@ def _capture(capture: CaptureSummary) -> JsonObject:
     }
 
 
+def _section(section: CaptureSection) -> JsonObject:
+    """A capture with its own verdict, summary and endpoints (one line each, as made)."""
+    own = section.result
+    return {
+        **_capture(section.capture),
+        "verdict": own.verdict.value,
+        "summary": _summary(own),
+        "endpoints": _Rows(_sighting(f) for f in sorted_findings(own.findings)),
+    }
+
+
+def _sighting(finding: Finding) -> JsonObject:
+    endpoint = finding.endpoint
+    return {
+        "ip": clean(endpoint.ip),
+        "verdict": finding.judgement.verdict.value,
+        "packets": endpoint.packets,
+        "bytes": endpoint.bytes,
+        "flows": endpoint.flows,
+        "first_frame": endpoint.first_frame,
+        "first_seen": iso_time(endpoint.first_seen),
+        "last_seen": iso_time(endpoint.last_seen),
+    }
+
+
 def _database(database: DatabaseInfo) -> JsonObject:
     return {
         "path": clean(database.path),
@@ -82,10 +110,34 @@ def _policy(policy: Policy) -> JsonObject:
         "strict": policy.strict,
         "judge_by": policy.judge_by.value,
         "roles": {rule.role.value: list(rule.allow_spec) for rule in policy.roles},
+        "fail_on": policy.fail_on.value,
+        "exceptions": [
+            {"kind": e.kind.value, "match": clean(e.match), "justification": clean(e.justification),
+             "expires": e.expires}
+            for e in policy.exceptions
+        ],
     }
 
 
-def endpoint_json(finding: Finding) -> JsonObject:
+def _severity(finding: Finding, policy: Policy) -> str | None:
+    severity = finding.severity(policy)
+    return severity.value if severity is not None else None
+
+
+def _acceptance(finding: Finding) -> JsonObject | None:
+    acceptance = finding.acceptance
+    if acceptance is None:
+        return None
+    return {
+        "by": acceptance.by.value,
+        "rule": clean(acceptance.rule),
+        "justification": clean(acceptance.justification),
+        "expires": acceptance.expires,
+        "applies": acceptance.applies,
+    }
+
+
+def endpoint_json(finding: Finding, policy: Policy) -> JsonObject:
     endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
     return {
         "ip": clean(endpoint.ip),
@@ -114,7 +166,10 @@ def endpoint_json(finding: Finding) -> JsonObject:
         "first_seen": iso_time(endpoint.first_seen),
         "last_seen": iso_time(endpoint.last_seen),
         "first_frame": endpoint.first_frame,
+        "captures": [clean(c) for c in endpoint.captures],
         "reason": clean(judgement.reason),
+        "severity": _severity(finding, policy),
+        "acceptance": _acceptance(finding),
         "basis": judgement.basis,
         "judged_country": judgement.judged_country,
         "evidence": evidence_json(finding),
@@ -131,7 +186,15 @@ def _summary(result: AuditResult) -> JsonObject:
         "local": s.local,
         "packets": s.packets,
         "bytes": s.bytes,
+        "accepted": s.accepted,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A JSON array written one element per line as the elements are made."""
+
+    rows: Iterable[JsonObject]
 
 
 class JsonFormat(ReportFormat):
@@ -141,32 +204,37 @@ class JsonFormat(ReportFormat):
     suffixes = (".json",)
 
     def document(self, result: AuditResult) -> JsonObject:
-        """The report as a JSON-ready dict, for callers that embed it (small results only: the
-        endpoints are all in memory at once; write() streams them)."""
-        head, tail = self.parts(result)
-        endpoints = [endpoint_json(f) for f in sorted_findings(result.findings)]
-        return {**head, "endpoints": endpoints, **tail}
+        """The report as a JSON-ready dict, for callers that embed it (small results only:
+        the whole report is in memory at once; write() streams it)."""
+        loaded: JsonObject = json.loads(self.render(result))
+        return loaded
 
     def parts(self, result: AuditResult) -> tuple[JsonObject, JsonObject]:
-        """The keys before the endpoints, and those after them."""
-        head = {
+        """The keys before the endpoints, and those after them (the history line's fields)."""
+        document = self._document(result)
+        keys = list(document)
+        cut = keys.index("endpoints")
+        return ({k: document[k] for k in keys[:cut]}, {k: document[k] for k in keys[cut + 1:]})
+
+    def _document(self, result: AuditResult) -> JsonObject:
+        return {
             "schema": SCHEMA,
             "tool": {"name": "auditor", "version": self.options.tool_version},
             "generated_at": generated_at(self.options),
             "verdict": result.verdict.value,
             "exit_status": result.exit_status,
             "complete": result.complete,
-            "captures": [_capture(c) for c in result.captures],
+            "captures": [_section(s) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-        }
-        tail = {
+            "endpoints": _Rows(
+                endpoint_json(f, result.policy) for f in sorted_findings(result.findings)
+            ),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],
             "strict_failures": [clean(s) for s in result.strict_failures],
         }
-        return head, tail
 
     def render(self, result: AuditResult) -> str:
         buffer = StringIO()
@@ -181,20 +249,42 @@ class JsonFormat(ReportFormat):
         ensure_ascii=False keeps names such as "Zürich" readable; clean() has already removed
         every character that could act on a terminal (and JSON escapes line breaks).
         """
-        head, tail = self.parts(result)
-        body = json.dumps(head, indent=2, ensure_ascii=False)[:-2]  # open: without "\n}"
-        stream.write(body + ",\n")
-        findings = sorted_findings(result.findings)
-        if not findings:
-            stream.write('  "endpoints": [],\n')
-        else:
-            stream.write('  "endpoints": [\n')
-            last = len(findings) - 1
-            for index, finding in enumerate(findings):
-                line = _ONE_LINE(endpoint_json(finding))
-                stream.write(f"    {line},\n" if index < last else f"    {line}\n")
-            stream.write("  ],\n")
-        stream.write(json.dumps(tail, indent=2, ensure_ascii=False)[2:] + "\n")
+        _write(stream, self._document(result), 0)
+        stream.write("\n")
+
+
+def _streams(value: object) -> bool:
+    if isinstance(value, _Rows):
+        return True
+    if isinstance(value, dict):
+        return any(_streams(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_streams(v) for v in value)
+    return False
+
+
+def _write(stream: TextIO, value: object, depth: int) -> None:
+    """``value`` as json.dumps(indent=2) at this depth would write it, rows streamed."""
+    pad = "  " * depth
+    if isinstance(value, _Rows):
+        opened = False
+        for row in value.rows:
+            stream.write(f"{',' if opened else '['}\n{pad}  {_ONE_LINE(row)}")
+            opened = True
+        stream.write(f"\n{pad}]" if opened else "[]")
+    elif isinstance(value, dict) and value and _streams(value):
+        for index, (key, item) in enumerate(value.items()):
+            stream.write(f"{',' if index else '{'}\n{pad}  {json.dumps(key)}: ")
+            _write(stream, item, depth + 1)
+        stream.write(f"\n{pad}}}")
+    elif isinstance(value, list) and value and _streams(value):
+        for index, item in enumerate(value):
+            stream.write(f"{',' if index else '['}\n{pad}  ")
+            _write(stream, item, depth + 1)
+        stream.write(f"\n{pad}]")
+    else:
+        # JSON escapes every line break inside strings: each "\n" here is between values.
+        stream.write(json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad))
 
 
 _ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode

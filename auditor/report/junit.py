@@ -1,33 +1,51 @@
-"""The JUnit XML report for CI systems: one test case per endpoint, a failure per violation."""
+"""The JUnit XML report for CI systems: a test case per endpoint and per capture, a failure per
+violation and per capture that failed. Test names are stable: an endpoint's is its address and
+a capture's its file name, never a country, a count or a date, so a database update or another
+day does not turn one test into another in a CI's history."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import PurePath
 
-from auditor.model import AuditResult, Finding, Verdict
+from auditor.model import AuditResult, Finding, OverallVerdict, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import ReportFormat
-from auditor.report.view import generated_at, place_label, roles_label, sorted_findings
+from auditor.report.sections import CaptureSection, capture_sections
+from auditor.report.view import (
+    generated_at,
+    place_label,
+    reason_label,
+    roles_label,
+    sighting_label,
+    sorted_findings,
+    summary_label,
+    verdict_word,
+)
 
 SUITE = "jurisdiction audit"
+STRICT_CASE = "strict checks"
 
 
-def _case(parent: ET.Element, finding: Finding) -> None:
+def _case(parent: ET.Element, classname: str, name: str) -> ET.Element:
+    return ET.SubElement(parent, "testcase", classname=classname, name=name, time="0")
+
+
+def _endpoint_case(parent: ET.Element, finding: Finding) -> None:
     endpoint, judgement = finding.endpoint, finding.judgement
+    case = _case(parent, "auditor.endpoint", clean(endpoint.ip))
+    reason = reason_label(finding)
     where = place_label(finding.location) or "unknown location"
-    where = where if where.startswith("(") else f"({where})"
-    case = ET.SubElement(
-        parent,
-        "testcase",
-        classname="auditor.endpoint",
-        name=f"{clean(endpoint.ip)} {where}",
-        time="0",
-    )
-    reason = clean(judgement.reason)
-    details = f"{reason}\nports: {', '.join(clean(p) for p in endpoint.ports)}"
-    if endpoint.roles:
-        details += f"\nroles: {clean(roles_label(endpoint))}"
-    if judgement.verdict is Verdict.VIOLATION:
+    details = "\n".join([
+        reason,
+        f"location: {where}",
+        f"ports: {', '.join(clean(p) for p in endpoint.ports)}",
+        *(f"seen in {clean(s.capture)}: frame {s.first_frame}" for s in endpoint.seen_in()),
+        *([f"roles: {clean(roles_label(endpoint))}"] if endpoint.roles else []),
+    ])
+    if judgement.verdict is Verdict.VIOLATION and finding.accepted:
+        ET.SubElement(case, "skipped", message=reason)
+    elif judgement.verdict is Verdict.VIOLATION:
         ET.SubElement(case, "failure", message=reason, type="violation").text = details
     elif judgement.verdict in (Verdict.UNKNOWN, Verdict.LOCAL):
         # Not judged as outside the policy, and not proven inside it either.
@@ -35,33 +53,50 @@ def _case(parent: ET.Element, finding: Finding) -> None:
     ET.SubElement(case, "system-out").text = details
 
 
-def _capture_cases(parent: ET.Element, result: AuditResult) -> int:
-    """A case per capture (an error when it was read incompletely) and per strict failure."""
-    errors = 0
-    for capture in result.captures:
-        case = ET.SubElement(
-            parent, "testcase", classname="auditor.capture", name=clean(capture.path), time="0"
-        )
-        if not capture.complete:
-            errors += 1
-            message = "; ".join(clean(w) for w in capture.warnings) or "capture read incompletely"
-            ET.SubElement(case, "error", message=message, type="incomplete")
+def _capture_case(parent: ET.Element, section: CaptureSection) -> tuple[int, int]:
+    """The capture judged on its own: a failure when it shows a violation, an error when it
+    could not be audited whole or shows an endpoint left unjudged; (failures, errors) added."""
+    capture, own = section.capture, section.result
+    case = _case(parent, "auditor.capture", clean(PurePath(capture.path).name))
+    found = [sighting_label(f) for f in sorted_findings(own.findings)
+             if f.judgement.verdict in (Verdict.VIOLATION, Verdict.UNKNOWN)]
+    details = "\n".join([clean(capture.path), f"{verdict_word(own)}: {summary_label(own)}",
+                         *found, *(f"warning: {clean(w)}" for w in capture.warnings)])
+    counts = (0, 0)
+    if own.verdict is OverallVerdict.FAIL:
+        ET.SubElement(case, "failure", message=f"{verdict_word(own)}: {summary_label(own)}",
+                      type="violation").text = details
+        counts = (1, 0)
+    elif own.verdict is OverallVerdict.INCOMPLETE:
+        # Fail closed: a capture with an endpoint nobody could judge did not pass.
+        message = "; ".join(clean(w) for w in capture.warnings) or (
+            f"{verdict_word(own)}: {summary_label(own)}")
+        ET.SubElement(case, "error", message=message, type="incomplete")
+        counts = (0, 1)
+    ET.SubElement(case, "system-out").text = details
+    return counts
+
+
+def _unreadable_cases(parent: ET.Element, result: AuditResult) -> int:
     for error in result.errors:
-        errors += 1
-        case = ET.SubElement(
-            parent, "testcase", classname="auditor.capture", name=clean(error), time="0"
-        )
+        # The message starts with the path; the name is the file's, as for a capture read.
+        path = error.split(": ", 1)[0]
+        case = _case(parent, "auditor.capture", clean(PurePath(path).name))
         ET.SubElement(case, "error", message=clean(error), type="unreadable")
-    return errors
+    return len(result.errors)
 
 
-def _strict_cases(parent: ET.Element, result: AuditResult) -> int:
-    for failure in result.strict_failures:
-        case = ET.SubElement(
-            parent, "testcase", classname="auditor.strict", name=clean(failure), time="0"
-        )
-        ET.SubElement(case, "failure", message=clean(failure), type="strict")
-    return len(result.strict_failures)
+def _strict_case(parent: ET.Element, result: AuditResult) -> int:
+    """One case for every --strict check, so its name never carries an age or a path."""
+    if not result.policy.strict:
+        return 0
+    case = _case(parent, "auditor.strict", STRICT_CASE)
+    if not result.strict_failures:
+        return 0
+    text = "\n".join(clean(f) for f in result.strict_failures)
+    ET.SubElement(case, "failure", message=clean(result.strict_failures[0]),
+                  type="strict").text = text
+    return 1
 
 
 def build(result: AuditResult, timestamp: str) -> ET.Element:
@@ -75,11 +110,15 @@ def build(result: AuditResult, timestamp: str) -> ET.Element:
         ET.SubElement(properties, "property", name=name, value=value)
     findings = sorted_findings(result.findings)
     for finding in findings:
-        _case(suite, finding)
-    errors = _capture_cases(suite, result)
-    failures = result.summary.violations + _strict_cases(suite, result)
+        _endpoint_case(suite, finding)
+    failures, errors = result.summary.violations, 0
+    for section in capture_sections(result):
+        failed, erred = _capture_case(suite, section)
+        failures, errors = failures + failed, errors + erred
+    errors += _unreadable_cases(suite, result)
+    failures += _strict_case(suite, result)
     skipped = result.summary.unknown + result.summary.local
-    tests = len(findings) + len(result.captures) + len(result.errors) + len(result.strict_failures)
+    tests = len(suite.findall("testcase"))
     counts = {"tests": tests, "failures": failures, "errors": errors, "skipped": skipped}
     for element in (root, suite):
         for key, count in counts.items():

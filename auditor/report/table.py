@@ -26,6 +26,7 @@ from auditor.report.view import (
     VERDICT_STYLES,
     attention,
     capture_label,
+    capture_lines,
     database_label,
     flags_of,
     listed_findings,
@@ -34,6 +35,7 @@ from auditor.report.view import (
     platform_label,
     plural,
     policy_label,
+    reason_label,
     registered_label,
     summary_label,
     verdict_word,
@@ -245,10 +247,13 @@ def _section(title: str, lines: list[Text]) -> list[Text]:
 
 def _capture_lines(result: AuditResult) -> list[Text]:
     lines = []
-    for capture in result.captures:
-        style = "" if capture.complete else "yellow"
-        lines.append(Text(capture_label(capture), style=style))
-        lines.extend(Text(f"  warning: {clean(w)}", style="yellow") for w in capture.warnings)
+    for entry in capture_lines(result):
+        style = "" if entry.capture.complete else "yellow"
+        lines.append(Text(capture_label(entry.capture), style=style))
+        if entry.summary:
+            lines.append(Text.assemble("  ", (entry.summary, OVERALL_STYLES[entry.verdict])))
+        lines.extend(Text(f"  {line}") for line in entry.endpoints)
+        lines.extend(Text(f"  {w}", style="yellow") for w in entry.warnings)
     lines.extend(Text(f"error: {clean(e)}", style="red") for e in result.errors)
     return lines
 
@@ -258,7 +263,7 @@ def _reason_lines(result: AuditResult) -> list[Text]:
         Text.assemble(
             (f"{clean(f.endpoint.ip)} ", "bold"),
             (f.judgement.verdict.value, VERDICT_STYLES[f.judgement.verdict]),
-            f": {clean(f.judgement.reason)}",
+            f": {reason_label(f)}",
         )
         for f in attention(result)
     ]

@@ -13,6 +13,7 @@ from auditor.report.view import (
     NAME_LIMIT,
     attention,
     capture_label,
+    capture_lines,
     database_label,
     flags_of,
     listed_findings,
@@ -20,6 +21,7 @@ from auditor.report.view import (
     place_label,
     platform_label,
     policy_label,
+    reason_label,
     registered_label,
     summary_label,
     verdict_word,
@@ -87,9 +89,10 @@ def _section(title: str, lines: Sequence[str]) -> list[str]:
 
 def _captures(result: AuditResult) -> list[str]:
     lines = []
-    for capture in result.captures:
-        lines.append(capture_label(capture))
-        lines.extend(f"  warning: {clean(w)}" for w in capture.warnings)
+    for entry in capture_lines(result):
+        lines.append(capture_label(entry.capture))
+        lines.extend(f"  {line}" for line in (entry.summary, *entry.endpoints) if line)
+        lines.extend(f"  {w}" for w in entry.warnings)
     lines.extend(f"error: {clean(e)}" for e in result.errors)
     return lines
 
@@ -98,7 +101,7 @@ def text_lines(result: AuditResult) -> list[str]:
     findings, more = listed_findings(result)
     rows = [_cells(f) for f in findings]
     why = [
-        f"{clean(f.endpoint.ip)} {f.judgement.verdict.value}: {clean(f.judgement.reason)}"
+        f"{clean(f.endpoint.ip)} {f.judgement.verdict.value}: {reason_label(f)}"
         for f in attention(result)
     ]
     return [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from auditor.countries import country_name
 from auditor.model import (
+    AcceptedBy,
     AuditResult,
     CaptureSummary,
     DatabaseInfo,
@@ -209,3 +211,66 @@ def attention(result: AuditResult) -> list[Finding]:
     """Findings whose reason a reader needs: violations and unknowns, in report order."""
     wanted = (Verdict.VIOLATION, Verdict.UNKNOWN)
     return [f for f in sorted_findings(result.findings) if f.judgement.verdict in wanted]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureLines:
+    """A capture's part of the table or text report: its line, its own verdict and the
+    endpoints that need a reader, each with where to look in that capture."""
+
+    capture: CaptureSummary
+    verdict: OverallVerdict
+    summary: str
+    endpoints: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def capture_lines(result: AuditResult) -> list[CaptureLines]:
+    """One entry per capture: with several captures each has its verdict and the violations
+    and unknowns seen in it (first frame and times there); one capture is the whole report."""
+    from auditor.report.sections import capture_sections
+
+    batch = len(result.captures) > 1
+    entries = []
+    for section in capture_sections(result):
+        own = section.result
+        entries.append(CaptureLines(
+            capture=section.capture,
+            verdict=own.verdict,
+            summary=f"{verdict_word(own)}: {summary_label(own)}" if batch else "",
+            endpoints=tuple(sighting_label(f) for f in attention(own)) if batch else (),
+            warnings=tuple(f"warning: {clean(w)}" for w in section.capture.warnings),
+        ))
+    return entries
+
+
+def sighting_label(finding: Finding) -> str:
+    """'203.0.113.50 violation (CN China): frame 42, 2026-01-01T00:00:00Z to ...Z, 100 packets'."""
+    endpoint = finding.endpoint
+    where = place_label(finding.location)
+    line = f"{clean(endpoint.ip)} {finding.judgement.verdict.value}"
+    line += f" ({where})" if where and not where.startswith("(") else ""
+    frame = f"frame {endpoint.first_frame}, " if endpoint.first_frame else ""
+    first, last = iso_time(endpoint.first_seen), iso_time(endpoint.last_seen)
+    return f"{line}: {frame}{first} to {last}, {plural(endpoint.packets, 'packet')}"
+
+
+def acceptance_label(finding: Finding) -> str:
+    """Why a violation does not fail the run (or no longer is accepted), in words; cleaned."""
+    acceptance = finding.acceptance
+    if acceptance is None:
+        return ""
+    if acceptance.by is AcceptedBy.BASELINE:
+        return f"accepted: already in the baseline {clean(acceptance.rule)}"
+    said = f"exception {clean(acceptance.rule)}"
+    why = clean(acceptance.justification, NAME_LIMIT * 2)
+    if acceptance.expired:
+        return f"{said} expired on {acceptance.expires}: no longer applies ({why})"
+    return f"accepted by {said} until {acceptance.expires} ({why})"
+
+
+def reason_label(finding: Finding) -> str:
+    """The rule that decided, and any exception or baseline that accepts the finding."""
+    reason = clean(finding.judgement.reason)
+    accepted = acceptance_label(finding)
+    return f"{reason}; {accepted}" if accepted else reason

@@ -106,6 +106,11 @@ def _beside(folder: str, name: str, match: re.Match[str] | None, kind: str) -> s
     return candidate if os.path.isfile(candidate) else None
 
 
+def is_log_folder(names: list[str]) -> bool:
+    """Whether a folder holding these file names is a Zeek log folder (it has a conn log)."""
+    return any((m := _LOG_NAME.match(name)) is not None and m[1] == "conn" for name in names)
+
+
 def _folder_logs(path: str) -> list[_Group]:
     try:
         names = sorted(os.listdir(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from auditor.geo.bundled import COUNTRY_TYPE
+from auditor.geo.bundled import ASN_TYPE, COUNTRY_TYPE
 from auditor.geo.dbinfo import (
     DEFAULT_MAX_AGE_DAYS,
     build_date,
@@ -36,21 +36,26 @@ def test_default_max_age_is_45_days() -> None:
     assert is_stale(_info(), BUILT + 45 * DAY + 1)
 
 
-def test_warnings_name_each_stale_database() -> None:
+def test_one_warning_names_every_stale_database() -> None:
     fresh, old = _info("/db/fresh.mmdb", BUILT + 40 * DAY), _info("/db/old.mmdb")
-    warnings = staleness_warnings([fresh, old], BUILT + 60 * DAY)
+    older = _info("/db/older.mmdb", BUILT - 10 * DAY)
+    warnings = staleness_warnings([fresh, old, older], BUILT + 60 * DAY)
     assert warnings == [
-        "/db/old.mmdb: database built 2026-06-17 is 60 days old (over 45); "
-        "its locations may be out of date"
+        "stale geolocation data (over 45 days old): /db/old.mmdb built 2026-06-17, 60 days "
+        "ago; /db/older.mmdb built 2026-06-07, 70 days ago"
     ]
     assert staleness_warnings([fresh, old], BUILT + 60 * DAY, max_age_days=90) == []
 
 
-def test_stale_bundled_data_says_how_to_get_fresher() -> None:
-    bundled = DatabaseInfo(path="/x/auditor-country.mmdb", database_type=COUNTRY_TYPE,
+def test_stale_bundled_data_is_named_once_with_how_to_get_fresher() -> None:
+    country = DatabaseInfo(path="/x/auditor-country.mmdb", database_type=COUNTRY_TYPE,
                            build_epoch=BUILT)
-    (warning,) = staleness_warnings([bundled], BUILT + 60 * DAY)
-    assert "audit db update" in warning
+    asn = DatabaseInfo(path="/x/auditor-asn.mmdb", database_type=ASN_TYPE, build_epoch=BUILT)
+    (warning,) = staleness_warnings([country, asn], BUILT + 165 * DAY)
+    assert "the bundled data (auditor-country.mmdb, auditor-asn.mmdb) built 2026-06-17, " \
+        "165 days ago" in warning
+    assert warning.count("165 days") == 1
+    assert "'audit db update'" in warning
     assert "audit db update" not in staleness_warnings([_info()], BUILT + 60 * DAY)[0]
 
 

@@ -105,3 +105,26 @@ def test_the_service_runs_a_valid_audit(tmp_path: Path) -> None:
     args = build_parser().parse_intermixed_args(audit_arguments(command, tmp_path))
     assert args.history == "/var/lib/auditor/auditor.db"
     assert args.policy == "/etc/auditor/policy.toml"
+
+
+def test_the_ci_job_is_valid_yaml_that_uploads_the_sarif_it_writes() -> None:
+    import shlex
+
+    import yaml
+
+    (block,) = fenced("yaml")
+    workflow = yaml.safe_load(block)
+    assert workflow["permissions"]["security-events"] == "write"
+    assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as true
+    (job,) = workflow["jobs"].values()
+    steps = job["steps"]
+    (audit_step,) = [s for s in steps if str(s.get("run", "")).startswith("audit ")]
+    argv = shlex.split(audit_step["run"])[1:]
+    args = build_parser().parse_intermixed_args(argv)
+    assert args.format == "sarif"
+    assert args.sarif_root == "."
+    (upload,) = [s for s in steps if str(s.get("uses", "")).startswith(
+        "github/codeql-action/upload-sarif@")]
+    assert upload["with"]["sarif_file"] == args.output
+    assert upload["if"] == "always()"  # exit 1 must not skip the upload
+    assert steps.index(upload) > steps.index(audit_step)

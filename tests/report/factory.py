@@ -21,6 +21,7 @@ from auditor.model import (
     RoleClaim,
     ServerEndpoint,
     ServerReason,
+    Sighting,
     Verdict,
 )
 from auditor.policy import judge, parse_policy
@@ -47,6 +48,7 @@ def endpoint(ip: str, **kwargs: object) -> ServerEndpoint:
         "last_seen": T0 + 60,
         "first_frame": 1,
         "reason": ServerReason.SYN,
+        "captures": ("meeting.pcapng",),
     }
     values.update(kwargs)
     return ServerEndpoint(**values)  # type: ignore[arg-type]
@@ -184,3 +186,39 @@ def with_org(org: str) -> AuditResult:
 
 def judgement(verdict: Verdict, reason: str) -> Judgement:
     return Judgement(verdict, reason)
+
+
+MONDAY, TUESDAY = "captures/monday.pcapng", "captures/tuesday.pcapng"
+
+
+def batch_result(**kwargs: object) -> AuditResult:
+    """Two captures: the relay in China only on Monday, Zoom on both days (each day's own
+    counts, frames and times), an unplaced address only on Tuesday."""
+    pol = policy()
+    both = (
+        Sighting(MONDAY, 60, 500_000, 1, T0, T0 + 60, 12),
+        Sighting(TUESDAY, 40, 400_000, 1, T0 + 86_400, T0 + 86_460, 3),
+    )
+    zoom = endpoint("198.51.100.7", hostnames=("zoom.us",), platform="Zoom", bytes=900_000,
+                    flows=2, first_frame=12, last_seen=T0 + 86_460, captures=(MONDAY, TUESDAY),
+                    sightings=both)
+    relay = endpoint("203.0.113.50", ports=("8801/udp",), protocols=("udp",), first_frame=42,
+                     captures=(MONDAY,))
+    unplaced = endpoint("192.0.2.77", packets=10, bytes=1_500, first_seen=T0 + 86_400,
+                        last_seen=T0 + 86_410, first_frame=9, captures=(TUESDAY,))
+    findings = (
+        finding(zoom, Location("198.51.100.7", country="US", registered_country="US",
+                               asn=30103, org="Zoom Video Communications, Inc."), pol),
+        finding(relay, Location("203.0.113.50", country="CN", registered_country="CN",
+                                asn=4134, org="CHINANET-BACKBONE"), pol),
+        finding(unplaced, Location("192.0.2.77"), pol),
+    )
+    values: dict[str, object] = {
+        "captures": (capture(MONDAY), capture(TUESDAY, first_seen=T0 + 86_400,
+                                             last_seen=T0 + 86_520)),
+        "databases": (database(),),
+        "policy": pol,
+        "findings": findings,
+    }
+    values.update(kwargs)
+    return AuditResult(**values)  # type: ignore[arg-type]

@@ -16,7 +16,15 @@ from auditor.report import OutputFormat, get_format, print_table
 from auditor.report.csv_format import HEADER
 from auditor.report.json_format import SCHEMA
 from auditor.report.sarif import artifact_uri
-from tests.report.factory import FIXED, PLAIN, capture, policy, sample_findings, sample_result
+from tests.report.factory import (
+    FIXED,
+    PLAIN,
+    batch_result,
+    capture,
+    policy,
+    sample_findings,
+    sample_result,
+)
 
 MINIMUM_ENDPOINT = {
     "ip",
@@ -84,6 +92,7 @@ def test_json_minimum_schema() -> None:
         "local": 1,
         "packets": 223,
         "bytes": 973_020,
+        "accepted": 0,
     }
 
 
@@ -127,7 +136,7 @@ def test_junit_counts() -> None:
     root = ET.fromstring(get_format("junit", FIXED).render(sample_result()))  # noqa: S314
     suite = root.find("testsuite")
     assert suite is not None
-    assert suite.get("failures") == "1"
+    assert suite.get("failures") == "2"  # the endpoint in China, and the capture showing it
     assert suite.get("skipped") == "2"
     assert suite.get("errors") == "0"
     assert suite.get("tests") == str(len(suite.findall("testcase")))
@@ -137,11 +146,47 @@ def test_junit_counts() -> None:
 
 
 def test_junit_incomplete_capture_is_an_error() -> None:
-    result = sample_result(captures=(capture(complete=False, warnings=("cut at 99",)),))
+    allowed = tuple(f for f in sample_result().findings if f.judgement.verdict.value != "violation")
+    result = sample_result(captures=(capture(complete=False, warnings=("cut at 99",)),),
+                           findings=allowed)
     root = ET.fromstring(get_format("junit", FIXED).render(result))  # noqa: S314
     error = root.find("testsuite/testcase/error")
     assert error is not None
     assert error.get("message") == "cut at 99"
+
+
+def _junit_cases(result: AuditResult) -> dict[tuple[str, str], str]:
+    """(classname, name) -> what the case says, as a CI's parser (junitparser) reads it."""
+    from junitparser import JUnitXml
+
+    xml = JUnitXml.fromstring(get_format("junit", FIXED).render(result))
+    cases = {}
+    for suite in xml:
+        for case in suite:
+            outcome = ",".join(type(r).__name__ for r in case.result) or "passed"
+            cases[(case.classname, case.name)] = outcome
+    return cases
+
+
+def test_junit_names_do_not_change_with_the_database_or_the_day() -> None:
+    strict = policy(strict=True)
+    today = sample_result(policy=strict, strict_failures=(
+        "/usr/share/GeoIP/GeoLite2-City.mmdb: database built 2025-06-17 is 165 days old",))
+    moved = tuple(
+        replace(f, location=replace(f.location, country="DE", city="Frankfurt"))
+        for f in today.findings
+    )
+    tomorrow = replace(today, findings=moved, strict_failures=(
+        "/usr/share/GeoIP/GeoLite2-City.mmdb: database built 2025-06-17 is 166 days old",))
+    assert set(_junit_cases(today)) == set(_junit_cases(tomorrow))
+    assert _junit_cases(today)[("auditor.strict", "strict checks")] == "Failure"
+    assert _junit_cases(today)[("auditor.endpoint", "203.0.113.50")] == "Failure"
+
+
+def test_junit_has_a_case_per_capture_with_its_own_verdict() -> None:
+    cases = _junit_cases(batch_result())
+    assert cases[("auditor.capture", "monday.pcapng")] == "Failure"  # the relay in China
+    assert cases[("auditor.capture", "tuesday.pcapng")] == "Error"  # an unknown: not a pass
 
 
 def _sarif(result: AuditResult | None = None) -> dict[str, object]:

@@ -83,7 +83,27 @@ def test_every_format_is_covered() -> None:
     assert {f.value for f in OutputFormat} <= COVERED
 
 
-COVERED = {"table", "text", "json", "csv", "junit", "sarif", "html"}
+COVERED = {"table", "text", "json", "csv", "junit", "sarif", "html", "markdown"}
+
+
+def _markdown_html(value: str) -> str:
+    """The Markdown report as a ticket system shows it: rendered by markdown-it (CommonMark
+    with tables, the parser rich itself uses)."""
+    from markdown_it import MarkdownIt
+
+    rendered: str = MarkdownIt("commonmark").enable("table").render(
+        _render("markdown", _hostile_everywhere(value)))
+    return rendered
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=IDS)
+def test_markdown_cannot_add_markup_links_or_table_cells(value: str) -> None:
+    benign, hostile = _Tags(), _Tags()
+    benign.feed(_markdown_html(BENIGN))
+    hostile.feed(_markdown_html(value))
+    # The same elements as with a benign name: no link, image, raw HTML or extra cell.
+    assert [tag for tag, _ in hostile.tags] == [tag for tag, _ in benign.tags]
+    assert not UNSAFE.search(_render("markdown", _hostile_everywhere(value)).replace("\n", ""))
 
 
 def test_sample_renders_in_every_format() -> None:
@@ -148,6 +168,7 @@ ALLOWED_TAGS = {
     "body",
     "h1",
     "h2",
+    "h3",
     "p",
     "span",
     "table",

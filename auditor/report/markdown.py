@@ -1,0 +1,112 @@
+"""The Markdown report, for a compliance ticket: the verdict, each capture's verdict, every
+finding that needs a reader (with the captures and frames that show it), what is accepted and
+why, the databases and the policy. Every string from outside goes through markdown_text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from auditor.model import AuditResult, Finding, Verdict
+from auditor.report.escape import markdown_text
+from auditor.report.interface import ReportFormat
+from auditor.report.sections import capture_sections
+from auditor.report.view import (
+    acceptance_label,
+    attention,
+    build_date,
+    generated_at,
+    network_label,
+    place_label,
+    policy_label,
+    reason_label,
+    summary_label,
+    verdict_word,
+)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines.extend("| " + " | ".join(cell or "-" for cell in row) + " |" for row in rows)
+    return lines
+
+
+def _captures(result: AuditResult) -> list[str]:
+    rows = [
+        (markdown_text(s.capture.path), f"**{verdict_word(s.result)}**",
+         markdown_text(summary_label(s.result)),
+         "complete" if s.capture.complete else "INCOMPLETE")
+        for s in capture_sections(result)
+    ]
+    lines = ["## Captures", "", *_table(("capture", "verdict", "endpoints", "read"), rows)]
+    lines.extend(f"- error: {markdown_text(e)}" for e in result.errors)
+    return [*lines, ""]
+
+
+def _seen(finding: Finding) -> str:
+    return "<br>".join(
+        markdown_text(f"{s.capture} (frame {s.first_frame})" if s.first_frame else s.capture)
+        for s in finding.endpoint.seen_in()
+    )
+
+
+def _findings(result: AuditResult) -> list[str]:
+    needing = [f for f in attention(result) if not f.accepted]
+    if not needing:
+        return ["## Findings", "", "None: every endpoint was located, judged and allowed "
+                "(or is accepted below).", ""]
+    rows = [
+        (markdown_text(f.endpoint.ip), f.judgement.verdict.value,
+         (s.value if (s := f.severity(result.policy)) else ""),
+         markdown_text(place_label(f.location)), markdown_text(network_label(f.location)),
+         markdown_text(f.endpoint.platform or ""), _seen(f), markdown_text(reason_label(f)))
+        for f in needing
+    ]
+    headers = ("endpoint", "verdict", "severity", "place", "network", "platform",
+               "seen in (first frame)", "reason")
+    return ["## Findings", "", *_table(headers, rows), ""]
+
+
+def _accepted(result: AuditResult) -> list[str]:
+    accepted = [f for f in result.findings
+                if f.accepted and f.judgement.verdict is Verdict.VIOLATION]
+    if not accepted:
+        return []
+    rows = [(markdown_text(f.endpoint.ip), markdown_text(place_label(f.location)), _seen(f),
+             markdown_text(acceptance_label(f))) for f in accepted]
+    return ["## Accepted", "", *_table(("endpoint", "place", "seen in", "why"), rows), ""]
+
+
+def markdown_lines(result: AuditResult, when: str, version: str) -> list[str]:
+    s = result.summary
+    return [
+        f"# Jurisdiction audit: **{verdict_word(result)}**",
+        "",
+        f"{markdown_text(summary_label(result))}; {s.accepted} accepted.",
+        "",
+        f"Policy: {markdown_text(policy_label(result.policy))}; fails on "
+        f"{result.policy.fail_on.value} and worse.",
+        "",
+        *_captures(result),
+        *_findings(result),
+        *_accepted(result),
+        "## Databases",
+        "",
+        *(f"- {markdown_text(d.path)} ({markdown_text(d.database_type)}, built "
+          f"{build_date(d.build_epoch)})" for d in result.databases),
+        "",
+        *(["## Warnings", "", *(f"- {markdown_text(w)}" for w in
+                                (*result.strict_failures, *result.warnings)), ""]
+          if result.warnings or result.strict_failures else []),
+        f"_Generated {markdown_text(when)} by auditor {markdown_text(version)}._",
+    ]
+
+
+class MarkdownFormat(ReportFormat):
+    """Markdown for a ticket or a pull-request comment."""
+
+    name = "markdown"
+    suffixes = (".md", ".markdown")
+
+    def render(self, result: AuditResult) -> str:
+        lines = markdown_lines(result, generated_at(self.options), self.options.tool_version)
+        return "\n".join(lines) + "\n"
