@@ -15,13 +15,11 @@ _MAGIC = frozenset("*?[")
 
 
 def expand_inputs(arguments: Iterable[str]) -> list[str]:
-    """Each argument as the inputs it names, in order, each input once: a folder is the
-    files directly in it (sorted, hidden ones left out) unless it is a Zeek log folder, which
-    is one input; a pattern that names no existing path is expanded, sorted."""
-    inputs: dict[str, None] = {}
-    for argument in arguments:
-        inputs.update(dict.fromkeys(_expand(argument)))
-    return list(inputs)
+    """Each argument as the inputs it names, in order (a file given twice is read twice, as
+    before): a folder is the files directly in it (sorted, hidden ones left out) unless it is
+    a Zeek log folder, which is one input; a pattern that names no existing path is expanded,
+    sorted."""
+    return [path for argument in arguments for path in _expand(argument)]
 
 
 def _expand(argument: str) -> list[str]:

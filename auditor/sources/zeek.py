@@ -107,8 +107,9 @@ def _beside(folder: str, name: str, match: re.Match[str] | None, kind: str) -> s
 
 
 def is_log_folder(names: list[str]) -> bool:
-    """Whether a folder holding these file names is a Zeek log folder (it has a conn log)."""
-    return any((m := _LOG_NAME.match(name)) is not None and m[1] == "conn" for name in names)
+    """Whether a folder holding these file names is a Zeek log folder (conn, ssl, dns or
+    tunnel logs): one input, whose reader says what is missing."""
+    return any(_LOG_NAME.match(name) is not None for name in names)
 
 
 def _folder_logs(path: str) -> list[_Group]:
