@@ -26,6 +26,7 @@ from auditor.model import (
     Role,
     ServerEndpoint,
     Vantage,
+    VantageSource,
     Verdict,
 )
 from auditor.policy import judge_findings
@@ -120,10 +121,14 @@ def _evidence(
 
 
 def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
+    """The capture host's own public address, else its address as STUN servers saw it."""
     from auditor.geo.vantage import inferred_vantage
 
-    public = [locator.locate(ip) for ip in sorted(trips.hosts)]
-    return inferred_vantage(trips.capture, [loc for loc in public if not loc.is_local])
+    public = [loc for loc in (locator.locate(ip) for ip in sorted(trips.hosts)) if not loc.is_local]
+    mapped = [locator.locate(ip) for ip in sorted(trips.mapped)]
+    return inferred_vantage(trips.capture, public) or inferred_vantage(
+        trips.capture, mapped, VantageSource.STUN_MAPPED
+    )
 
 
 def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:

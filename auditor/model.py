@@ -446,6 +446,7 @@ class VantageSource(StrEnum):
     GIVEN = "given"  # --vantage
     POLICY = "policy"  # the policy file's vantage
     HOST_ADDRESS = "host-address"  # the capture host's own public address, located
+    STUN_MAPPED = "stun-mapped"  # the host's address as STUN servers saw it (mapped), located
 
 
 class VantagePlace(StrEnum):

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from auditor.addresses import classify_address
 from auditor.geo.geometry import Point, distances_from
 from auditor.geo.hints import hint_source, hints_for
 from auditor.geo.physics import bound, refutes, set_aside_reason
@@ -41,6 +42,9 @@ class CaptureTrips:
     trips: Mapping[str, tuple[RoundTrip, ...]]  # server address -> its round trips
     hosts: frozenset[str]  # the capture's own host addresses
     names: Mapping[str, tuple[tuple[str, HintSource], ...]]  # server address -> names seen
+    # The host's public addresses as STUN servers saw them (mapped addresses in the answers the
+    # host received): where the capture point meets the Internet when it sits behind a NAT.
+    mapped: frozenset[str] = frozenset()
 
 
 def capture_trips(
@@ -49,8 +53,12 @@ def capture_trips(
     names: Iterable[NameSighting],
     hosts: frozenset[str],
     capture_start: float | None,
+    *,
+    mapped: Iterable[tuple[str, str]] = (),
 ) -> CaptureTrips:
-    """Round trips and names of one capture's servers, taken while its flows are at hand."""
+    """Round trips and names of one capture's servers, taken while its flows are at hand.
+    ``mapped``: (client, mapped address) pairs from STUN answers; only the host's own count (an
+    answer the host sends to an ICE peer carries the peer's address)."""
     by_address: dict[str, dict[str, HintSource]] = {}
     for sighting in names:
         seen = by_address.setdefault(sighting.address, {})
@@ -61,6 +69,11 @@ def capture_trips(
         round_trips(capture, flows, hosts, capture_start),
         hosts,
         {ip: tuple(seen.items()) for ip, seen in by_address.items()},
+        frozenset(
+            address
+            for client, address in mapped
+            if client in hosts and classify_address(address) is None
+        ),
     )
 
 

@@ -80,18 +80,23 @@ def country_vantage(code: str, source: VantageSource, label: str) -> Vantage | N
     )
 
 
-def inferred_vantage(capture: str, host_locations: list[Location]) -> Vantage | None:
-    """The capture host's own public address, located: its country, as a disk. The smallest
-    such disk when the host has several public addresses that the databases agree on."""
-    candidates = []
-    for location in host_locations:
-        countries = {a.country for a in location.answers if a.country}
-        if location.country and countries <= {location.country}:
-            label = f"{location.ip} ({location.country})"
-            found = country_vantage(location.country, VantageSource.HOST_ADDRESS, label)
-            if found is not None:
-                candidates.append(found)
-    if not candidates:
+def inferred_vantage(
+    capture: str,
+    locations: list[Location],
+    source: VantageSource = VantageSource.HOST_ADDRESS,
+) -> Vantage | None:
+    """The capture host's public addresses (its own, or as STUN servers saw it), located: their
+    country, as a disk. None unless every address is placed, by databases that agree, in one
+    country: a host seen from two countries (a VPN, a tunnel) has no one vantage."""
+    countries = set()
+    for location in locations:
+        answered = {a.country for a in location.answers if a.country}
+        if not location.country or not answered <= {location.country}:
+            return None
+        countries.add(location.country)
+    if len(countries) != 1:
         return None
-    best = min(candidates, key=lambda v: v.radius_km)
-    return dataclasses.replace(best, capture=capture)
+    (country,) = countries
+    label = f"{', '.join(sorted(loc.ip for loc in locations))} ({country})"
+    found = country_vantage(country, source, label)
+    return None if found is None else dataclasses.replace(found, capture=capture)
