@@ -32,6 +32,7 @@ from auditor.model import (
 from auditor.policy import judge_findings
 from auditor.policy.exceptions import Baseline, accept, acceptance_warnings
 from auditor.roles import endpoint_roles
+from auditor.signalled import signalled_endpoints
 from auditor.sources import read_source
 
 if TYPE_CHECKING:  # the evidence stage and Dask are imported when used: start-up time
@@ -190,10 +191,11 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
     from auditor.geo.evidence import capture_trips
 
     summary = capture.summary
-    endpoints = server_endpoints(
-        capture.flows, capture.names, capture=summary.path, own_hosts=capture.own_hosts
-    )
     hosts = capture.own_hosts or capture_hosts(capture.flows)
+    endpoints = merge_endpoints([
+        server_endpoints(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
+        signalled_endpoints(capture.signalled, hosts, summary.path, summary.first_seen or 0.0),
+    ])  # fmt: skip
     trips = capture_trips(summary.path, capture.flows, capture.names, hosts, summary.first_seen)
     return CaptureOutcome(summary, endpoints, None, trips)
 

@@ -43,6 +43,7 @@ _REASON_STRENGTH = {
     ServerReason.PORT: 2,
     ServerReason.NOT_CAPTURE_HOST: 1,
     ServerReason.LOWER_PORT: 0,
+    ServerReason.SIGNALLED: -1,  # named in STUN/TURN only: any packet says more
 }
 
 
@@ -339,7 +340,8 @@ def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> tuple[ServerE
 
 
 def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
-    first = left if left.first_seen <= right.first_seen else right
+    # An endpoint STUN/TURN only named has no frame: the one with packets says when it began.
+    first = min(left, right, key=lambda e: (e.flows == 0, e.first_seen))
     stronger = max(left.reason, right.reason, key=_REASON_STRENGTH.__getitem__)
     return ServerEndpoint(
         ip=left.ip,

@@ -33,6 +33,11 @@ def http_host(payload: bytes) -> str | None:
     return _name(found.group(1).strip().decode("ascii", "replace").lower())
 
 
+def is_host_name(value: str) -> bool:
+    """Whether a text from a capture is a DNS host name (not an address, no odd characters)."""
+    return _name(value.lower()) == value.lower().rstrip(".")
+
+
 def _name(value: str) -> str | None:
     if value.startswith("["):  # [v6]:port: an address, no name
         return None

@@ -97,6 +97,10 @@ class Flow:
     # b's own delay: never less than the true round trip. None when the flow shows no such pair.
     answer_delay: float | None = None
     payloads: PayloadKind = NO_PAYLOAD  # what the payloads looked at were
+    # STUN transactions: the shortest request-to-answer delay from a to b, and how many were
+    # matched (b answered a's request with the same transaction ID). None/0: none seen.
+    stun_delay: float | None = None
+    stun_samples: int = 0
 
     @property
     def packets(self) -> int:
@@ -174,6 +178,27 @@ class CaptureResult:
     # Addresses the source itself says are the capture's own host (the browser of a WebRTC
     # dump); empty: the endpoint stage works them out from the flows.
     own_hosts: frozenset[str] = frozenset()
+    # Addresses STUN/TURN messages named (relayed, reflexive, peers), deduplicated, in order.
+    signalled: tuple[SignalledAddress, ...] = ()
+
+
+class SignalledKind(StrEnum):
+    """Which address a STUN/TURN message carried."""
+
+    RELAYED = "relayed"  # XOR-RELAYED-ADDRESS: the address a TURN server allocated
+    MAPPED = "mapped"  # (XOR-)MAPPED-ADDRESS: where the server saw the client come from
+    PEER = "peer"  # XOR-PEER-ADDRESS: a peer the relay was asked to forward to
+
+
+@dataclass(frozen=True, slots=True)
+class SignalledAddress:
+    """An address named in a STUN/TURN message between a client and a server."""
+
+    server: str  # the STUN/TURN server (or ICE peer) that sent or received the message
+    client: str  # the other side: for MAPPED, the address that was seen as ``address``
+    kind: SignalledKind
+    address: str
+    port: int
 
 
 class ServerReason(StrEnum):
@@ -428,6 +453,7 @@ class RoundTripKind(StrEnum):
     TCP_HANDSHAKE = "tcp-handshake"  # the client's bare SYN to the server's SYN/ACK
     DNS = "dns"  # a query to the first answer from port 53
     QUIC = "quic"  # a packet to UDP port 443 to the server's first packet
+    STUN = "stun"  # a STUN request to its answer (the same transaction ID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,9 @@ def endpoint_roles(
     """
     claims: dict[Role, str] = {}
     for kind, role, words in _EVIDENCE:
-        if payloads & kind:
+        # Zoom's framing is one type byte: other apps' datagrams start with 5 too.
+        zoom_only = kind is PayloadKind.ZOOM_MEDIA and not (named_platform and platform == "Zoom")
+        if payloads & kind and not zoom_only:
             claims.setdefault(role, words)
     web = [words for kind, words in _WEB if payloads & kind]
     if web:

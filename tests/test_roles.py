@@ -118,6 +118,14 @@ def test_documented_media_port_counts_only_for_that_platform() -> None:
     assert [c.role for c in hinted] == [Role.UNKNOWN]
 
 
+def test_zoom_framing_is_media_only_for_a_zoom_server() -> None:
+    zoom = endpoint_roles(K.ZOOM_MEDIA, ["8801/udp"], "Zoom", named_platform=True)
+    assert [c.role for c in zoom] == [Role.MEDIA]
+    assert zoom[0].evidence == "zoom media encapsulation"
+    other = endpoint_roles(K.ZOOM_MEDIA, ["35393/udp"], "Telegram", named_platform=True)
+    assert [c.role for c in other] == [Role.UNKNOWN]
+
+
 def test_roles_strongest_first_each_once() -> None:
     claims = endpoint_roles(K.STUN | K.DTLS | K.RTP | K.RTCP, ["19305/udp"], "Meet",
                             named_platform=True)  # fmt: skip

@@ -36,20 +36,32 @@ def round_trips(
     """Per server address, its round trips in this capture, one per kind, shortest first."""
     found: dict[tuple[str, RoundTripKind], _Minimum] = {}
     for flow in flows:
-        kind = _kind(flow, capture_start)
-        if kind is None or flow.answer_delay is None or flow.b in hosts:
+        if flow.b in hosts:
             continue
-        minimum = found.get((flow.b, kind))
-        if minimum is None:
-            found[(flow.b, kind)] = _Minimum(flow.answer_delay)
-        else:
-            minimum.seconds = min(minimum.seconds, flow.answer_delay)
-            minimum.samples += 1
+        kind = _kind(flow, capture_start)
+        if kind is not None and flow.answer_delay is not None:
+            _sample(found, (flow.b, kind), flow.answer_delay, 1)
+        if flow.stun_delay is not None:  # b answered a's STUN requests (matched by transaction)
+            _sample(found, (flow.b, RoundTripKind.STUN), flow.stun_delay, flow.stun_samples)
     by_server: dict[str, list[RoundTrip]] = {}
     for (server, kind), minimum in found.items():
         trip = RoundTrip(capture, kind, minimum.seconds, minimum.samples)
         by_server.setdefault(server, []).append(trip)
     return {s: tuple(sorted(t, key=lambda r: (r.seconds, r.kind))) for s, t in by_server.items()}
+
+
+def _sample(
+    found: dict[tuple[str, RoundTripKind], _Minimum],
+    at: tuple[str, RoundTripKind],
+    seconds: float,
+    samples: int,
+) -> None:
+    minimum = found.get(at)
+    if minimum is None:
+        found[at] = _Minimum(seconds, samples)
+    else:
+        minimum.seconds = min(minimum.seconds, seconds)
+        minimum.samples += samples
 
 
 def _kind(flow: Flow, capture_start: float | None) -> RoundTripKind | None:

@@ -1,0 +1,71 @@
+"""Endpoints no packet went to: addresses STUN/TURN messages named (issue 12).
+
+A TURN allocation's relayed address is the relay the media goes through; a STUN server's
+mapped address is where the world saw the client; a peer address is where a relay was told to
+forward. None of them needs a packet of its own in the capture to matter, so each becomes an
+endpoint with its role and what showed it, located and judged like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from auditor.model import (
+    Role,
+    RoleClaim,
+    ServerEndpoint,
+    ServerReason,
+    SignalledAddress,
+    SignalledKind,
+)
+
+ROLE_OF: dict[SignalledKind, Role] = {
+    SignalledKind.RELAYED: Role.TURN_RELAY,
+    SignalledKind.MAPPED: Role.REFLEXIVE,
+    SignalledKind.PEER: Role.TURN_PEER,
+}
+_WORDS = {
+    SignalledKind.RELAYED: "relayed address a TURN server allocated",
+    SignalledKind.MAPPED: "mapped address a STUN server answered",
+    SignalledKind.PEER: "peer address a TURN relay was given",
+}
+
+
+def signalled_endpoints(
+    signalled: Iterable[SignalledAddress],
+    hosts: frozenset[str],
+    capture: str,
+    seen_at: float,
+) -> tuple[ServerEndpoint, ...]:
+    """One endpoint per address STUN/TURN named, except the capture's own host (never judged
+    as a server). ``seen_at``: the capture's start, as these have no packet of their own."""
+    claims: dict[str, dict[RoleClaim, None]] = {}
+    ports: dict[str, set[str]] = {}
+    for found in signalled:
+        if found.address in hosts:
+            continue
+        evidence = f"{_WORDS[found.kind]} ({found.server})"
+        claims.setdefault(found.address, {})[RoleClaim(ROLE_OF[found.kind], evidence)] = None
+        if found.kind is not SignalledKind.MAPPED:  # a client's NAT port is no service port
+            ports.setdefault(found.address, set()).add(f"{found.port}/udp")
+    return tuple(
+        ServerEndpoint(
+            ip=address,
+            packets=0,
+            bytes=0,
+            flows=0,
+            ports=tuple(sorted(ports.get(address, ()), key=_port_number)),
+            protocols=(),
+            first_seen=seen_at,
+            last_seen=seen_at,
+            first_frame=0,
+            reason=ServerReason.SIGNALLED,
+            captures=(capture,),
+            roles=tuple(roles),
+        )
+        for address, roles in claims.items()
+    )
+
+
+def _port_number(port: str) -> int:
+    return int(port.partition("/")[0])
