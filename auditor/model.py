@@ -145,6 +145,9 @@ class CaptureSummary:
     # them that no counted flow has: never located or judged, so the capture is incomplete.
     unjudged_packets: int = 0
     unjudged_addresses: int = 0
+    # Packets decoded from inside tunnels (GTP-U, VXLAN, GRE...): counted in flows of their own
+    # beside their outer packets, which ip_packets counts.
+    tunnelled_packets: int = 0
 
     @property
     def saw_traffic(self) -> bool:

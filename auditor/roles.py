@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from auditor.model import PayloadKind, Role, RoleClaim
+from auditor.stun import CLASSIC_TYPES
 
 TCP = 6
 UDP = 17
@@ -22,11 +23,6 @@ _RTP_TYPES = frozenset(range(35)) | frozenset(range(96, 128))
 _RTCP_TYPES = frozenset(range(200, 207))
 _DTLS_VERSIONS = frozenset({0xFEFF, 0xFEFD, 0xFEFC})
 _TLS_TYPES = frozenset(range(20, 25))
-# Classic STUN (RFC 3489, MS-TURN): no magic cookie, so the type and the length must fit.
-_CLASSIC_STUN_TYPES = frozenset(
-    {0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112, 0x0003, 0x0103, 0x0113, 0x0004, 0x0104,
-     0x0114, 0x0115, 0x0016, 0x0017, 0x0008, 0x0108, 0x0118, 0x0009, 0x0109, 0x0119}
-)  # fmt: skip
 _TURN_METHODS = frozenset({3, 4, 6, 7, 8, 9})  # allocate, refresh, send, data, permission, bind
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"DELETE ", b"PATCH ",
                  b"CONNECT ", b"HTTP/1.")  # fmt: skip
@@ -81,11 +77,9 @@ def _stun_kind(payload: bytes) -> PayloadKind:
         return PayloadKind(0)
     kind = int.from_bytes(payload[:2], "big")
     length = int.from_bytes(payload[2:4], "big")
-    if length % 4 or 20 + length > len(payload):
-        return PayloadKind(0)
-    if payload[4:8] != MAGIC_COOKIE and (
-        kind not in _CLASSIC_STUN_TYPES or 20 + length != len(payload)
-    ):
+    if 20 + length > len(payload) or (length % 4 and 20 + length != len(payload)):
+        return PayloadKind(0)  # MS-TURN leaves lengths unpadded: see stun.py
+    if payload[4:8] != MAGIC_COOKIE and (kind not in CLASSIC_TYPES or 20 + length != len(payload)):
         return PayloadKind(0)
     method = (kind & 0x000F) | ((kind & 0x00E0) >> 1) | ((kind & 0x3E00) >> 2)
     return PayloadKind.STUN | (PayloadKind.TURN if method in _TURN_METHODS else PayloadKind(0))
@@ -158,8 +152,9 @@ def endpoint_roles(
     """
     claims: dict[Role, str] = {}
     for kind, role, words in _EVIDENCE:
-        # Zoom's framing is one type byte: other apps' datagrams start with 5 too.
-        zoom_only = kind is PayloadKind.ZOOM_MEDIA and not (named_platform and platform == "Zoom")
+        # Zoom's framing is one type byte: other apps' datagrams start with 5 too. It counts
+        # for a server attributed to Zoom, by its port at least (two weak signals agreeing).
+        zoom_only = kind is PayloadKind.ZOOM_MEDIA and platform != "Zoom"
         if payloads & kind and not zoom_only:
             claims.setdefault(role, words)
     web = [words for kind, words in _WEB if payloads & kind]

@@ -18,8 +18,15 @@ from enum import IntEnum
 
 MAGIC_COOKIE = 0x2112A442
 HEADER = 20
+ALLOCATE = 3
 MAX_ATTRIBUTES = 64  # real messages carry a dozen; a hostile one stops here
 MAX_TEXT = 763  # RFC 8489: REALM and SOFTWARE are under 128 characters, at most 763 bytes
+
+
+CLASSIC_TYPES = frozenset(
+    {0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112, 0x0003, 0x0103, 0x0113, 0x0004, 0x0104,
+     0x0114, 0x0115, 0x0016, 0x0017, 0x0008, 0x0108, 0x0118, 0x0009, 0x0109, 0x0119}
+)  # fmt: skip  binding, shared secret, allocate, refresh, send/data, permission, channel
 
 
 class Attribute(IntEnum):
@@ -69,10 +76,20 @@ def _parse(payload: bytes) -> StunMessage | None:
     if len(payload) < HEADER:
         return None
     kind, length, cookie = struct.unpack_from("!HHI", payload)
-    if kind & 0xC000 or length % 4 or cookie != MAGIC_COOKIE or HEADER + length > len(payload):
+    if kind & 0xC000 or HEADER + length > len(payload):
+        return None
+    # MS-TURN leaves lengths unpadded: only a message filling its datagram exactly may.
+    if length % 4 and HEADER + length != len(payload):
+        return None
+    # RFC 3489 (and MS-TURN, which Teams speaks) has no magic cookie: its 16-byte transaction
+    # ID starts there. Such a message is accepted only when its type is a known one and its
+    # length is exactly the datagram's, as nothing else marks it as STUN.
+    if cookie != MAGIC_COOKIE and (kind not in CLASSIC_TYPES or HEADER + length != len(payload)):
         return None
     transaction = payload[8:HEADER]
-    found: dict[str, list[TransportAddress]] = {"mapped": [], "relayed": [], "peers": []}
+    found: dict[str, list[TransportAddress]] = {
+        "mapped": [], "relayed": [], "peers": [], "plain": []
+    }  # fmt: skip
     texts: dict[int, str] = {}
     offset, end = HEADER, HEADER + length
     for _ in range(MAX_ATTRIBUTES):
@@ -81,12 +98,22 @@ def _parse(payload: bytes) -> StunMessage | None:
         attribute, size = struct.unpack_from("!HH", payload, offset)
         value = payload[offset + 4 : offset + 4 + size]
         if len(value) != size or offset + 4 + size > end:
-            return None  # an attribute running past the message: not STUN
+            if offset == HEADER:
+                return None  # the first attribute running past the message: not STUN
+            break  # MS-TURN's unpadded last attribute: keep what came before
         _read_attribute(attribute, value, transaction, found, texts)
         offset += 4 + (size + 3) // 4 * 4  # values are padded to 4 bytes
+    method = (kind & 0x000F) | ((kind & 0x00E0) >> 1) | ((kind & 0x3E00) >> 2)
+    message_class = MessageClass(((kind & 0x0100) >> 7) | ((kind & 0x0010) >> 4))
+    # MS-TURN (Teams) answers an Allocate with the allocated address in a plain MAPPED-ADDRESS
+    # and no XOR-RELAYED-ADDRESS; anywhere else MAPPED-ADDRESS is the reflexive address.
+    if method == ALLOCATE and message_class is MessageClass.SUCCESS and not found["relayed"]:
+        found["relayed"] = found["plain"]
+    else:
+        found["mapped"] += found["plain"]
     return StunMessage(
-        method=(kind & 0x000F) | ((kind & 0x00E0) >> 1) | ((kind & 0x3E00) >> 2),
-        message_class=MessageClass(((kind & 0x0100) >> 7) | ((kind & 0x0010) >> 4)),
+        method=method,
+        message_class=message_class,
         transaction_id=transaction,
         mapped=tuple(found["mapped"]),
         relayed=tuple(found["relayed"]),
@@ -119,7 +146,7 @@ def _read_attribute(
     elif attribute == Attribute.MAPPED_ADDRESS:
         address = _address(value, transaction, xor=False)
         if address is not None:
-            found["mapped"].append(address)
+            found["plain"].append(address)
     elif attribute in (Attribute.REALM, Attribute.SOFTWARE) and len(value) <= MAX_TEXT:
         text = _text(value)
         if text is not None:

@@ -98,8 +98,9 @@ def test_ipv6_xor_uses_the_transaction_id() -> None:
     [
         b"",
         _message(b"")[:19],  # short header
-        _message(b"")[:4] + b"\0\0\0\0" + _message(b"")[8:],  # no magic cookie
-        struct.pack("!HHI", 0x0101, 3, MAGIC_COOKIE) + bytes(15),  # length not a multiple of 4
+        _message(b"")[:4] + b"\0\0\0\0" + _message(b"")[8:] + b"\0",  # no cookie, no fit
+        struct.pack("!HHI", 0x0777, 0, 0) + bytes(12),  # no cookie, no known type
+        struct.pack("!HHI", 0x0101, 3, MAGIC_COOKIE) + bytes(16),  # unpadded, short of the end
         struct.pack("!HHI", 0x0101, 8, MAGIC_COOKIE) + bytes(12),  # length past the payload
         _message(struct.pack("!HH", 0x0020, 40) + bytes(4)),  # attribute past the message
         struct.pack("!HHI", 0xC101, 0, MAGIC_COOKIE) + bytes(12),  # top bits set: not STUN

@@ -65,13 +65,17 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
     first, last = ft.time_span()  # before to_flows, which empties the table
     names = ft.names()
     spilled = ft.spill.size
+    signalled = tuple(ft.signalled)
     flows = ft.to_flows()
     ip_packets, ip_bytes = total_packets(flows)
+    # A tunnel's inner packets are flows of their own; the summary counts the records.
+    ip_packets, ip_bytes = ip_packets - ft.inner_packets, ip_bytes - ft.inner_bytes
     unjudged = ft.spill.unjudged_packets
     skipped = dict(ft.skipped)
     if unjudged:
         skipped[UNJUDGED] = unjudged
-    warnings = [*ft.warnings, *_spill_warnings(ft, spilled), *_names_warning(ft)]
+    warnings = [*ft.warnings, *_spill_warnings(ft, spilled), *_names_warning(ft),
+                *_inner_warnings(ft)]  # fmt: skip
     summary = CaptureSummary(
         path=name,
         format=fmt,
@@ -88,8 +92,14 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
         last_seen=last,
         unjudged_packets=unjudged,
         unjudged_addresses=ft.unjudged_addresses,
+        tunnelled_packets=ft.inner_packets,
     )
-    return CaptureResult(summary=summary, flows=flows, names=names)
+    return CaptureResult(summary=summary, flows=flows, names=names, signalled=signalled)
+
+
+def _inner_warnings(ft: FlowTable) -> list[str]:
+    """Packets inside tunnels that could not be decoded: their outer packets were counted."""
+    return [f"{count} packets {reason}" for reason, count in sorted(ft.inner_skipped.items())]
 
 
 def _spill_warnings(ft: FlowTable, spilled: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from auditor.capture.flowtable import FlowTable
+from auditor.tunnels import ETHERNET, Inner
 
 ETH_IPV4: Final = 0x0800
 ETH_IPV6: Final = 0x86DD
@@ -371,3 +372,20 @@ def _jumbo_length(d: bytes, p: int, end: int) -> int | None:
             return int.from_bytes(d[q + 2 : q + 6], "big")
         q += 2 + length
     return None
+
+
+def decode_inner(ft: FlowTable, inner: Inner, d: bytes, ts: float, frame: int) -> None:
+    """Count the packet a tunnel carries (see capture/wiretaps.py) like any captured one."""
+    ethertype, off = inner.ethertype, inner.offset
+    if ethertype == ETHERNET:
+        found = link_payload(1, d, off)
+        if isinstance(found, str):
+            ft.skip(f"{inner.tunnel}: {found}")
+            return
+        ethertype, off = found
+    if ethertype == ETH_IPV4:
+        decode_ipv4(ft, d, off, ts, frame, len(d))
+    elif ethertype == ETH_IPV6:
+        decode_ipv6(ft, d, off, ts, frame, len(d))
+    else:
+        ft.skip(f"{inner.tunnel}: non-IP ethertype 0x{ethertype:04x}")

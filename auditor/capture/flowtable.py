@@ -29,10 +29,12 @@ from auditor.capture.taps import (
     TAP_PACKETS,
     Gathering,
     NameTaps,
-    quic,
     tapped,
 )
-from auditor.model import Flow, NameSighting
+from auditor.capture.wiretaps import TUNNEL_PROTOCOLS, StunEvent, wire_budget
+from auditor.model import Flow, NameSighting, SignalledAddress
+
+INSIDE_TUNNEL = "inside a tunnel: "
 
 
 class FlowTable(NameTaps, Fragments):
@@ -45,6 +47,7 @@ class FlowTable(NameTaps, Fragments):
     """
 
     __slots__ = (
+        "depth",
         "flows",
         "frags4",
         "frags6",
@@ -52,6 +55,10 @@ class FlowTable(NameTaps, Fragments):
         "hello_peak",
         "hellos",
         "hellos_full",
+        "inner_bytes",
+        "inner_packets",
+        "inner_skipped",
+        "kinds",
         "link_types",
         "max_flows",
         "max_ts",
@@ -60,8 +67,12 @@ class FlowTable(NameTaps, Fragments):
         "orphans",
         "pending",
         "sightings",
+        "signalled",
         "skipped",
         "spill",
+        "stun_events",
+        "stun_open",
+        "stun_trips",
         "tables",
         "taps",
         "unjudged_addresses",
@@ -87,8 +98,20 @@ class FlowTable(NameTaps, Fragments):
         # None: count orphaned fragments at once (a read from the start of the file). A list:
         # this range starts mid-file, so the first fragment may be in the range before it.
         self.orphans: list[Orphan] | None = None
-        self.taps: dict[int, dict[bytes, Record]] = {6: {}, 17: {}}
+        self.taps: dict[int, dict[bytes, Record]] = {
+            6: {}, 17: {}, **{proto: {} for proto in TUNNEL_PROTOCOLS}
+        }  # fmt: skip
         self.sightings: dict[NameSighting, None] = {}  # insertion-ordered set
+        # What the tapped packets showed beyond names (see wiretaps.py).
+        self.kinds: dict[tuple[int, bytes], int] = {}  # (proto, direction) -> PayloadKind bits
+        self.signalled: dict[SignalledAddress, None] = {}  # insertion-ordered set
+        self.stun_open: dict[tuple[bytes, bytes], float] = {}
+        self.stun_events: list[StunEvent] = []  # only in a range that starts mid-file
+        self.stun_trips: dict[tuple[int, bytes], list[float]] = {}
+        self.depth = 0  # tunnels the packet being decoded is inside
+        self.inner_packets = 0  # packets decoded from inside tunnels
+        self.inner_bytes = 0
+        self.inner_skipped: dict[str, int] = {}  # why packets inside tunnels were not counted
         self.pending: dict[Pending, None] = {}  # only in a range that starts mid-file
         self.names_dropped = False
         # Split ClientHellos being gathered, by TCP direction key (see MAX_HELLO), or QUIC
@@ -98,6 +121,10 @@ class FlowTable(NameTaps, Fragments):
         self.hellos_full = False
 
     def skip(self, reason: str) -> None:
+        if self.depth:  # the record itself was counted (its outer packet): say so apart
+            reason = f"{INSIDE_TUNNEL}{reason}"
+            self.inner_skipped[reason] = self.inner_skipped.get(reason, 0) + 1
+            return
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def seen(self, ts: float) -> None:
@@ -114,6 +141,9 @@ class FlowTable(NameTaps, Fragments):
         Returns the packet's index among its direction's packets when its payload is to be
         looked at for a name (the caller then calls look()), else -1.
         """
+        if self.depth:
+            self.inner_packets += 1
+            self.inner_bytes += nbytes
         table = self.tables.get(proto)
         if table is None:
             table = self.tables[proto] = {}
@@ -137,10 +167,12 @@ class FlowTable(NameTaps, Fragments):
                         self.tables[6][key] = taps.pop(key)
                         if self.hellos:
                             self.hellos.pop(key, None)
-                elif index + 1 >= QUIC_TAP_PACKETS and quic(key):
-                    self.tables[17][key] = taps.pop(key)
-                    if self.hellos:
+                elif proto == 17:
+                    if index + 1 == QUIC_TAP_PACKETS and self.hellos:
                         self.hellos.pop(QUIC_GATHER + key, None)
+                    budget = wire_budget(17, key)
+                    if budget is not None and index + 1 >= budget:
+                        self.tables[17][key] = taps.pop(key)
                 return index
         if self.flows >= self.max_flows:
             self.spill_packets(proto, key, [1, nbytes, ts, ts, frame, syn])
@@ -177,6 +209,11 @@ class FlowTable(NameTaps, Fragments):
             for _sighting, proto, key, index, _frame in other.pending
             if index >= 0 and key in self.tables.get(proto, {})
         }
+        stun_before = {
+            (e.proto, e.key): int(self.tables[e.proto][e.key][PACKETS])
+            for e in other.stun_events
+            if e.key in self.tables.get(e.proto, {})
+        }
         for proto, theirs in other.tables.items():
             mine = self.tables.setdefault(proto, {})
             for key, rec in theirs.items():
@@ -200,6 +237,7 @@ class FlowTable(NameTaps, Fragments):
         self._merge_hellos(other)
         for sighting in other.sightings:
             self._keep(sighting)
+        self.merge_wire(other, stun_before)
         self.names_dropped = self.names_dropped or other.names_dropped
         for reason, count in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + count
@@ -254,7 +292,10 @@ class FlowTable(NameTaps, Fragments):
                 back = table.pop(rkey, None) if rkey != key else None
                 if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
                     key, rec, back = rkey, back, rec
-                chunks.writer(proto, len(key)).add(key, rec, back)
+                    rkey = reverse_key(key)
+                kinds = self.kinds.get((proto, key), 0) | self.kinds.get((proto, rkey), 0)
+                stun = self.stun_trips.get((proto, rkey))  # b answering a's requests
+                chunks.writer(proto, len(key)).add(key, rec, back, kinds, stun)
             # An emptied dict keeps its size until it is dropped: drop it now.
             self.tables[proto] = {}
             del table

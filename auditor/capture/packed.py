@@ -12,7 +12,7 @@ from typing import Final
 from auditor.capture.records import BYTES, FIRST_FRAME, FIRST_TS, LAST_TS, PACKETS, SYN, Record
 from auditor.capture.spill import Pair
 from auditor.capture.taps import DNS_PORT, QUIC_PORT
-from auditor.model import Flow
+from auditor.model import Flow, PayloadKind
 
 PACKED_CHUNK: Final = 65_536  # flows per packed chunk
 
@@ -44,7 +44,8 @@ class _Packed:
     def __init__(self, proto: int, key_length: int, capacity: int = PACKED_CHUNK) -> None:
         self.proto = proto
         self.key_length = key_length
-        self.layout = struct.Struct(f"<{key_length}sqqqqddqBBd")
+        # ... then the payload kinds of both directions and b's STUN answers to a (delay, count)
+        self.layout = struct.Struct(f"<{key_length}sqqqqddqBBdIdq")
         # Anonymous mmap rather than a bytearray: given back to the system the moment it is
         # closed, where freed heap memory would stay in the process for the Flows to pile onto.
         self.data = mmap.mmap(-1, max(self.layout.size * capacity, 1))
@@ -53,7 +54,14 @@ class _Packed:
     def full(self) -> bool:
         return (self.count + 1) * self.layout.size > len(self.data)
 
-    def add(self, key: bytes, ab: Record, ba: Record | None) -> None:
+    def add(
+        self,
+        key: bytes,
+        ab: Record,
+        ba: Record | None,
+        kinds: int = 0,
+        stun: list[float] | None = None,
+    ) -> None:
         back: tuple[float, float, float]
         delay = _NO_DELAY
         if ba is None:
@@ -67,6 +75,7 @@ class _Packed:
             self.data, self.count * self.layout.size, key,
             int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
             int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0, delay,
+            kinds, _NO_DELAY if stun is None else stun[0], 0 if stun is None else int(stun[1]),
         )  # fmt: skip
         self.count += 1
 
@@ -86,6 +95,9 @@ class _Packed:
             pair.syn_ab,
             pair.syn_ba,
             _NO_DELAY,
+            0,
+            _NO_DELAY,
+            0,
         )  # fmt: skip  (no round trip: the pair's packets were not kept in order)
         self.count += 1
 
@@ -107,6 +119,9 @@ class _Packed:
                 syn_ab,
                 syn_ba,
                 delay,
+                kinds,
+                stun_delay,
+                stun_samples,
             ) in self.layout.iter_unpack(used):
                 a, b = names.address(key[:width]), names.address(key[width : 2 * width])
                 if ported:
@@ -131,6 +146,9 @@ class _Packed:
                         syn_ab=bool(syn_ab),
                         syn_ba=bool(syn_ba),
                         answer_delay=None if delay < 0 else delay,
+                        payloads=names.kinds(kinds),
+                        stun_delay=None if stun_delay < 0 else stun_delay,
+                        stun_samples=stun_samples,
                     )
                 )
         self.data.close()
@@ -161,6 +179,14 @@ class Names:
     def __init__(self) -> None:
         self.addresses: dict[bytes, str] = {}
         self.ports: dict[bytes, int] = {}
+        self.payloads: dict[int, PayloadKind] = {}
+
+    def kinds(self, bits: int) -> PayloadKind:
+        """The PayloadKind of some bits, made once (an enum value costs a call to build)."""
+        kind = self.payloads.get(bits)
+        if kind is None:
+            kind = self.payloads[bits] = PayloadKind(bits)
+        return kind
 
     def address(self, raw: bytes) -> str:
         text = self.addresses.get(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from auditor.model import NameSighting
+from auditor.model import NameSighting, SignalledAddress
 
 # One list per direction of a flow, indexed by these positions; a list (not an object) because
 # the hot loop updates it in place with the cheapest operations CPython has.
@@ -43,11 +43,23 @@ class Orphan(NamedTuple):
     frame: int
 
 
+class KindSighting(NamedTuple):
+    """The payload kinds (model.PayloadKind bits) one tapped packet of a direction showed."""
+
+    proto: int
+    key: bytes
+    kinds: int
+
+
+# What a tapped packet can show: a name, what its payload is, an address STUN/TURN named.
+Sighting = NameSighting | KindSighting | SignalledAddress
+
+
 class Pending(NamedTuple):
     """A sighting in a range starting mid-file, kept until the merge can tell whether one pass
     would have made it."""
 
-    sighting: NameSighting
+    sighting: Sighting
     proto: int
     key: bytes  # the flow's directional key
     packet: int  # the packet's index among its direction's packets, or -1

@@ -6,8 +6,15 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Final
 
-from auditor.capture.records import PACKETS, Orphan, Pending, Record
-from auditor.model import NameSighting, NameSource
+from auditor.capture.records import PACKETS, KindSighting, Orphan, Pending, Record, Sighting
+from auditor.capture.wiretaps import (
+    MAX_SIGNALLED,
+    TCP_TAP_PACKETS,
+    TUNNEL_PROTOCOLS,
+    WireTaps,
+    wire_budget,
+)
+from auditor.model import NameSighting, NameSource, SignalledAddress
 from auditor.names import client_hello_sni, dns_names, tls_sni
 from auditor.quic import ClientHelloCrypto, is_client_initial
 
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
 # the client's first payload, after SYN and ACK, with room for retransmissions); a budget that
 # depends only on the direction's packet count lets a byte range starting mid-file decide at
 # the merge, exactly, which of its sightings one pass would have made.
-TAP_PACKETS: Final = 8
+TAP_PACKETS: Final = TCP_TAP_PACKETS
 DNS_PORT: Final = b"\x00\x35"
 # QUIC: UDP to port 443 is looked at for the first QUIC_TAP_PACKETS packets of each direction
 # (the client's Initials, with the ClientHello in their CRYPTO frames, come first; a
@@ -100,7 +107,7 @@ class Hello:
 Gathering = Hello | ClientHelloCrypto  # a ClientHello being gathered: TCP, or QUIC Initials
 
 
-class NameTaps:
+class NameTaps(WireTaps):
     """The flow table's name taps (a part of FlowTable, in a room of its own)."""
 
     # No __slots__ here: FlowTable lists them all (mypy refuses assignments in a mixin with
@@ -114,6 +121,8 @@ class NameTaps:
     orphans: list[Orphan] | None
     pending: dict[Pending, None]
     sightings: dict[NameSighting, None]
+    kinds: dict[tuple[int, bytes], int]
+    signalled: dict[SignalledAddress, None]
     names_dropped: bool
 
     def look(  # noqa: PLR0917 - called per tapped packet by both paths
@@ -126,14 +135,19 @@ class NameTaps:
                 for name, address, chained in dns_names(bytes(data[l4 + 8 : end])):
                     source = NameSource.CNAME if chained else NameSource.DNS
                     self._sighted(NameSighting(address, name, source), 17, key, -1, frame)
-            else:
+            elif key[-2:] == QUIC_PORT and index < QUIC_TAP_PACKETS:
                 self._look_quic(key, bytes(data[l4 + 8 : end]), index, frame)
+            self.look_wire(17, key, data, l4 + 8, end, index, frame)
+            return
+        if proto in TUNNEL_PROTOCOLS:
+            self.look_tunnel(proto, key, data, l4, end, frame)
             return
         if end - l4 < 13:
             return
         p = l4 + (data[l4 + 12] >> 4) * 4
         if p - l4 < 20 or p >= end:
             return
+        self.look_wire(6, key, data, p, end, index, frame)
         hellos = self.hellos
         if hellos:
             hello = hellos.get(key)
@@ -221,7 +235,7 @@ class NameTaps:
         other.hellos = {}
 
     def _sighted(
-        self, sighting: NameSighting, proto: int, key: bytes, index: int, frame: int
+        self, sighting: Sighting, proto: int, key: bytes, index: int, frame: int
     ) -> None:
         """Keep a sighting, or hold it back for the merge with the packet index that decides
         it there. A hello gathered over packets passes its last packet's index plus one: one
@@ -235,7 +249,17 @@ class NameTaps:
         else:
             self.names_dropped = True
 
-    def _keep(self, sighting: NameSighting) -> None:
+    def _keep(self, sighting: Sighting) -> None:
+        if isinstance(sighting, KindSighting):
+            at = (sighting.proto, sighting.key)
+            self.kinds[at] = self.kinds.get(at, 0) | sighting.kinds
+            return
+        if isinstance(sighting, SignalledAddress):
+            if len(self.signalled) < MAX_SIGNALLED:
+                self.signalled[sighting] = None
+            else:
+                self.names_dropped = True
+            return
         if sighting in self.sightings:
             return
         if len(self.sightings) >= MAX_NAMES:
@@ -265,23 +289,28 @@ class NameTaps:
                 continue
             if index >= 0:
                 earlier = sum(1 for f in placed.get((proto, key), ()) if f < frame)
-                if before.get((proto, key), 0) + earlier + index >= _budget(proto):
+                budget = _looked_at(sighting, proto, key)
+                if before.get((proto, key), 0) + earlier + index >= budget:
                     continue
             self._keep(sighting)
         self.pending = {}
 
 
 def tapped(proto: int, key: bytes) -> bool:
-    n = len(key)
-    if proto == 6:
-        return n in (12, 36)
-    return n in (12, 36) and (key[-4:-2] == DNS_PORT or key[-2:] == QUIC_PORT)
+    """Every TCP and UDP direction is looked at (names, roles, STUN: see wiretaps.py), and
+    every IP-level tunnel's (its packets carry others)."""
+    if proto in (6, 17):
+        return len(key) in (12, 36)
+    return proto in TUNNEL_PROTOCOLS
 
 
-def quic(key: bytes) -> bool:
-    """Whether a tapped UDP direction is tapped for QUIC (to 443), not for DNS (from 53, which
-    stays tapped throughout)."""
-    return key[-4:-2] != DNS_PORT
+def _looked_at(sighting: Sighting, proto: int, key: bytes) -> int:
+    """How many of a direction's first packets could have made this sighting: a QUIC
+    ClientHello's, QUIC_TAP_PACKETS; anything else, the direction's own tap budget."""
+    if proto == 17 and isinstance(sighting, NameSighting) and sighting.source is NameSource.SNI:
+        return QUIC_TAP_PACKETS
+    budget = wire_budget(proto, key)
+    return 1 << 62 if budget is None else budget
 
 
 def _budget(proto: int) -> int:
