@@ -40,21 +40,20 @@ def signalled_endpoints(
     """One endpoint per address STUN/TURN named, except the capture's own host (never judged
     as a server). ``seen_at``: the capture's start, as these have no packet of their own."""
     claims: dict[str, dict[RoleClaim, None]] = {}
-    ports: dict[str, set[str]] = {}
     for found in signalled:
         if found.address in hosts:
             continue
-        evidence = f"{_WORDS[found.kind]} ({found.server})"
+        # The port goes into the evidence, not the endpoint's ports: those are where packets
+        # went, and no packet went to this one.
+        evidence = f"{_WORDS[found.kind]}: port {found.port} ({found.server})"
         claims.setdefault(found.address, {})[RoleClaim(ROLE_OF[found.kind], evidence)] = None
-        if found.kind is not SignalledKind.MAPPED:  # a client's NAT port is no service port
-            ports.setdefault(found.address, set()).add(f"{found.port}/udp")
     return tuple(
         ServerEndpoint(
             ip=address,
             packets=0,
             bytes=0,
             flows=0,
-            ports=tuple(sorted(ports.get(address, ()), key=_port_number)),
+            ports=(),
             protocols=(),
             first_seen=seen_at,
             last_seen=seen_at,
@@ -65,7 +64,3 @@ def signalled_endpoints(
         )
         for address, roles in claims.items()
     )
-
-
-def _port_number(port: str) -> int:
-    return int(port.partition("/")[0])

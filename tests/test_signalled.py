@@ -39,10 +39,9 @@ def test_each_kind_becomes_an_endpoint_with_its_role() -> None:
     relayed = by_ip["203.0.113.7"]
     assert [c.role for c in relayed.roles] == [Role.TURN_RELAY]
     assert RELAY in relayed.roles[0].evidence
-    assert (relayed.packets, relayed.reason, relayed.ports) == (0, ServerReason.SIGNALLED,
-                                                               ("50000/udp",))  # fmt: skip
+    assert (relayed.packets, relayed.reason, relayed.ports) == (0, ServerReason.SIGNALLED, ())
+    assert "port 50000" in relayed.roles[0].evidence
     assert [c.role for c in by_ip["192.0.2.44"].roles] == [Role.REFLEXIVE]
-    assert by_ip["192.0.2.44"].ports == ()  # a NAT port is no service port
     assert [c.role for c in by_ip["203.0.113.99"].roles] == [Role.TURN_PEER]
 
 
