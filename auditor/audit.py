@@ -25,6 +25,7 @@ from auditor.model import (
     Policy,
     Role,
     ServerEndpoint,
+    SignalledKind,
     Vantage,
     VantageSource,
     Verdict,
@@ -196,7 +197,10 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
         server_endpoints(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
         signalled_endpoints(capture.signalled, hosts, summary.path, summary.first_seen or 0.0),
     ])  # fmt: skip
-    trips = capture_trips(summary.path, capture.flows, capture.names, hosts, summary.first_seen)
+    mapped = [(s.client, s.address) for s in capture.signalled if s.kind is SignalledKind.MAPPED]
+    trips = capture_trips(
+        summary.path, capture.flows, capture.names, hosts, summary.first_seen, mapped=mapped
+    )
     return CaptureOutcome(summary, endpoints, None, trips)
 
 

@@ -53,3 +53,18 @@ def test_relayed_address_without_packets_is_an_endpoint(shared_data: Path) -> No
     assert relay.endpoint.packets == 0
     assert [c.role for c in relay.endpoint.roles] == [Role.TURN_RELAY]
     assert "turn.l.google.com" in found["142.250.82.249"].endpoint.hostnames
+
+
+def test_vantage_from_the_mapped_addresses_the_host_received(shared_data: Path) -> None:
+    from auditor.geo import discover_databases
+    from auditor.model import VantageSource
+
+    request = AuditRequest(
+        captures=(str(shared_data / MEETINGS / "stun_wa_call.pcapng"),),
+        databases=tuple(discover_databases([], {})),
+        policy=parse_policy(["US"]),
+    )
+    vantages = {b.vantage for f in run_audit(request).findings for b in f.evidence.bounds}
+    assert {(v.source, v.label) for v in vantages} == {
+        (VantageSource.STUN_MAPPED, "93.35.171.3 (IT)")
+    }
