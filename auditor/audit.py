@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -81,15 +82,15 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
     summaries = [o.summary for o in outcomes]
     errors = [o.error for o in outcomes]
     del outcomes
-    endpoints = tuple(
-        _attributed(endpoint, location.asn)
-        for endpoint, location in zip(endpoints, locations, strict=True)
-    )
+    attributed = list(endpoints)
+    del endpoints  # each endpoint replaced in place: a million are never held twice
+    for index, location in enumerate(locations):
+        attributed[index] = _attributed(attributed[index], location.asn)
     today = _today(request.now)
-    findings = accept(judge_findings(endpoints, locations, request.policy, evidence),
+    findings = accept(judge_findings(attributed, locations, request.policy, evidence),
                       request.policy, today, request.baseline)
     accepted = acceptance_warnings(request.policy, findings, today)
-    del endpoints, locations
+    del attributed, locations
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
     captures = tuple(summary for summary in summaries if summary is not None)
@@ -133,11 +134,15 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
     )
 
 
+# Roles follow from (payloads, ports, platform, named): endpoints alike share one tuple of claims.
+_roles = functools.lru_cache(maxsize=4096)(endpoint_roles)
+
+
 def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
     """The endpoint with its platform, what that rested on, and its roles; the same object
     when that changes nothing (a copy of each of a million endpoints doubles them a moment)."""
     found = attribute_endpoint(endpoint.hostnames, endpoint.ip, asn, endpoint.ports)
-    roles = endpoint_roles(
+    roles = _roles(
         endpoint.payloads,
         endpoint.ports,
         found.platform if found else None,

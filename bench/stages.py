@@ -115,9 +115,11 @@ def profile(
         evidence = stages.run("evidence", audit._evidence, [outcome], locations, locator, None)
         infos = locator.databases
     outcome = dataclasses.replace(outcome, trips=None)
-    merged = stages.run("platform", _attribute, merged, locations)
-    findings = stages.run("judge", judge_findings, merged, locations, policy, evidence)
-    merged, locations, evidence = (), (), {}
+    attributed = list(merged)
+    merged = ()  # as in run_audit: replaced in place, never held twice
+    stages.run("platform", _attribute, attributed, locations)
+    findings = stages.run("judge", judge_findings, attributed, locations, policy, evidence)
+    attributed, locations, evidence = [], (), {}
     result = AuditResult(captures=(summary,), databases=infos, policy=policy, findings=findings)
     with open(os.devnull, "w", encoding="utf-8") as sink:
         stages.run("report", get_format(fmt).write, result, sink)
@@ -128,10 +130,13 @@ def profile(
     stages.total()
 
 
-def _attribute(endpoints: tuple[Any, ...], locations: tuple[Any, ...]) -> tuple[Any, ...]:
+def _attribute(endpoints: list[Any], locations: tuple[Any, ...]) -> list[Any]:
+    """As audit.run_audit does it: each endpoint replaced in place."""
     from auditor import audit
 
-    return tuple(audit._attributed(e, loc.asn) for e, loc in zip(endpoints, locations, strict=True))
+    for index, location in enumerate(locations):
+        endpoints[index] = audit._attributed(endpoints[index], location.asn)
+    return endpoints
 
 
 if __name__ == "__main__":
