@@ -1,71 +1,58 @@
 """The plain, frozen records passed between the pipeline's stages.
 
-read -> flows -> endpoints -> locate -> judge -> report. Every stage takes and returns these; none
-of them does I/O. Addresses are kept as their canonical text form (``ipaddress`` compressed form)
-so that every stage and every output format agrees on one spelling.
+read (a capture or other connection metadata) -> flows and names (DNS answers, TLS SNI) ->
+server endpoints (with their names, payloads and roles) -> locate -> evidence (round trips,
+vantage, hostname hints: evidence_records.py) -> platform attribution and roles
+(role_records.py) -> judge (policy_records.py) -> report. Every stage takes and returns these;
+only the readers at the start and the writers at the end do I/O. Addresses are kept as their
+canonical text form (``ipaddress`` compressed form) so that every stage and every output format
+agrees on one spelling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntFlag, StrEnum
+from enum import StrEnum
 
 from auditor.addresses import AddressClass
 
-# Defined with the command line (cli/status.py); re-exported here for the stages and the users
-# that import it from the model.
+# ExitStatus is defined with the command line (cli/status.py), the evidence, role and policy
+# records in rooms of their own; all are re-exported here for the stages and the users that
+# import them from the model.
 from auditor.cli.status import ExitStatus as ExitStatus  # noqa: PLC0414 - explicit re-export
+from auditor.evidence_records import Evidence as Evidence  # noqa: PLC0414 - re-export
+from auditor.evidence_records import EvidenceSource as EvidenceSource  # noqa: PLC0414 - re-export
+from auditor.evidence_records import HintSource as HintSource  # noqa: PLC0414 - re-export
+from auditor.evidence_records import HostnameHint as HostnameHint  # noqa: PLC0414 - re-export
+from auditor.evidence_records import PhysicsBound as PhysicsBound  # noqa: PLC0414 - re-export
+from auditor.evidence_records import Refutation as Refutation  # noqa: PLC0414 - re-export
+from auditor.evidence_records import RoundTrip as RoundTrip  # noqa: PLC0414 - re-export
+from auditor.evidence_records import RoundTripKind as RoundTripKind  # noqa: PLC0414 - re-export
+from auditor.evidence_records import Vantage as Vantage  # noqa: PLC0414 - re-export
+from auditor.evidence_records import VantagePlace as VantagePlace  # noqa: PLC0414 - re-export
+from auditor.evidence_records import VantageSource as VantageSource  # noqa: PLC0414 - re-export
+from auditor.policy_records import Acceptance as Acceptance  # noqa: PLC0414 - re-export
+from auditor.policy_records import AcceptedBy as AcceptedBy  # noqa: PLC0414 - re-export
+from auditor.policy_records import Basis as Basis  # noqa: PLC0414 - re-export
+from auditor.policy_records import ExceptionKind as ExceptionKind  # noqa: PLC0414 - re-export
+from auditor.policy_records import JudgeBy as JudgeBy  # noqa: PLC0414 - re-export
+from auditor.policy_records import Judgement as Judgement  # noqa: PLC0414 - re-export
+from auditor.policy_records import Policy as Policy  # noqa: PLC0414 - re-export
+from auditor.policy_records import PolicyException as PolicyException  # noqa: PLC0414 - re-export
+from auditor.policy_records import RoleRule as RoleRule  # noqa: PLC0414 - re-export
+from auditor.policy_records import Severity as Severity  # noqa: PLC0414 - re-export
+from auditor.policy_records import Verdict as Verdict  # noqa: PLC0414 - re-export
+from auditor.role_records import NO_PAYLOAD as NO_PAYLOAD  # noqa: PLC0414 - re-export
+from auditor.role_records import PayloadKind as PayloadKind  # noqa: PLC0414 - re-export
+from auditor.role_records import Role as Role  # noqa: PLC0414 - re-export
+from auditor.role_records import RoleClaim as RoleClaim  # noqa: PLC0414 - re-export
 
 PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 
 
 def protocol_name(number: int) -> str:
     return PROTOCOL_NAMES.get(number, f"ip-{number}")
-
-
-class PayloadKind(IntFlag):
-    """What a flow's payloads were seen to be: one bit per kind, OR-ed over the packets the
-    capture looked at (see auditor/roles.py for the checks)."""
-
-    RTP = 1  # RTP version 2 with an audio/video payload type (SRTP keeps this header clear)
-    RTCP = 2  # RTP version 2 with an RTCP packet type (200-206)
-    ZOOM_MEDIA = 4  # Zoom's SFU encapsulation (type 5) around its media
-    STUN = 8  # a STUN message (magic cookie, or RFC 3489's classic header)
-    TURN = 16  # a TURN allocation, relayed data (Send/Data indication) or a ChannelData frame
-    DTLS = 32  # a DTLS record (content type 20-25, version 1.0/1.2/1.3)
-    TLS = 64  # a TLS record
-    HTTP = 128  # a plain HTTP request or response
-    QUIC = 256  # a QUIC long-header packet
-    DNS = 512  # a DNS message on port 53
-    TUNNEL = 1024  # a tunnel's outer packet (GTP-U, VXLAN, Geneve, GRE, IP-in-IP, 6in4)
-
-
-NO_PAYLOAD = PayloadKind(0)  # nothing recognised (or nothing looked at)
-
-
-class Role(StrEnum):
-    """What a server did in the meeting (issue 12), from its flows' payloads and ports."""
-
-    SIGNALLING = "signalling"  # TLS/HTTP/QUIC to a meeting platform's server
-    MEDIA = "media"  # RTP/RTCP/SRTP, or a platform's own media framing
-    STUN = "stun"  # STUN binding only
-    TURN_RELAY = "turn-relay"  # relays media: a TURN allocation or relayed data
-    REFLEXIVE = "reflexive"  # the address a STUN server saw the client as
-    TURN_PEER = "turn-peer"  # a peer a TURN relay was told to forward to
-    DTLS = "dtls"  # DTLS (the key exchange of WebRTC media)
-    DNS = "dns"
-    WEB = "web"  # TLS/HTTP/QUIC to a server no meeting platform is known for
-    TRANSPORT = "transport"  # a tunnel endpoint: the flows inside are audited on their own
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class RoleClaim:
-    """One role of an endpoint and what showed it (untrusted names never go in here)."""
-
-    role: Role
-    evidence: str  # "rtp", "stun message", "relayed address in a TURN allocation", ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,243 +325,12 @@ class DatabaseInfo:
     attribution: str = ""  # source and licence, for the data the auditor ships
 
 
-class Verdict(StrEnum):
-    ALLOWED = "allowed"
-    VIOLATION = "violation"
-    UNKNOWN = "unknown"
-    LOCAL = "local"
-
-
-class JudgeBy(StrEnum):
-    LOCATION = "location"
-    REGISTRATION = "registration"
-    BOTH = "both"
-
-
-class Severity(StrEnum):
-    """How bad a finding is, most severe first: --fail-on picks the least that fails a run."""
-
-    DENIED = "denied"  # in a country the policy denies
-    OUTSIDE = "outside"  # outside the allowed list
-    UNKNOWN = "unknown"  # not placed: never judged
-
-    @property
-    def rank(self) -> int:
-        return {Severity.DENIED: 3, Severity.OUTSIDE: 2, Severity.UNKNOWN: 1}[self]
-
-
-class ExceptionKind(StrEnum):
-    """What a policy exception matches."""
-
-    ADDRESS = "address"  # an address or CIDR block
-    ASN = "asn"
-    HOSTNAME = "hostname"  # a shell pattern over the names seen for the endpoint
-    PLATFORM = "platform"  # the attributed platform, exactly (never a port hint)
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyException:
-    """A known, justified finding accepted until a date (the policy file's [[exception]])."""
-
-    kind: ExceptionKind
-    match: str  # as written: "203.0.113.0/24", "4134", "*.example.net", "Zoom"
-    justification: str
-    expires: str  # ISO date; the exception applies up to and including that day (UTC)
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind.value} {self.match}"
-
-
-@dataclass(frozen=True, slots=True)
-class RoleRule:
-    """A policy's own jurisdictions for one role (``[roles] media = ["EU"]``)."""
-
-    role: Role
-    allow: frozenset[str]
-    allow_spec: tuple[str, ...]  # as the user wrote it
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Allowed and denied jurisdictions, already expanded to ISO 3166 alpha-2 codes."""
-
-    allow: frozenset[str]
-    deny: frozenset[str] = frozenset()
-    allow_spec: tuple[str, ...] = ()  # as the user wrote it ("US", "EU")
-    deny_spec: tuple[str, ...] = ()
-    strict: bool = False  # unknown locations (and stale databases) count as violations
-    judge_by: JudgeBy = JudgeBy.LOCATION
-    vantage: Vantage | None = None  # where the captures were taken, if the policy file says
-    # Roles with jurisdictions of their own; every other role is judged by allow/deny. An
-    # endpoint with several roles must satisfy each of them.
-    roles: tuple[RoleRule, ...] = ()
-    exceptions: tuple[PolicyException, ...] = ()  # accepted findings, each until its expiry
-    fail_on: Severity = Severity.OUTSIDE  # the least severe finding that fails the run
-
-
-class AcceptedBy(StrEnum):
-    EXCEPTION = "exception"
-    BASELINE = "baseline"  # --baseline: seen in an earlier report, so not new
-
-
-@dataclass(frozen=True, slots=True)
-class Acceptance:
-    """Why a violation does not fail the run, or (expired) why it no longer is accepted."""
-
-    by: AcceptedBy
-    rule: str  # what matched: "address 203.0.113.0/24", or the baseline report's path
-    justification: str = ""
-    expires: str | None = None
-    expired: bool = False  # an exception past its date: shown, but no longer applied
-
-    @property
-    def applies(self) -> bool:
-        return not self.expired
-
-
-class Basis(StrEnum):
-    """What a judgement rested on. New kinds of evidence add members; reports print the value."""
-
-    COUNTRY = "country"  # the located country
-    REGISTERED_COUNTRY = "registered_country"  # the country the network is registered in
-    BOTH = "country+registered_country"  # --judge-by both, and both were known
-    ANSWERS = "answers"  # anycast or disputed: every database's answer together
-    ADDRESS_CLASS = "address_class"  # a local address, never looked up
-    RTT = "rtt"  # physics alone: every country within the round trip's reach gives one verdict
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    verdict: Verdict
-    reason: str  # the rule that decided, in words: "CN is outside the allowed jurisdictions (US)"
-    judged_country: str | None = None
-    basis: Basis | None = None  # None: nothing to judge by (an unknown with no country)
-
-
-class RoundTripKind(StrEnum):
-    TCP_HANDSHAKE = "tcp-handshake"  # the client's bare SYN to the server's SYN/ACK
-    DNS = "dns"  # a query to the first answer from port 53
-    QUIC = "quic"  # a packet to UDP port 443 to the server's first packet
-    STUN = "stun"  # a STUN request to its answer (the same transaction ID)
-
-
-@dataclass(frozen=True, slots=True)
-class RoundTrip:
-    """The shortest request-to-answer delay one capture shows for one server, of one kind."""
-
-    capture: str
-    kind: RoundTripKind
-    seconds: float  # the minimum over the samples
-    samples: int
-
-
-class VantageSource(StrEnum):
-    """Where the capture point's place came from."""
-
-    GIVEN = "given"  # --vantage
-    POLICY = "policy"  # the policy file's vantage
-    HOST_ADDRESS = "host-address"  # the capture host's own public address, located
-    STUN_MAPPED = "stun-mapped"  # the host's address as STUN servers saw it (mapped), located
-
-
-class VantagePlace(StrEnum):
-    """What a vantage's point and radius were taken from."""
-
-    COORDINATES = "coordinates"  # lat,lon as given
-    SITE = "site"  # a city of the hint sites (auditor/data/hints.json)
-    DBIP_CITY = "dbip-city"  # a city name in DB-IP's data, radius widened by its spread
-    COUNTRY = "country"  # somewhere in a country: its main landmass as a disk
-
-
-@dataclass(frozen=True, slots=True)
-class Vantage:
-    """Where a capture was taken, as a disk: somewhere within radius_km of the point."""
-
-    latitude: float
-    longitude: float
-    radius_km: float
-    source: VantageSource
-    label: str  # as given ("SE", "Amsterdam", "59.3,18.1") or the address located; untrusted
-    capture: str | None = None  # None: every capture of the run
-    place: VantagePlace = VantagePlace.COORDINATES
-
-
-class HintSource(StrEnum):
-    SNI = "sni"
-    DNS = "dns"
-    CNAME = "cname"  # a name in the CNAME chain behind a DNS answer
-    HTTP_HOST = "http-host"
-    STUN_REALM = "stun-realm"
-
-
-@dataclass(frozen=True, slots=True)
-class HostnameHint:
-    """A place a vendor's naming gives for a server: evidence, never alone a verdict."""
-
-    name: str  # the host name that matched (untrusted)
-    vendor: str
-    code: str  # the site code in the name ("am", "ams", "westeurope")
-    place: str  # the site's city or region
-    country: str
-    latitude: float
-    longitude: float
-    source: HintSource
-    refuted: bool = False
-
-
-class EvidenceSource(StrEnum):
-    DATABASE = "database"
-    HINT = "hint"
-
-
-@dataclass(frozen=True, slots=True)
-class Refutation:
-    """A country some source gave that the round trips rule out."""
-
-    source: EvidenceSource
-    what: str  # the database path or the host name
-    country: str
-    distance_km: float  # from the vantage to the nearest part of the country
-    bound_km: float  # the farthest the server can be from the vantage
-    capture: str
-
-
-@dataclass(frozen=True, slots=True)
-class PhysicsBound:
-    """Where the round trips allow a server to be: countries within reach of the vantage."""
-
-    capture: str
-    vantage: Vantage
-    round_trip: RoundTrip
-    radius_km: float  # the disk around the vantage, widened by its radius and the outlines'
-    countries: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Everything known about where one endpoint is, and what physics rules out."""
-
-    round_trips: tuple[RoundTrip, ...] = ()
-    bounds: tuple[PhysicsBound, ...] = ()  # one per capture with a vantage and a round trip
-    hints: tuple[HostnameHint, ...] = ()
-    refutations: tuple[Refutation, ...] = ()
-    set_aside: tuple[str, ...] = ()  # why some round trips were not used
-
-    @property
-    def possible(self) -> frozenset[str] | None:
-        """The countries every bound allows (None: no bound)."""
-        if not self.bounds:
-            return None
-        return frozenset.intersection(*(b.countries for b in self.bounds))
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
     endpoint: ServerEndpoint
     location: Location
     judgement: Judgement
-    evidence: Evidence = Evidence()
+    evidence: Evidence = Evidence()  # noqa: RUF009 - frozen: one shared empty Evidence is safe
     acceptance: Acceptance | None = None  # a policy exception or the baseline, when one matched
 
     @property
