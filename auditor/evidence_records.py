@@ -12,6 +12,7 @@ class RoundTripKind(StrEnum):
     DNS = "dns"  # a query to the first answer from port 53
     QUIC = "quic"  # a packet to UDP port 443 to the server's first packet
     STUN = "stun"  # a STUN request to its answer (the same transaction ID)
+    TCP_SERVER_SIDE = "tcp-synack-ack"  # on the server: its SYN/ACK to the client's ACK
 
 
 @dataclass(frozen=True, slots=True)

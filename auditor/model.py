@@ -88,6 +88,9 @@ class Flow:
     # matched (b answered a's request with the same transaction ID). None/0: none seen.
     stun_delay: float | None = None
     stun_samples: int = 0
+    # Seconds from b's SYN/ACK to a's ACK of it, when a opened with a bare SYN: on a capture
+    # taken at b (a server), the round trip to a plus a's own delay. None: not seen.
+    ack_delay: float | None = None
 
     @property
     def packets(self) -> int:

@@ -10,6 +10,7 @@ from auditor.capture import limits
 from auditor.capture.fragments import Fragments
 from auditor.capture.packed import Chunks, Names, first_frame
 from auditor.capture.records import (
+    ACK_TS,
     BYTES,
     FIRST_FRAME,
     FIRST_TS,
@@ -163,6 +164,8 @@ class FlowTable(NameTaps, Fragments):
                 index = int(record[PACKETS])
                 count_packet(record, nbytes, ts, syn)
                 if proto == 6:
+                    if index == 1 and not syn and record[SYN] and len(record) == ACK_TS:
+                        record.append(ts)
                     if index + 1 >= TAP_PACKETS:
                         self.tables[6][key] = taps.pop(key)
                         if self.hellos:
@@ -226,6 +229,8 @@ class FlowTable(NameTaps, Fragments):
                     mine[key] = rec
                     self.flows += 1
                     continue
+                if proto == 6 and own[PACKETS] == 1:
+                    _ack_across(own, rec)
                 own[PACKETS] += rec[PACKETS]
                 own[BYTES] += rec[BYTES]
                 own[FIRST_TS] = min(own[FIRST_TS], rec[FIRST_TS])
@@ -311,3 +316,12 @@ class FlowTable(NameTaps, Fragments):
         flows.sort(key=first_frame)
         self.unjudged_addresses = sum(1 for a in self.spill.unjudged if a not in names.addresses)
         return tuple(flows)
+
+
+def _ack_across(own: Record, rec: Record) -> None:
+    """A direction whose only packet so far was its SYN, continued in the next byte range: that
+    range's first packet is the second, as one pass sees it (see ACK_TS). Its SYN-ness is known
+    only when the range holds no SYN of the direction at all; otherwise no ACK is kept."""
+    if own[SYN] and not rec[SYN] and len(own) == ACK_TS:
+        own.append(rec[FIRST_TS])
+

@@ -9,7 +9,16 @@ import struct
 from collections.abc import Iterable
 from typing import Final
 
-from auditor.capture.records import BYTES, FIRST_FRAME, FIRST_TS, LAST_TS, PACKETS, SYN, Record
+from auditor.capture.records import (
+    ACK_TS,
+    BYTES,
+    FIRST_FRAME,
+    FIRST_TS,
+    LAST_TS,
+    PACKETS,
+    SYN,
+    Record,
+)
 from auditor.capture.spill import Pair
 from auditor.capture.taps import DNS_PORT, QUIC_PORT
 from auditor.model import Flow, PayloadKind
@@ -44,8 +53,9 @@ class _Packed:
     def __init__(self, proto: int, key_length: int, capacity: int = PACKED_CHUNK) -> None:
         self.proto = proto
         self.key_length = key_length
-        # ... then the payload kinds of both directions and b's STUN answers to a (delay, count)
-        self.layout = struct.Struct(f"<{key_length}sqqqqddqBBdIdq")
+        # ... then the payload kinds of both directions, b's STUN answers to a (delay, count)
+        # and b's SYN/ACK to a's ACK
+        self.layout = struct.Struct(f"<{key_length}sqqqqddqBBdIdqd")
         # Anonymous mmap rather than a bytearray: given back to the system the moment it is
         # closed, where freed heap memory would stay in the process for the Flows to pile onto.
         self.data = mmap.mmap(-1, max(self.layout.size * capacity, 1))
@@ -76,6 +86,7 @@ class _Packed:
             int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
             int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0, delay,
             kinds, _NO_DELAY if stun is None else stun[0], 0 if stun is None else int(stun[1]),
+            _ack_delay(ab, ba),
         )  # fmt: skip
         self.count += 1
 
@@ -98,6 +109,7 @@ class _Packed:
             0,
             _NO_DELAY,
             0,
+            _NO_DELAY,
         )  # fmt: skip  (no round trip: the pair's packets were not kept in order)
         self.count += 1
 
@@ -122,6 +134,7 @@ class _Packed:
                 kinds,
                 stun_delay,
                 stun_samples,
+                ack_delay,
             ) in self.layout.iter_unpack(used):
                 a, b = names.address(key[:width]), names.address(key[width : 2 * width])
                 if ported:
@@ -148,6 +161,7 @@ class _Packed:
                         answer_delay=None if delay < 0 else delay,
                         payloads=names.kinds(kinds),
                         stun_delay=None if stun_delay < 0 else stun_delay,
+                        ack_delay=None if ack_delay < 0 else ack_delay,
                         stun_samples=stun_samples,
                     )
                 )
@@ -157,6 +171,16 @@ class _Packed:
 
 _NO_DELAY: Final = -1.0  # delays are never negative (see _answers_first)
 _ANSWERING_UDP_PORTS: Final = (DNS_PORT, QUIC_PORT)  # servers that never speak first
+
+
+def _ack_delay(ab: Record, ba: Record | None) -> float:
+    """From b's first packet, its SYN/ACK, to a's ACK of it (see Flow.ack_delay); a's ACK
+    can only follow the SYN/ACK, so the delay is never shorter than the round trip to a."""
+    if ba is None or len(ab) <= ACK_TS or ba[SYN]:
+        return _NO_DELAY
+    if not ab[FIRST_TS] <= ba[FIRST_TS] <= ab[ACK_TS]:
+        return _NO_DELAY
+    return ab[ACK_TS] - ba[FIRST_TS]
 
 
 def _answers_first(proto: int, key: bytes, ab: Record, ba: Record) -> bool:

@@ -15,6 +15,9 @@ FIRST_TS: Final = 2
 LAST_TS: Final = 3
 FIRST_FRAME: Final = 4
 SYN: Final = 5
+# Only on a direction that opened with a bare SYN and whose second packet was no SYN: that
+# packet's time (its ACK of the SYN/ACK: see packed.py). Appended, so other records stay small.
+ACK_TS: Final = 6
 
 Record = list[float]  # [packets, bytes, first_ts, last_ts, first_frame, syn]; ints stay ints
 

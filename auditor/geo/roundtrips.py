@@ -5,9 +5,9 @@ can only have been caused by the request (Flow.answer_delay). Such a delay is th
 from the capture point to the server plus the server's own time: never shorter than the true
 round trip, so the bound physics draws from it is never too tight.
 
-Only a server that is not the capture's own host gets a round trip: a capture taken on a
-server sees its own SYN/ACK leave right after the SYN, which says nothing of the client's place
-(the SYN/ACK-to-ACK round trip it would need is not measured).
+Only an address that is not the capture's own host gets a round trip. A capture taken on a
+server sees its own SYN/ACK leave right after the SYN, which says nothing of the client's place;
+there the client's ACK of that SYN/ACK (Flow.ack_delay) gives the round trip to the client.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def round_trips(
     found: dict[tuple[str, RoundTripKind], _Minimum] = {}
     for flow in flows:
         if flow.b in hosts:
+            if flow.ack_delay is not None and flow.a not in hosts:  # a capture on the server
+                _sample(found, (flow.a, RoundTripKind.TCP_SERVER_SIDE), flow.ack_delay, 1)
             continue
         kind = _kind(flow, capture_start)
         if kind is not None and flow.answer_delay is not None:

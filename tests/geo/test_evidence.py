@@ -42,16 +42,19 @@ Handshake = tuple[str, float, float]  # server, time of the SYN, round trip in s
 
 def handshakes(trips: Sequence[Handshake], *, server_side: bool = False) -> bytes:
     """A capture of TCP handshakes from CLIENT, each answered after its round trip. With
-    ``server_side``, CLIENT is the one answering (a capture taken on the server)."""
+    ``server_side``, CLIENT is the one answering (a capture taken on the server): its SYN/ACK
+    leaves at once and the other side's ACK comes back after the round trip."""
     records: list[tuple[float, bytes]] = []
     for n, (server, at, rtt) in enumerate(trips):
         port = 40000 + n
         opener, answerer = (server, CLIENT) if server_side else (CLIENT, server)
         oport, aport = (443, port) if server_side else (port, 443)
+        answered = at + (0.0001 if server_side else rtt)
+        acked = answered + (rtt if server_side else 0.0001)
         records += [
             (at, ether(ipv4(opener, answerer, 6, tcp(oport, aport, SYN)))),
-            (at + rtt, ether(ipv4(answerer, opener, 6, tcp(aport, oport, SYN_ACK)))),
-            (at + rtt + 0.0001, ether(ipv4(opener, answerer, 6, tcp(oport, aport, ACK)))),
+            (answered, ether(ipv4(answerer, opener, 6, tcp(aport, oport, SYN_ACK)))),
+            (acked, ether(ipv4(opener, answerer, 6, tcp(oport, aport, ACK)))),
         ]
     records.sort(key=lambda r: r[0])
     return pcap_file(records)
@@ -108,13 +111,43 @@ def test_parallel_read_keeps_the_round_trip(tmp_path: Path) -> None:
     )
 
 
-def test_server_side_capture_measures_no_round_trip(tmp_path: Path) -> None:
-    """On the server, the SYN/ACK leaves right after the SYN: that says nothing of the client."""
-    path = write(tmp_path, handshakes([(US_SERVER, 1.0, 0.0001)] * 3, server_side=True))
+def test_server_side_capture_measures_syn_ack_to_ack(tmp_path: Path) -> None:
+    """On the server, the SYN/ACK leaves right after the SYN: that says nothing of the other
+    side; its ACK of the SYN/ACK, a round trip later, does."""
+    trips = [(US_SERVER, 1.0 + i, rtt) for i, rtt in enumerate((0.006, 0.004, 0.009))]
+    path = write(tmp_path, handshakes(trips, server_side=True))
     capture = read_capture(str(path))
     hosts = capture_hosts(capture.flows)
     assert hosts == {CLIENT}
-    assert round_trips(str(path), capture.flows, hosts, 1.0) == {}
+    (trip,) = round_trips(str(path), capture.flows, hosts, 1.0)[US_SERVER]
+    assert (trip.kind, trip.samples) == (RoundTripKind.TCP_SERVER_SIDE, 3)
+    assert trip.seconds == pytest.approx(0.004, abs=1e-6)
+    # Read in byte ranges, the handshakes split across them keep the same answer.
+    two = read_capture(str(path), workers=2)
+    assert round_trips(str(path), two.flows, hosts, 1.0) == round_trips(
+        str(path), capture.flows, hosts, 1.0
+    )
+
+
+def test_a_second_syn_is_no_ack(tmp_path: Path) -> None:
+    """A retransmitted SYN after the SYN/ACK was not caused by it: no round trip."""
+    data = pcap_file([
+        (1.0, ether(ipv4(US_SERVER, CLIENT, 6, tcp(40000, 443, SYN)))),
+        (1.0001, ether(ipv4(CLIENT, US_SERVER, 6, tcp(443, 40000, SYN_ACK)))),
+        (1.0002, ether(ipv4(US_SERVER, CLIENT, 6, tcp(40000, 443, SYN)))),
+        (1.0102, ether(ipv4(US_SERVER, CLIENT, 6, tcp(40000, 443, ACK)))),
+    ])  # fmt: skip
+    capture = read_capture(str(write(tmp_path, data)))
+    assert round_trips("c", capture.flows, frozenset({CLIENT}), 1.0) == {}
+
+
+def test_a_server_side_round_trip_refutes_like_any_other(tmp_path: Path, city_db: str) -> None:
+    """A server in Stockholm whose client ACKs in 3 ms: the client is no Australian."""
+    path = write(tmp_path, handshakes([(AU_SERVER, 1.0, 0.003)], server_side=True))
+    result = audit([path], city_db, "EU", parse_vantage("Stockholm"))
+    found = finding(result, AU_SERVER)
+    assert [r.country for r in found.evidence.refutations] == ["AU"]
+    assert found.judgement.verdict is not Verdict.ALLOWED
 
 
 def test_dns_round_trip(tmp_path: Path) -> None:
