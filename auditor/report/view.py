@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from auditor.countries import country_name
 from auditor.model import (
     AcceptedBy,
+    AttributionBasis,
     AuditResult,
     CaptureSummary,
     DatabaseInfo,
@@ -113,7 +114,8 @@ def platform_label(endpoint: ServerEndpoint) -> str:
     """'Zoom (range) as media, stun': the platform, what it rested on and the endpoint's roles;
     not yet escaped (the platform may come from a capture's name)."""
     label = endpoint.platform or ""
-    if label and endpoint.platform_basis:
+    # A port hint's platform already reads "Zoom? (port hint)": its basis would say it twice.
+    if label and endpoint.platform_basis not in (None, AttributionBasis.PORT_HINT):
         label += f" ({endpoint.platform_basis.value})"
     roles = ", ".join(dict.fromkeys(claim.role.value for claim in endpoint.roles))
     if roles:
