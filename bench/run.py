@@ -107,7 +107,9 @@ class Timing:
     output: str = ""
 
 
-def run_timed(argv: list[str]) -> tuple[float, float, float, str]:
+def run_timed(
+    argv: list[str], ok: tuple[int, ...] = (0, 1), env: dict[str, str] | None = None
+) -> tuple[float, float, float, str]:
     """Wall seconds, CPU seconds, peak RSS (MB) of the child or its largest descendant, stdout.
 
     GNU time measures the RSS: a child forked from this (big) process would otherwise report
@@ -120,10 +122,11 @@ def run_timed(argv: list[str]) -> tuple[float, float, float, str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             check=False,
+            env=env,
         )
         elapsed = time.perf_counter() - start
         user, system, peak_kb = rss.read().split()[-3:]
-    if proc.returncode not in (0, 1):  # audit exits 1 when it finds violations
+    if proc.returncode not in ok:  # audit exits 1 when it finds violations
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}")
     cpu = float(user) + float(system)
     return elapsed, cpu, int(peak_kb) / 1024, proc.stdout.decode(errors="replace")
