@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.run import DATA, audit_command, run_timed  # noqa: E402
+from bench.run import DATA, audit_for, run_timed  # noqa: E402
 from bench.shapes import (  # noqa: E402
     portscan_records,
     public_server_records,
@@ -68,10 +68,25 @@ def shapes(scale: float) -> list[Shape]:
               _writer(lambda: public_server_records(n(100_000), million))),
         Shape("public-10k", million, _writer(lambda: public_server_records(n(10_000), million))),
         Shape("voip-1m", n(1_000_000), _writer(lambda: voip_records(n(1_000_000)))),
+        Shape("headline", n(1_000_000), _headline(n(1_000_000))),
         Shape("headline-gzip", n(1_000_000), _gzip_headline(n(1_000_000)), compressed=True),
         Shape("small-files-100", 0, _small_files, files=100),
         Shape("servers-1m", 2 * n(1_000_000), _writer(lambda: server_records(n(1_000_000)))),
     ]  # fmt: skip
+
+
+def _headline(packets: int) -> Callable[[Path], None]:
+    """bench/gen.py's hour-long meeting (bench/run.py's file), linked under the shape's name."""
+
+    def make(path: Path) -> None:
+        if path.exists():
+            return
+        from bench.run import ensure_captures
+
+        pcap, _pcapng, _truth = ensure_captures(packets)
+        path.symlink_to(pcap.name)
+
+    return make
 
 
 def _gzip_headline(packets: int) -> Callable[[Path], None]:
@@ -140,7 +155,7 @@ def time_runs(
 
 
 def bench(shape: Shape, options: argparse.Namespace, audit: list[str],
-          env: dict[str, str] | None) -> None:  # fmt: skip
+          env: dict[str, str]) -> None:  # fmt: skip
     scale, stages = options.scale, options.stages
     path = path_of(shape, scale)
     DATA.mkdir(exist_ok=True)
@@ -183,14 +198,7 @@ def main() -> int:
     parser.add_argument("--db", help="one database instead of the bundled ones")
     parser.add_argument("--tree", type=Path, help="time this source tree's auditor (python -m)")
     args = parser.parse_args()
-    env = None
-    if args.tree:
-        # A/B runs: the same bench against another checkout's code.
-        env = {**os.environ, "PYTHONPATH": str(args.tree.resolve())}
-        audit: list[str] | None = [sys.executable, "-m", "auditor"]
-        print(f"auditor from {args.tree.resolve()}")
-    else:
-        audit = audit_command()
+    audit, env = audit_for(args.tree)
     if audit is None:
         print("the audit command is not installed (pip install -e .)")
         return 1

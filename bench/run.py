@@ -32,6 +32,7 @@ from bench.gen import Truth, generate  # noqa: E402
 from bench.shapes import server_records, write_pcap  # noqa: E402
 
 DATA = HERE / "data"
+WARM_UP = HERE.parent / "fixtures" / "demo-meeting.pcap"  # imports what a real run imports
 MMDB_CANDIDATES = [
     HERE.parent.parent / "shared" / "data" / "mmdb" / "test-data" / "GeoIP2-City-Test.mmdb",
     HERE.parent / "auditor" / "data" / "auditor-country.mmdb",
@@ -146,6 +147,26 @@ def audit_command() -> list[str] | None:
         return None
     probe = subprocess.run([found, "--version"], capture_output=True, check=False)
     return [found] if probe.returncode == 0 else None
+
+
+def audit_for(tree: Path | None) -> tuple[list[str] | None, dict[str, str]]:
+    """The command and environment that run the auditor of ``tree`` (python -m auditor with
+    PYTHONPATH, for A/B runs of two checkouts), or the installed one; warmed up once.
+
+    Byte-code is cached (outside the tree) as an installed package has it: a shell with
+    PYTHONDONTWRITEBYTECODE would otherwise make every run compile ~180 modules first.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "auditor-bench-pyc")
+    if tree is None:
+        command = audit_command()
+    else:
+        print(f"auditor from {tree.resolve()}")
+        command, env["PYTHONPATH"] = [sys.executable, "-m", "auditor"], str(tree.resolve())
+    if command is not None:  # the first run compiles and caches: not timed
+        warm = [*command, str(WARM_UP), "-f", "json", "-o", os.devnull, "-q", "--allow", "US"]
+        subprocess.run(warm, env=env, capture_output=True, check=False)
+    return command, env
 
 
 def mmdb() -> Path | None:
