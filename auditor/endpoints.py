@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor.addresses import is_local_host
+from auditor.capture.columns import Address, FlowRows
+from auditor.hosts import capture_hosts as capture_hosts  # noqa: PLC0414 - re-export
 from auditor.model import (
     Flow,
     NameSighting,
     NameSource,
+    PayloadKind,
     ServerEndpoint,
     ServerReason,
     Sighting,
@@ -36,77 +39,8 @@ MEETING_PORTS: frozenset[int] = frozenset(
     }
 )
 
-# A strength order for reasons: when one server is seen in several flows, the report gives the
-# strongest reason any of them had.
-_REASON_STRENGTH = {
-    ServerReason.SYN: 3,
-    ServerReason.PORT: 2,
-    ServerReason.NOT_CAPTURE_HOST: 1,
-    ServerReason.LOWER_PORT: 0,
-    ServerReason.SIGNALLED: -1,  # named in STUN/TURN only: any packet says more
-}
-
-
 def is_service_port(port: int) -> bool:
     return 0 < port < 1024 or port in MEETING_PORTS
-
-
-def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
-    """The capture's own host(s): per IP version, the address that takes part in most flows.
-
-    A meeting capture is taken on the client, so its address is in (nearly) every flow. We take
-    the most frequent address of each IP version when it is in at least half of that version's
-    flows; a dual-stack client thus has one host address per version. Ties go to the private
-    address, then to the address text, so the result does not depend on flow order.
-    """
-    hosts: set[str] = set()
-    for version in (4, 6):
-        seen, versioned = _frequent_addresses(flows, version)
-        if not versioned:
-            continue
-        best = max(seen.items(), key=lambda item: (item[1], is_local_host(item[0]), item[0]))
-        address, count = best
-        in_most_flows = count > 1 and count * 2 >= versioned
-        lone_private_flow = versioned == 1 and is_local_host(address)
-        if in_most_flows or lone_private_flow:
-            hosts.add(address)
-    return frozenset(hosts)
-
-
-FREQUENT_CANDIDATES = 8
-
-
-def _frequent_addresses(flows: Sequence[Flow], version: int) -> tuple[dict[str, int], int]:
-    """The exact flow counts of the only addresses that can be in half of one IP version's
-    flows, and how many flows that version has, in constant memory (a million servers must not
-    cost a million counters): Misra and Gries's frequent-items pass keeps every address that is
-    in more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
-    two); a second pass counts those candidates exactly."""
-    candidates: dict[str, int] = {}
-    for flow in flows:
-        if _version(flow.a) != version:
-            continue
-        for address in (flow.a, flow.b) if flow.b != flow.a else (flow.a,):
-            if address in candidates:
-                candidates[address] += 1
-            elif len(candidates) < FREQUENT_CANDIDATES:
-                candidates[address] = 1
-            else:
-                for known in list(candidates):
-                    candidates[known] -= 1
-                    if not candidates[known]:
-                        del candidates[known]
-    exact = dict.fromkeys(candidates, 0)
-    versioned = 0
-    for flow in flows:
-        if _version(flow.a) != version:
-            continue
-        versioned += 1
-        if flow.a in exact:
-            exact[flow.a] += 1
-        if flow.b != flow.a and flow.b in exact:
-            exact[flow.b] += 1
-    return exact, versioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,59 +52,71 @@ class ServerSide:
     reason: ServerReason
 
 
+# The rules in order of strength: when one server is seen in several flows, the report gives
+# the strongest reason any of them had. Ranks, not reasons, in the per-flow loop.
+SYN_RANK, PORT_RANK, HOST_RANK, LOWER_PORT_RANK, SIGNALLED_RANK = 3, 2, 1, 0, -1
+_REASON_OF_RANK = {
+    SYN_RANK: ServerReason.SYN,
+    PORT_RANK: ServerReason.PORT,
+    HOST_RANK: ServerReason.NOT_CAPTURE_HOST,
+    LOWER_PORT_RANK: ServerReason.LOWER_PORT,
+    SIGNALLED_RANK: ServerReason.SIGNALLED,  # named in STUN/TURN only: any packet says more
+}
+_REASON_STRENGTH = {reason: rank for rank, reason in _REASON_OF_RANK.items()}
+
+
 def choose_server(flow: Flow, hosts: frozenset[str]) -> ServerSide | None:
     """The server side of one flow, or None when both sides are the capture's own host."""
-    a_is_host, b_is_host = flow.a in hosts, flow.b in hosts
+    side = _server_side(
+        flow.protocol, flow.a, flow.b, flow.a_port, flow.b_port, int(flow.syn_ab),
+        int(flow.syn_ba), hosts, _text_is_local,
+    )  # fmt: skip
+    if side is None:
+        return None
+    server_is_b, rank = side
+    reason = _REASON_OF_RANK[rank]
+    if server_is_b:
+        return ServerSide(flow.b, flow.b_port, reason)
+    return ServerSide(flow.a, flow.a_port, reason)
+
+
+def _server_side(  # noqa: PLR0917 - per flow, on the row's own fields
+    proto: int,
+    a: Address,
+    b: Address,
+    a_port: int,
+    b_port: int,
+    syn_ab: int,
+    syn_ba: int,
+    hosts: Container[Address],
+    is_local: Callable[[Address], bool],
+) -> tuple[bool, int] | None:
+    """(whether b is the server, the rank of the rule that said so), or None when both sides
+    are the capture's own host. The first rule, in order of strength, that tells the sides
+    apart decides; the capture's own host is never judged as a server, even when it is public
+    and accepted a connection (a peer-to-peer call): the far side is judged instead."""
+    a_is_host, b_is_host = a in hosts, b in hosts
     if a_is_host and b_is_host:
         return None
-    side, reason = _side_by_evidence(flow, hosts)
-    # The capture's own host is never judged as a server, even when it is public and accepted a
-    # connection (a peer-to-peer call): judge the far side instead.
-    if (side == "a" and a_is_host) or (side == "b" and b_is_host):
-        side, reason = ("b" if side == "a" else "a"), ServerReason.NOT_CAPTURE_HOST
-    if side == "a":
-        return ServerSide(flow.a, flow.a_port, reason)
-    return ServerSide(flow.b, flow.b_port, reason)
-
-
-def _side_by_evidence(flow: Flow, hosts: frozenset[str]) -> tuple[str, ServerReason]:
-    """The first rule, in order of strength, that tells the sides apart."""
-    for side, reason in (
-        (_side_by_syn(flow), ServerReason.SYN),
-        (_side_by_port(flow), ServerReason.PORT),
-        (_side_by_host(flow, hosts), ServerReason.NOT_CAPTURE_HOST),
+    if proto == TCP and syn_ab != syn_ba:
+        server_is_b, rank = bool(syn_ab), SYN_RANK  # the side that received a bare SYN listened
+    elif proto in (TCP, UDP) and (
+        (a_service := is_service_port(a_port)) != is_service_port(b_port)
     ):
-        if side is not None:
-            return side, reason
-    if flow.a_port != flow.b_port:
-        return ("a" if flow.a_port < flow.b_port else "b"), ServerReason.LOWER_PORT
-    return "b", ServerReason.LOWER_PORT  # nothing tells: the receiver of the first packet
+        server_is_b, rank = not a_service, PORT_RANK
+    elif a_is_host or b_is_host:
+        server_is_b, rank = a_is_host, HOST_RANK
+    elif (a_local := is_local(a)) != is_local(b):
+        server_is_b, rank = a_local, HOST_RANK
+    else:  # the lower port; nothing tells: the receiver of the first packet
+        server_is_b, rank = a_port == b_port or b_port < a_port, LOWER_PORT_RANK
+    if (b_is_host and server_is_b) or (a_is_host and not server_is_b):
+        return not server_is_b, HOST_RANK
+    return server_is_b, rank
 
 
-def _side_by_syn(flow: Flow) -> str | None:
-    if flow.protocol != TCP or flow.syn_ab == flow.syn_ba:
-        return None
-    return "b" if flow.syn_ab else "a"  # the side that received a bare SYN was listening
-
-
-def _side_by_port(flow: Flow) -> str | None:
-    if flow.protocol not in (TCP, UDP):
-        return None
-    a_service, b_service = is_service_port(flow.a_port), is_service_port(flow.b_port)
-    if a_service == b_service:
-        return None
-    return "a" if a_service else "b"
-
-
-def _side_by_host(flow: Flow, hosts: frozenset[str]) -> str | None:
-    if flow.a in hosts:
-        return "b"
-    if flow.b in hosts:
-        return "a"
-    a_private, b_private = is_local_host(flow.a), is_local_host(flow.b)
-    if a_private != b_private:
-        return "b" if a_private else "a"
-    return None
+def _text_is_local(address: Address) -> bool:
+    return isinstance(address, str) and is_local_host(address)
 
 
 PortKey = tuple[int, str]  # (port, protocol name)
@@ -183,6 +129,7 @@ class _Labels:
     def __init__(self) -> None:
         self.keys: dict[PortKey, PortKey] = {}
         self.tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.payloads: dict[int, PayloadKind] = {}
 
     def key(self, port: int, proto: str) -> PortKey:
         key = (port, proto)
@@ -199,6 +146,12 @@ class _Labels:
         names = tuple(sorted(protocols)) if isinstance(protocols, set) else (protocols,)
         return self.tuples.setdefault(names, names)
 
+    def kinds(self, bits: int) -> PayloadKind:
+        kind = self.payloads.get(bits)
+        if kind is None:
+            kind = self.payloads[bits] = PayloadKind(bits)
+        return kind
+
 
 class _Tally:
     """One server's flows added up. A port and a protocol are kept bare until a second one
@@ -214,26 +167,30 @@ class _Tally:
         "payloads",
         "ports",
         "protocols",
-        "reason",
+        "rank",
     )
 
-    def __init__(self, flow: Flow, side: ServerSide, port: PortKey | None) -> None:
-        self.packets = flow.packets
-        self.bytes = flow.bytes
+    def __init__(  # noqa: PLR0917 - one flow's fields, per server
+        self, packets: int, nbytes: int, proto: str, port: PortKey | None, first: float,
+        last: float, frame: int, rank: int, payloads: int,
+    ) -> None:  # fmt: skip
+        self.packets = packets
+        self.bytes = nbytes
         self.flows = 1
         self.ports: PortKey | set[PortKey] | None = port
-        self.protocols: str | set[str] = protocol_name(flow.protocol)
-        self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
-        self.last_seen = flow.last_seen
-        self.reason = side.reason
-        self.payloads = flow.payloads
+        self.protocols: str | set[str] = proto
+        self.first_seen, self.first_frame, self.last_seen = first, frame, last
+        self.rank = rank
+        self.payloads = payloads
 
-    def add(self, flow: Flow, side: ServerSide, port: PortKey | None) -> None:
-        self.packets += flow.packets
-        self.bytes += flow.bytes
+    def add(  # noqa: PLR0917 - mirrors __init__
+        self, packets: int, nbytes: int, proto: str, port: PortKey | None, first: float,
+        last: float, frame: int, rank: int, payloads: int,
+    ) -> None:  # fmt: skip
+        self.packets += packets
+        self.bytes += nbytes
         self.flows += 1
-        self.payloads |= flow.payloads
-        proto = protocol_name(flow.protocol)
+        self.payloads |= payloads
         if proto != self.protocols:
             if isinstance(self.protocols, str):
                 self.protocols = {self.protocols}
@@ -245,11 +202,13 @@ class _Tally:
                 if not isinstance(self.ports, set):
                     self.ports = {self.ports}
                 self.ports.add(port)
-        if flow.first_seen < self.first_seen:
-            self.first_seen, self.first_frame = flow.first_seen, flow.first_frame
-        self.last_seen = max(self.last_seen, flow.last_seen)
-        if _REASON_STRENGTH[side.reason] > _REASON_STRENGTH[self.reason]:
-            self.reason = side.reason
+        # The earliest flow, the lower frame on a tie: the same whatever order flows come in.
+        if first < self.first_seen or (first == self.first_seen and frame < self.first_frame):
+            self.first_seen, self.first_frame = first, frame
+        if last > self.last_seen:  # noqa: PLR1730 - per flow: max() is a call
+            self.last_seen = last
+        if rank > self.rank:  # noqa: PLR1730
+            self.rank = rank
 
     def endpoint(
         self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...], labels: _Labels
@@ -264,10 +223,10 @@ class _Tally:
             first_seen=self.first_seen,
             last_seen=self.last_seen,
             first_frame=self.first_frame,
-            reason=self.reason,
+            reason=_REASON_OF_RANK[self.rank],
             hostnames=hostnames,
             captures=captures,
-            payloads=self.payloads,
+            payloads=labels.kinds(self.payloads),
         )
 
 
@@ -286,28 +245,67 @@ def server_endpoints(
     merged endpoints still say in which captures they were seen. ``own_hosts``: the capture's
     own host when the source knows it (a WebRTC dump's browser); else guessed from the flows.
     """
-    hosts = own_hosts or capture_hosts(flows)
-    labels = _Labels()
-    tallies: dict[str, _Tally] = {}
-    for flow in flows:
-        side = choose_server(flow, hosts)
-        if side is None:
-            continue
-        ported = flow.protocol in (TCP, UDP)
-        port = labels.key(side.server_port, protocol_name(flow.protocol)) if ported else None
-        tally = tallies.get(side.server)
-        if tally is None:
-            tallies[side.server] = _Tally(flow, side, port)
-        else:
-            tally.add(flow, side, port)
+    rows = FlowRows(flows)
+    tallies = _tallies(rows, own_hosts or capture_hosts(flows))
     names_of = names_by_address(names)
     captures = () if capture is None else (capture,)
     endpoints: list[ServerEndpoint] = []
-    while tallies:  # each tally is let go as its endpoint is made
-        ip, tally = tallies.popitem()
+    labels = tallies.labels
+    tally_of = tallies.by_server
+    while tally_of:  # each tally is let go as its endpoint is made
+        address, tally = tally_of.popitem()
+        ip = rows.text(address)
         endpoints.append(tally.endpoint(ip, names_of.get(ip, ()), captures, labels))
     endpoints.sort(key=_busiest_first)
     return tuple(endpoints)
+
+
+@dataclass(slots=True)
+class _Tallies:
+    by_server: dict[Address, _Tally]
+    labels: _Labels
+
+
+def _tallies(rows: FlowRows, hosts: frozenset[str]) -> _Tallies:
+    """Every flow's server side added up per server address, as the rows hold it (text is
+    made once per server, by the caller, not twice per flow)."""
+    host_keys = {key for key in map(rows.key, hosts) if key is not None}
+    is_local = _LocalCache(rows).is_local
+    labels = _Labels()
+    tallies: dict[Address, _Tally] = {}
+    side_of = _server_side
+    for proto, _version, group in rows.groups():
+        name = protocol_name(proto)
+        ported = proto in (TCP, UDP)
+        key = labels.key
+        for (a, b, a_port, b_port, pab, pba, bab, bba, first, last, frame, syn_ab, syn_ba,
+             _delay, payloads, _stun, _samples, _ack) in group:  # fmt: skip
+            side = side_of(proto, a, b, a_port, b_port, syn_ab, syn_ba, host_keys, is_local)
+            if side is None:
+                continue
+            server_is_b, rank = side
+            server = b if server_is_b else a
+            port = key(b_port if server_is_b else a_port, name) if ported else None
+            tally = tallies.get(server)
+            if tally is None:
+                tallies[server] = _Tally(pab + pba, bab + bba, name, port, first, last, frame,
+                                         rank, payloads)  # fmt: skip
+            else:
+                tally.add(pab + pba, bab + bba, name, port, first, last, frame, rank, payloads)
+    return _Tallies(tallies, labels)
+
+
+class _LocalCache:
+    """Whether an address as the rows hold it is a local host, asked only when the SYN and the
+    ports do not tell the sides apart; text is made for it then."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: FlowRows) -> None:
+        self.rows = rows
+
+    def is_local(self, address: Address) -> bool:
+        return is_local_host(self.rows.text(address))
 
 
 def _busiest_first(endpoint: ServerEndpoint) -> tuple[int, str]:
@@ -383,7 +381,3 @@ def _add(known: Sighting, seen: Sighting) -> Sighting:
 def _port_sort_key(port: str) -> tuple[int, str]:
     number, _, proto = port.partition("/")
     return int(number), proto
-
-
-def _version(address: str) -> int:
-    return 6 if ":" in address else 4

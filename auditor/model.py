@@ -11,7 +11,7 @@ agrees on one spelling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -166,7 +166,7 @@ class NameSighting:
 @dataclass(frozen=True, slots=True)
 class CaptureResult:
     summary: CaptureSummary
-    flows: tuple[Flow, ...]
+    flows: Sequence[Flow]  # a capture's: packed (capture/columns.py); other sources': a tuple
     names: tuple[NameSighting, ...] = ()  # deduplicated, in order of first sighting
     # Addresses the source itself says are the capture's own host (the browser of a WebRTC
     # dump); empty: the endpoint stage works them out from the flows.

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from auditor.capture import limits
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.formats import opened
-from auditor.capture.packed import total_packets
 from auditor.capture.source import CHUNK
 from auditor.capture.taps import MAX_NAMES
 from auditor.errors import read_guarded
@@ -67,7 +66,7 @@ def _result(name: str, fmt: str, compressed: bool, ft: FlowTable, complete: bool
     spilled = ft.spill.size
     signalled = tuple(ft.signalled)
     flows = ft.to_flows()
-    ip_packets, ip_bytes = total_packets(flows)
+    ip_packets, ip_bytes = flows.totals()
     # A tunnel's inner packets are flows of their own; the summary counts the records.
     ip_packets, ip_bytes = ip_packets - ft.inner_packets, ip_bytes - ft.inner_bytes
     unjudged = ft.spill.unjudged_packets

@@ -130,7 +130,7 @@ def _read_records(
     eth4, eth6, frag_mask, host16 = constants(hdr.endian)
     ft.link_types[link] = None
     tcp, udp = ft.tables[6], ft.tables[17]
-    add, look = ft.add, ft.look
+    add, look = ft.add_untabled, ft.look
     decode = decode_packet
     ethernet_fast = fast and link == 1
     max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
@@ -158,7 +158,7 @@ def _read_records(
                             r = (udp if proto == 17 else tcp).get(key)
                             if r is None:
                                 i = add(proto, key, tl, t, frame, syn)
-                                if i >= 0:
+                                if i >= 0 and (tl > 40 or proto == 17):  # 40: bare IP+TCP headers
                                     end = min(pos + 30 + tl, nxt)
                                     look(proto, key, buf, pos + 50, end, i, frame)
                             else:
@@ -181,7 +181,7 @@ def _read_records(
                         r = table.get(key)
                         if r is None:
                             i = add(nh, key, 40 + plen, t, frame, syn)
-                            if i >= 0:
+                            if i >= 0 and (plen > 20 or nh == 17):  # 20: a bare TCP header
                                 end = min(pos + 70 + plen, nxt)
                                 look(nh, key, buf, pos + 70, end, i, frame)
                         else:

@@ -114,7 +114,7 @@ class PcapngReader:
         ft = self.ft
         src = self.src
         buf, base, pos, n = window(src, head)
-        add, look = ft.add, ft.look
+        add, look = ft.add_untabled, ft.look
         decode = decode_packet
         tcp, udp = ft.tables[6], ft.tables[17]
         unpack6 = IPV6_AT_ETH.unpack_from
@@ -153,7 +153,7 @@ class PcapngReader:
                                 r = (udp if proto == 17 else tcp).get(key)
                                 if r is None:
                                     i = add(proto, key, tl, t, frame, syn)
-                                    if i >= 0:
+                                    if i >= 0 and (tl > 40 or proto == 17):  # 40: IP+TCP headers
                                         end = min(pos + 42 + tl, pos + 28 + caplen)
                                         look(proto, key, buf, pos + 62, end, i, frame)
                                 else:
@@ -175,7 +175,7 @@ class PcapngReader:
                             r = table.get(key)
                             if r is None:
                                 i = add(nh, key, 40 + plen, t, frame, syn)
-                                if i >= 0:
+                                if i >= 0 and (plen > 20 or nh == 17):  # 20: a bare TCP header
                                     end = min(pos + 82 + plen, pos + 28 + caplen)
                                     look(nh, key, buf, pos + 82, end, i, frame)
                             else:

@@ -49,7 +49,7 @@ class CaptureTrips:
 
 def capture_trips(
     capture: str,
-    flows: Iterable[Flow],
+    flows: Sequence[Flow],
     names: Iterable[NameSighting],
     hosts: frozenset[str],
     capture_start: float | None,

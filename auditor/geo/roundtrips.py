@@ -12,9 +12,10 @@ there the client's ACK of that SYN/ACK (Flow.ack_delay) gives the round trip to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from auditor.capture.columns import NO_DELAY, Address, FlowRows
 from auditor.model import Flow, RoundTrip, RoundTripKind
 
 TCP = 6
@@ -31,30 +32,37 @@ class _Minimum:
 
 
 def round_trips(
-    capture: str, flows: Iterable[Flow], hosts: frozenset[str], capture_start: float | None
+    capture: str, flows: Sequence[Flow], hosts: frozenset[str], capture_start: float | None
 ) -> Mapping[str, tuple[RoundTrip, ...]]:
     """Per server address, its round trips in this capture, one per kind, shortest first."""
-    found: dict[tuple[str, RoundTripKind], _Minimum] = {}
-    for flow in flows:
-        if flow.b in hosts:
-            if flow.ack_delay is not None and flow.a not in hosts:  # a capture on the server
-                _sample(found, (flow.a, RoundTripKind.TCP_SERVER_SIDE), flow.ack_delay, 1)
-            continue
-        kind = _kind(flow, capture_start)
-        if kind is not None and flow.answer_delay is not None:
-            _sample(found, (flow.b, kind), flow.answer_delay, 1)
-        if flow.stun_delay is not None:  # b answered a's STUN requests (matched by transaction)
-            _sample(found, (flow.b, RoundTripKind.STUN), flow.stun_delay, flow.stun_samples)
+    rows = FlowRows(flows)
+    host_keys = {key for key in map(rows.key, hosts) if key is not None}
+    found: dict[tuple[Address, RoundTripKind], _Minimum] = {}
+    no = NO_DELAY
+    for proto, _version, group in rows.groups():
+        for (a, b, _a_port, b_port, _pab, _pba, _bab, _bba, first, _last, _frame, _syn_ab,
+             _syn_ba, delay, _kinds, stun_delay, stun_samples, ack_delay) in group:  # fmt: skip
+            if delay == no and stun_delay == no and ack_delay == no:
+                continue  # most flows: nothing to time
+            if b in host_keys:
+                if ack_delay != no and a not in host_keys:  # a capture on the server
+                    _sample(found, (a, RoundTripKind.TCP_SERVER_SIDE), ack_delay, 1)
+                continue
+            kind = _kind(proto, b_port, first, capture_start)
+            if kind is not None and delay != no:
+                _sample(found, (b, kind), delay, 1)
+            if stun_delay != no:  # b answered a's STUN requests (matched by transaction)
+                _sample(found, (b, RoundTripKind.STUN), stun_delay, stun_samples)
     by_server: dict[str, list[RoundTrip]] = {}
     for (server, kind), minimum in found.items():
         trip = RoundTrip(capture, kind, minimum.seconds, minimum.samples)
-        by_server.setdefault(server, []).append(trip)
+        by_server.setdefault(rows.text(server), []).append(trip)
     return {s: tuple(sorted(t, key=lambda r: (r.seconds, r.kind))) for s, t in by_server.items()}
 
 
 def _sample(
-    found: dict[tuple[str, RoundTripKind], _Minimum],
-    at: tuple[str, RoundTripKind],
+    found: dict[tuple[Address, RoundTripKind], _Minimum],
+    at: tuple[Address, RoundTripKind],
     seconds: float,
     samples: int,
 ) -> None:
@@ -66,14 +74,16 @@ def _sample(
         minimum.samples += samples
 
 
-def _kind(flow: Flow, capture_start: float | None) -> RoundTripKind | None:
-    if flow.protocol == TCP:
+def _kind(
+    proto: int, b_port: int, first_seen: float, capture_start: float | None
+) -> RoundTripKind | None:
+    if proto == TCP:
         return RoundTripKind.TCP_HANDSHAKE
-    if flow.protocol != UDP:
+    if proto != UDP:
         return None
-    if flow.b_port == 53:
+    if b_port == 53:
         return RoundTripKind.DNS
-    joined = capture_start is None or flow.first_seen - capture_start < QUIC_JOIN_GUARD_S
+    joined = capture_start is None or first_seen - capture_start < QUIC_JOIN_GUARD_S
     return None if joined else RoundTripKind.QUIC
 
 

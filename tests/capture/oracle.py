@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from auditor.model import Flow
@@ -52,7 +53,7 @@ def tshark_ip_bytes(tshark: str, path: Path) -> Counter[str]:
     return counts
 
 
-def flow_endpoints(flows: tuple[Flow, ...]) -> tuple[Counter[str], Counter[str]]:
+def flow_endpoints(flows: Iterable[Flow]) -> tuple[Counter[str], Counter[str]]:
     """Packets and bytes per address, as tshark's endpoint table sums them."""
     packets: Counter[str] = Counter()
     nbytes: Counter[str] = Counter()

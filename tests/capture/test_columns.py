@@ -1,0 +1,72 @@
+"""A capture's packed flows (capture/columns.py) against the same flows as Flow objects: the
+host, endpoint and round-trip stages read the packed rows directly, and must answer exactly as
+they do for Flows (other sources' input), whatever order the flows come in."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from auditor.capture import read_capture
+from auditor.capture.columns import FlowColumns, address_key, address_text
+from auditor.endpoints import capture_hosts, server_endpoints
+from auditor.geo.roundtrips import round_trips
+
+SHARED = Path(os.environ.get("AUDITOR_SHARED_DATA", "../shared/data"))
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-meeting.pcap"
+MEETINGS = sorted(
+    p.name for p in (SHARED / "pcaps" / "meetings").glob("*.pcap*") if p.is_file()
+) if (SHARED / "pcaps" / "meetings").is_dir() else []  # fmt: skip
+
+
+def _same_stages(path: Path) -> None:
+    result = read_capture(path)
+    packed = result.flows
+    assert isinstance(packed, FlowColumns)
+    flows = tuple(packed)
+    assert len(flows) == len(packed) > 0
+    assert [f.first_frame for f in flows] == sorted(f.first_frame for f in flows)
+    hosts = capture_hosts(packed)
+    assert hosts == capture_hosts(flows) == capture_hosts(flows[::-1])
+    start = result.summary.first_seen
+    want = server_endpoints(flows, result.names, capture="c", own_hosts=hosts)
+    assert want  # the comparison below must have something to compare
+    assert server_endpoints(packed, result.names, capture="c", own_hosts=hosts) == want
+    # Order does not matter: a packed capture's rows come in table order, not frame order.
+    assert server_endpoints(flows[::-1], result.names, capture="c", own_hosts=hosts) == want
+    trips = round_trips("c", flows, hosts, start)
+    assert round_trips("c", packed, hosts, start) == trips
+    assert round_trips("c", flows[::-1], hosts, start) == trips
+
+
+def test_demo_meeting_rows_answer_as_flows() -> None:
+    _same_stages(DEMO)
+
+
+@pytest.mark.parametrize("name", MEETINGS)
+def test_real_meeting_rows_answer_as_flows(shared_data: Path, name: str) -> None:
+    _same_stages(shared_data / "pcaps" / "meetings" / name)
+
+
+def test_packed_flows_compare_index_and_pickle_as_flows() -> None:
+    packed = read_capture(DEMO).flows
+    flows = tuple(packed)
+    assert packed == flows
+    assert packed[0] == flows[0]
+    assert packed[-1] == flows[-1]
+    assert pickle.loads(pickle.dumps(packed)) == flows  # noqa: S301 - our own bytes
+
+
+@pytest.mark.parametrize(
+    "text", ["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "::", "fe80::1:2:3:4"]
+)
+def test_address_text_is_ipaddress_text(text: str) -> None:
+    import ipaddress
+
+    raw = address_key(text)
+    assert raw is not None
+    assert address_text(raw) == str(ipaddress.ip_address(text))
+    assert address_key("not an address") is None
