@@ -113,9 +113,9 @@ _MAPPED_HIGH = 0xFFFF
 _NAT64_HIGH = int(_NAT64.network_address) >> 32
 
 
-def address_value(ip: str) -> tuple[int, int]:
-    """(4 or 6, the address as an integer) of the address a database should be asked about:
-    the IPv4 inside a mapped or NAT64 one. ValueError for text that is not an IP address.
+def literal_value(ip: str) -> tuple[int, int]:
+    """(4 or 6, the address as an integer), as written: no mapped or NAT64 IPv4 taken out.
+    ValueError for text that is not an IP address.
 
     The C parser (inet_pton) takes the canonical text packets give, several times faster than
     ipaddress; whatever it refuses (spaces, a zone id) is parsed by ipaddress, which decides.
@@ -123,13 +123,20 @@ def address_value(ip: str) -> tuple[int, int]:
     try:
         if ":" not in ip:
             return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
-        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+        return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
     except (OSError, ValueError):
-        address = lookup_address(parse_address(ip))
+        address = parse_address(ip)
         return address.version, int(address)
-    if value >> 32 in (_MAPPED_HIGH, _NAT64_HIGH):
+
+
+def address_value(ip: str) -> tuple[int, int]:
+    """(4 or 6, the address as an integer) of the address a database should be asked about:
+    the IPv4 inside a mapped or NAT64 one. ValueError for text that is not an IP address.
+    """
+    version, value = literal_value(ip)
+    if version == 6 and value >> 32 in (_MAPPED_HIGH, _NAT64_HIGH):
         return 4, value & 0xFFFFFFFF
-    return 6, value
+    return version, value
 
 
 def class_of(version: int, value: int) -> AddressClass | None:

@@ -1,4 +1,4 @@
-"""Build auditor/data/platform_ranges.csv from the vendors' published address lists.
+"""Build auditor/data/platform_ranges.csv (+ .idx) from the vendors' published address lists.
 
 The vendors publish their ranges at the URLs below; this machine (and CI) has no internet, so
 the build reads pinned copies committed under scripts/platform_sources/, each checked against
@@ -9,8 +9,12 @@ vendors' own published facts (addresses), which the vendors publish for firewall
 
 To refresh: download the vendor URL (or the newer crawler copy), replace the file under
 scripts/platform_sources/, update its commit, date and SHA-256 below, run this script, and
-commit the data file with the sources. `--check` rebuilds in memory and fails if the committed
+commit the data files with the sources. `--check` rebuilds in memory and fails if a committed
 data file differs (CI can run it).
+
+Beside the CSV it writes platform_ranges.idx: the CSV's ranges cut into disjoint segments
+(auditor.platform_ranges.RangeIndex, its to_bytes), so a run reads integers instead of parsing
+~10k networks; the index carries the CSV's SHA-256 and is ignored if it does not match.
 
 Usage: python scripts/build_platform_ranges.py [--check]
 """
@@ -26,8 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from auditor.platform_ranges import RangeIndex, parse_ranges  # noqa: E402 - ROOT is on the path
+
 SOURCES = ROOT / "scripts" / "platform_sources"
 OUTPUT = ROOT / "auditor" / "data" / "platform_ranges.csv"
+INDEX = OUTPUT.with_suffix(".idx")
 MIRROR = "https://raw.githubusercontent.com/disposable/cloud-ip-ranges"
 
 
@@ -132,17 +141,24 @@ def build() -> str:
     return "\n".join(lines) + "\n"
 
 
+def index(text: str) -> bytes:
+    """The .idx file for the CSV ``text``."""
+    return RangeIndex.of(parse_ranges(text)).to_bytes(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the data file is stale")
+    parser.add_argument("--check", action="store_true", help="fail if a data file is stale")
     text = build()
     if parser.parse_args().check:
-        if OUTPUT.read_text() != text:
-            print(f"{OUTPUT} is not what the pinned sources build: rerun me", file=sys.stderr)
+        if OUTPUT.read_text() != text or INDEX.read_bytes() != index(text):
+            print(f"{OUTPUT} or {INDEX.name} is not what the pinned sources build: rerun me",
+                  file=sys.stderr)  # fmt: skip
             return 1
         return 0
     OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT} ({text.count(chr(10))} lines)")
+    INDEX.write_bytes(index(text))
+    print(f"wrote {OUTPUT} ({text.count(chr(10))} lines) and {INDEX.name}")
     return 0
 
 

@@ -168,3 +168,53 @@ def test_shipped_data_is_what_the_pinned_sources_build() -> None:
         [sys.executable, str(script), "--check"], check=False, capture_output=True
     )
     assert done.returncode == 0, done.stderr.decode()
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2**16 - 1), st.integers(16, 32), st.sampled_from(["A", "B"])),
+        max_size=12,
+    ),
+    st.lists(st.integers(0, 2**16 - 1), min_size=1, max_size=20),
+)
+def test_nested_and_equal_ranges_match_a_linear_scan(
+    blocks: list[tuple[int, int, str]], probes: list[int]
+) -> None:
+    # Ranges packed into 10.0.0.0/16 nest, repeat and touch; the most specific one answers,
+    # and of two equal ones the later row (as the sweep promises).
+    text = "".join(
+        f"{ipaddress.ip_network((0x0A000000 + low, length), strict=False)},{name},vendor\n"
+        for low, length, name in blocks
+    )
+    ranges = parse_ranges(text)
+    index = RangeIndex.of(ranges)
+    for probe in probes:
+        address = ipaddress.IPv4Address(0x0A000000 + probe)
+        holding = [
+            (r.network.prefixlen, row) for row, r in enumerate(ranges) if address in r.network
+        ]
+        expected = ranges[max(holding)[1]] if holding else None
+        assert index.lookup(str(address)) == expected
+
+
+def test_shipped_index_is_the_csv_swept() -> None:
+    data = ROOT / "auditor" / "data"
+    text = (data / "platform_ranges.csv").read_text("ascii")
+    swept = RangeIndex.of(parse_ranges(text))
+    shipped = RangeIndex.from_bytes((data / "platform_ranges.idx").read_bytes(), text)
+    assert shipped is not None
+    assert bundled_ranges() == shipped
+    for table, built in ((shipped.v4, swept.v4), (shipped.v6, swept.v6)):
+        assert list(table.starts) == list(built.starts)
+        assert list(table.rows) == list(built.rows)
+    assert list(shipped.lines) == list(swept.lines)
+
+
+def test_an_index_of_another_csv_is_not_used() -> None:
+    data = ROOT / "auditor" / "data"
+    text = (data / "platform_ranges.csv").read_text("ascii")
+    index = (data / "platform_ranges.idx").read_bytes()
+    edited = text.replace(",Zoom,vendor\n", ",Zoom,cloud\n", 1)
+    assert RangeIndex.from_bytes(index, edited) is None
+    assert RangeIndex.from_bytes(index[:-4], text) is None
+    assert RangeIndex.from_bytes(b"", text) is None
