@@ -1,18 +1,15 @@
-"""Report formats behind one interface, chosen by name through OutputFormat."""
+"""Report formats behind one interface, chosen by name through OutputFormat.
+
+A format's module is imported only when that format is chosen: a JSON run never loads rich,
+xml.etree or the HTML map (start-up time is paid on every run of a scheduled job).
+"""
 
 from __future__ import annotations
 
+import importlib
 from enum import StrEnum
 
-from auditor.report.csv_format import CsvFormat
-from auditor.report.html import HtmlFormat
 from auditor.report.interface import RenderOptions, ReportFormat
-from auditor.report.json_format import JsonFormat
-from auditor.report.junit import JunitFormat
-from auditor.report.markdown import MarkdownFormat
-from auditor.report.sarif import SarifFormat
-from auditor.report.table import TableFormat, print_table
-from auditor.report.text import TextFormat
 
 
 class OutputFormat(StrEnum):
@@ -28,26 +25,44 @@ class OutputFormat(StrEnum):
     MARKDOWN = "markdown"
 
     def to_format(self, options: RenderOptions | None = None) -> ReportFormat:
-        return _FORMATS[self](options)
+        module, name = _FORMATS[self]
+        implementation: type[ReportFormat] = getattr(importlib.import_module(module), name)
+        return implementation(options)
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The -o file suffixes that choose this format when --format is not given."""
+        return _SUFFIXES.get(self, ())
 
     @classmethod
     def for_suffix(cls, suffix: str) -> OutputFormat | None:
         """The format an -o file's suffix (".sarif") names, if any: the user's intent."""
-        for chosen, implementation in _FORMATS.items():
-            if suffix.lower() in implementation.suffixes:
+        for chosen in cls:
+            if suffix.lower() in chosen.suffixes:
                 return chosen
         return None
 
 
-_FORMATS: dict[OutputFormat, type[ReportFormat]] = {
-    OutputFormat.TABLE: TableFormat,
-    OutputFormat.TEXT: TextFormat,
-    OutputFormat.JSON: JsonFormat,
-    OutputFormat.CSV: CsvFormat,
-    OutputFormat.JUNIT: JunitFormat,
-    OutputFormat.SARIF: SarifFormat,
-    OutputFormat.HTML: HtmlFormat,
-    OutputFormat.MARKDOWN: MarkdownFormat,
+# (module, class) of each format.
+_FORMATS: dict[OutputFormat, tuple[str, str]] = {
+    OutputFormat.TABLE: ("auditor.report.table", "TableFormat"),
+    OutputFormat.TEXT: ("auditor.report.text", "TextFormat"),
+    OutputFormat.JSON: ("auditor.report.json_format", "JsonFormat"),
+    OutputFormat.CSV: ("auditor.report.csv_format", "CsvFormat"),
+    OutputFormat.JUNIT: ("auditor.report.junit", "JunitFormat"),
+    OutputFormat.SARIF: ("auditor.report.sarif", "SarifFormat"),
+    OutputFormat.HTML: ("auditor.report.html", "HtmlFormat"),
+    OutputFormat.MARKDOWN: ("auditor.report.markdown", "MarkdownFormat"),
+}
+
+_SUFFIXES: dict[OutputFormat, tuple[str, ...]] = {
+    OutputFormat.TEXT: (".txt",),
+    OutputFormat.JSON: (".json",),
+    OutputFormat.CSV: (".csv",),
+    OutputFormat.JUNIT: (".xml",),
+    OutputFormat.SARIF: (".sarif",),
+    OutputFormat.HTML: (".html", ".htm"),
+    OutputFormat.MARKDOWN: (".md", ".markdown"),
 }
 
 
@@ -61,4 +76,4 @@ def get_format(name: str | OutputFormat, options: RenderOptions | None = None) -
     return chosen.to_format(options)
 
 
-__all__ = ["OutputFormat", "RenderOptions", "ReportFormat", "get_format", "print_table"]
+__all__ = ["OutputFormat", "RenderOptions", "ReportFormat", "get_format"]

@@ -129,7 +129,6 @@ class CsvFormat(ReportFormat):
     """For spreadsheets: a header row, one row per endpoint in report order, then notices."""
 
     name = "csv"
-    suffixes = (".csv",)
 
     def render(self, result: AuditResult) -> str:
         buffer = StringIO()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from typing import TYPE_CHECKING
 
-from rich.markup import escape as rich_escape
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported only where a terminal is written to: start-up time
+    from rich.text import Text
 
 # Unicode categories that can move the cursor, recolour a terminal, reorder text or that cannot
 # be encoded: Cc (C0, DEL, C1), Cf (bidi overrides and isolates, zero-width marks, BOM),
@@ -57,11 +58,15 @@ def sanitize_text(text: str) -> str:
 
 def terminal_text(text: str, style: str = "", limit: int | None = None) -> Text:
     """A rich Text, never parsed as markup: ``[green]PASS[/]`` stays literal."""
+    from rich.text import Text
+
     return Text(clean(text, limit), style=style)
 
 
 def rich_markup(text: str, limit: int | None = None) -> str:
     """For the rare place a markup string is needed: cleaned, then markup-escaped."""
+    from rich.markup import escape as rich_escape
+
     return rich_escape(clean(text, limit))
 
 

@@ -191,7 +191,6 @@ class HtmlFormat(ReportFormat):
     """A single page to archive or send: opens offline, executes nothing."""
 
     name = "html"
-    suffixes = (".html", ".htm")
 
     def render(self, result: AuditResult) -> str:
         return page(result, generated_at(self.options), self.options.tool_version)

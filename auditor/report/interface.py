@@ -28,9 +28,7 @@ class RenderOptions:
 class ReportFormat(ABC):
     """One output format: turns an AuditResult into the text of a report."""
 
-    name: ClassVar[str]
-    # The -o file suffixes that choose this format when --format is not given.
-    suffixes: ClassVar[tuple[str, ...]] = ()
+    name: ClassVar[str]  # its OutputFormat; the -o suffixes that choose it are listed there
 
     def __init__(self, options: RenderOptions | None = None) -> None:
         self.options = options or RenderOptions()

@@ -201,7 +201,6 @@ class JsonFormat(ReportFormat):
     """The machine-readable report: one JSON object, keys in a fixed order."""
 
     name = "json"
-    suffixes = (".json",)
 
     def document(self, result: AuditResult) -> JsonObject:
         """The report as a JSON-ready dict, for callers that embed it (small results only:

@@ -135,7 +135,6 @@ class JunitFormat(ReportFormat):
     """JUnit XML: CI marks the build red on a violation and lists each endpoint as a test."""
 
     name = "junit"
-    suffixes = (".xml",)
 
     def render(self, result: AuditResult) -> str:
         root = build(result, generated_at(self.options).removesuffix("Z"))

@@ -105,7 +105,6 @@ class MarkdownFormat(ReportFormat):
     """Markdown for a ticket or a pull-request comment."""
 
     name = "markdown"
-    suffixes = (".md", ".markdown")
 
     def render(self, result: AuditResult) -> str:
         lines = markdown_lines(result, generated_at(self.options), self.options.tool_version)

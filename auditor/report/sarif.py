@@ -256,7 +256,6 @@ class SarifFormat(ReportFormat):
     """SARIF 2.1.0, as code-scanning hosts (GitHub, GitLab) read it."""
 
     name = "sarif"
-    suffixes = (".sarif",)
 
     def render(self, result: AuditResult) -> str:
         text = json.dumps(document(result, self.options), indent=2, ensure_ascii=False)

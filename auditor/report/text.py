@@ -123,7 +123,6 @@ class TextFormat(ReportFormat):
     """Stable, greppable plain text: one line per endpoint, then the summary."""
 
     name = "text"
-    suffixes = (".txt",)
 
     def render(self, result: AuditResult) -> str:
         return "\n".join(text_lines(result)).rstrip("\n") + "\n"

@@ -12,10 +12,11 @@ import pytest
 from rich.console import Console
 
 from auditor.model import AuditResult, OverallVerdict, Verdict
-from auditor.report import OutputFormat, get_format, print_table
+from auditor.report import OutputFormat, get_format
 from auditor.report.csv_format import HEADER
 from auditor.report.json_format import SCHEMA
 from auditor.report.sarif import artifact_uri
+from auditor.report.table import print_table
 from tests.report.factory import (
     FIXED,
     PLAIN,
@@ -317,8 +318,13 @@ def test_output_file_suffixes_name_one_format_each() -> None:
     assert OutputFormat.for_suffix(".htm") is OutputFormat.HTML
     assert OutputFormat.for_suffix(".xml") is OutputFormat.JUNIT
     assert OutputFormat.for_suffix(".pcap") is None
-    suffixes = [s for f in OutputFormat for s in type(f.to_format()).suffixes]
+    suffixes = [s for f in OutputFormat for s in f.suffixes]
     assert len(suffixes) == len(set(suffixes))
+
+
+@pytest.mark.parametrize("chosen", list(OutputFormat))
+def test_each_format_name_loads_its_own_format(chosen: OutputFormat) -> None:
+    assert chosen.to_format().name == chosen.value
 
 
 def test_verdict_counts_match_model() -> None:
