@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from geoip2.models import ASN, ISP, City, Country
-
 
 class Layout(StrEnum):
-    """How a database's records are shaped; GEOIP2_* are read through geoip2's Reader."""
+    """How a database's records are shaped; GEOIP2_* as geoip2's models read them (the tests
+    hold geoip2 as the oracle; the auditor reads the raw records, geoip2 is not imported)."""
 
     GEOIP2_ENTERPRISE = "geoip2-enterprise"
     GEOIP2_CITY = "geoip2-city"
@@ -92,46 +91,11 @@ def coordinate(value: object, bound: float) -> float | None:
     return degrees if -bound <= degrees <= bound else None
 
 
-def answer_from_geoip2(model: Country | ASN) -> Answer:
-    """Flatten a geoip2 model into an Answer, reading only what its class defines."""
-    if isinstance(model, ISP):  # before ASN: ISP is its subclass
-        return Answer(
-            asn=integer(model.autonomous_system_number),
-            # The ISP's own name is what this database adds over an ASN database.
-            org=text(model.isp)
-            or text(model.autonomous_system_organization)
-            or text(model.organization),
-        )
-    if isinstance(model, ASN):
-        return Answer(
-            asn=integer(model.autonomous_system_number),
-            org=text(model.autonomous_system_organization),
-        )
-    traits = model.traits
-    # Enterprise is a City subclass; a Country model has neither city nor accuracy.
-    city = model.city.name if isinstance(model, City) else None
-    place = model.location if isinstance(model, City) else None
-    radius = place.accuracy_radius if place is not None else None
-    return Answer(
-        country=text(model.country.iso_code),
-        registered_country=text(model.registered_country.iso_code),
-        represented_country=text(model.represented_country.iso_code),
-        city=text(city),
-        asn=integer(getattr(traits, "autonomous_system_number", None)),
-        org=text(getattr(traits, "autonomous_system_organization", None))
-        or text(getattr(traits, "organization", None)),
-        is_anycast=getattr(traits, "is_anycast", False) is True,
-        accuracy_radius=integer(radius),
-        latitude=coordinate(place.latitude, 90.0) if place is not None else None,
-        longitude=coordinate(place.longitude, 180.0) if place is not None else None,
-    )
-
-
 def answer_from_geoip2_record(layout: Layout, record: object) -> Answer:
     """Flatten a raw record of a GeoIP2-shaped database, reading what geoip2's model of that
-    layout would (answer_from_geoip2), without building the model: the maxminddb reader's dict
-    is read directly, several times faster. A section that is there but no map is a corrupt
-    record, as it is for geoip2 (TypeError)."""
+    layout would (tests/geo/test_raw_records.py compares them), without building the model:
+    the maxminddb reader's dict is read directly, several times faster. A section that is
+    there but no map is a corrupt record, as it is for geoip2 (TypeError)."""
     if not isinstance(record, Mapping):
         raise TypeError(f"record is a {type(record).__name__}, not a map")
     if layout is Layout.GEOIP2_ISP:

@@ -8,8 +8,17 @@ from pathlib import Path
 import geoip2.database
 import maxminddb
 import pytest
+from geoip2.models import ASN, ISP, City, Country
 
-from auditor.geo.layouts import Layout, answer_from_geoip2, answer_from_geoip2_record, detect_layout
+from auditor.geo.layouts import (
+    Answer,
+    Layout,
+    answer_from_geoip2_record,
+    coordinate,
+    detect_layout,
+    integer,
+    text,
+)
 
 EDITIONS = (
     "GeoIP2-Country-Test.mmdb",
@@ -27,6 +36,41 @@ _METHODS = {
     Layout.GEOIP2_ASN: "asn",
     Layout.GEOIP2_ISP: "isp",
 }
+
+
+def answer_from_geoip2(model: Country | ASN) -> Answer:
+    """Flatten a geoip2 model into an Answer, reading only what its class defines."""
+    if isinstance(model, ISP):  # before ASN: ISP is its subclass
+        return Answer(
+            asn=integer(model.autonomous_system_number),
+            # The ISP's own name is what this database adds over an ASN database.
+            org=text(model.isp)
+            or text(model.autonomous_system_organization)
+            or text(model.organization),
+        )
+    if isinstance(model, ASN):
+        return Answer(
+            asn=integer(model.autonomous_system_number),
+            org=text(model.autonomous_system_organization),
+        )
+    traits = model.traits
+    # Enterprise is a City subclass; a Country model has neither city nor accuracy.
+    city = model.city.name if isinstance(model, City) else None
+    place = model.location if isinstance(model, City) else None
+    radius = place.accuracy_radius if place is not None else None
+    return Answer(
+        country=text(model.country.iso_code),
+        registered_country=text(model.registered_country.iso_code),
+        represented_country=text(model.represented_country.iso_code),
+        city=text(city),
+        asn=integer(getattr(traits, "autonomous_system_number", None)),
+        org=text(getattr(traits, "autonomous_system_organization", None))
+        or text(getattr(traits, "organization", None)),
+        is_anycast=getattr(traits, "is_anycast", False) is True,
+        accuracy_radius=integer(radius),
+        latitude=coordinate(place.latitude, 90.0) if place is not None else None,
+        longitude=coordinate(place.longitude, 180.0) if place is not None else None,
+    )
 
 
 @pytest.mark.parametrize("edition", EDITIONS)
