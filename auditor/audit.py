@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -166,6 +165,9 @@ def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureO
         return read_on_cluster(request.cluster, paths, progress)
     if len(paths) > 1 and request.workers > 1:
         # A day's batch: one process per file keeps every core busy; each file is read whole.
+        # (Imported here: a run of one file or one worker never starts a process pool.)
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(max_workers=min(request.workers, len(paths)))
         try:
             return list(pool.map(read_one, paths))

@@ -126,10 +126,10 @@ def _report(result: AuditResult, args: argparse.Namespace, env: Environment) -> 
 
 
 def _vantage(args: argparse.Namespace) -> Vantage | None:
-    from auditor.geo.vantage import VantageError, parse_vantage
-
     if not args.vantage:
         return None
+    from auditor.geo.vantage import VantageError, parse_vantage
+
     try:
         return parse_vantage(args.vantage)
     except VantageError as error:
@@ -156,9 +156,11 @@ def _policy_from(args: argparse.Namespace) -> Policy:
 
 
 def _baseline(args: argparse.Namespace) -> Baseline | None:
+    if not args.baseline:
+        return None
     from auditor.report.baseline import load_baseline
 
-    return load_baseline(args.baseline) if args.baseline else None
+    return load_baseline(args.baseline)
 
 
 def check_outputs(args: argparse.Namespace, databases: Sequence[str]) -> None:

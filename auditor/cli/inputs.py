@@ -9,7 +9,6 @@ import os
 from collections.abc import Iterable
 
 from auditor.errors import UsageError
-from auditor.sources.zeek import is_log_folder
 
 _MAGIC = frozenset("*?[")
 
@@ -35,6 +34,8 @@ def _expand(argument: str) -> list[str]:
 
 
 def _folder(path: str) -> list[str]:
+    from auditor.sources.zeek import is_log_folder  # only a folder needs Zeek's reader
+
     try:
         names = sorted(os.listdir(path))
     except OSError as error:

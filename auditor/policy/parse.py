@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -215,6 +214,8 @@ def load_policy_file(
     ``strict`` and ``judge_by`` are the command line's: strict when either says so, and the
     command line's judge_by over the file's.
     """
+    import tomllib  # only a --policy file needs it: start-up time
+
     path = Path(path)
     text = _read_policy_text(path)
     try:

@@ -12,9 +12,10 @@ import stat
 from collections.abc import Callable
 
 from auditor.capture import read_capture
+from auditor.capture.pcap import MAGICS
+from auditor.capture.pcapng_blocks import SHB
 from auditor.errors import CaptureError, read_guarded
 from auditor.model import CaptureResult, SourceKind
-from auditor.sources import export, nfcapd, webrtc, zeek
 from auditor.sources.lines import head
 
 __all__ = ["read_source", "sniff"]
@@ -32,13 +33,20 @@ def read_source(
     """Read one input of any kind. Raises CaptureError when it cannot be read at all."""
     name = os.fspath(path)
     kind = sniff(name)
+    # The other kinds' readers are imported only for their inputs: start-up time.
     if kind is SourceKind.ZEEK:
+        from auditor.sources import zeek
+
         return read_guarded(name, lambda: zeek.read_zeek(name, progress))
     if kind is SourceKind.NETFLOW:
+        from auditor.sources import export, nfcapd
+
         if nfcapd.is_nfcapd_head(head(name).data):
             return read_guarded(name, lambda: nfcapd.read_nfcapd(name))
         return read_guarded(name, lambda: export.read_export(name, progress))
     if kind is SourceKind.WEBRTC:
+        from auditor.sources import webrtc
+
         return read_guarded(name, lambda: webrtc.read_webrtc(name, progress))
     if kind is None:
         damage = head(name, WEBRTC_SNIFF).damage
@@ -64,6 +72,10 @@ def sniff(path: str) -> SourceKind | None:
         first = head(path).data
     except OSError:
         return SourceKind.PCAP
+    if int.from_bytes(first[:4], "big") in (*MAGICS, SHB):
+        return SourceKind.PCAP  # no other kind starts so: their sniffers are not even imported
+    from auditor.sources import export, nfcapd, webrtc, zeek
+
     if zeek.is_zeek_head(first):
         return SourceKind.ZEEK
     if export.is_export_head(first) or nfcapd.is_nfcapd_head(first):
