@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
-import zlib
 from collections.abc import Callable
 from typing import Final
+
+from auditor.capture.inflate import ERRORS, GzipStream
 
 CHUNK: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -45,9 +45,9 @@ class ByteSource:
         # peek, not read-and-seek: a pipe (tcpdump -w - | audit /dev/stdin) cannot seek back.
         self.compressed = self.raw.peek(2)[:2] == GZIP_MAGIC
         self.consumed = _Counted(self.raw)  # compressed bytes read, without tell() on a pipe
-        self.gzip: gzip.GzipFile | None = None
+        self.gzip: GzipStream | None = None
         if self.compressed:
-            self.gzip = gzip.GzipFile(fileobj=self.consumed, mode="rb")  # type: ignore[call-overload]
+            self.gzip = GzipStream(self.consumed)
         elif start:
             self.raw.seek(start)
             self.consumed.count = start
@@ -76,8 +76,7 @@ class ByteSource:
             try:
                 # read1 hands over what one step decompressed, so data before damage survives.
                 part = self.gzip.read1(want) if self.gzip is not None else self.consumed.read(want)
-            except (OSError, EOFError, zlib.error) as exc:
-                # gzip.BadGzipFile is an OSError; a cut-off stream is an EOFError.
+            except ERRORS as exc:
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
                 break
             if not part:
@@ -106,7 +105,7 @@ class ByteSource:
                     got = self.gzip.readinto1(target)
                 else:
                     got = self.consumed.readinto(target)
-            except (OSError, EOFError, zlib.error) as exc:
+            except ERRORS as exc:
                 self.damage = f"compressed data damaged after byte {self.offset}: {exc}"
                 return 0
         self.offset += got
@@ -122,7 +121,8 @@ class ByteSource:
             self.bomb_at = 1 << 62
             return False
         self.bomb_at = self.offset + CHUNK
-        compressed = max(self.consumed.count, 1)
+        # What inflate took, not what was read ahead for it (up to inflate.INPUT bytes).
+        compressed = max(self.consumed.count - self.gzip.unused, 1)
         if self.offset <= MAX_RATIO * compressed:
             return False
         self.damage = (
@@ -142,8 +142,6 @@ class ByteSource:
         return True
 
     def close(self) -> None:
-        if self.gzip is not None:
-            self.gzip.close()
         self.raw.close()
 
 
