@@ -111,21 +111,44 @@ def answer_from_geoip2_record(layout: Layout, record: object) -> Answer:
             org=text(record.get("autonomous_system_organization")),
         )
     traits = _section(record, "traits")
-    has_place = layout in (Layout.GEOIP2_CITY, Layout.GEOIP2_ENTERPRISE)
-    place = _section(record, "location") if has_place else {}
-    city = _section(_section(record, "city"), "names").get("en") if has_place else None
+    asn = org = None
+    if traits:
+        asn = integer(traits.get("autonomous_system_number"))
+        org = text(traits.get("autonomous_system_organization")) or text(traits.get("organization"))
+    city = latitude = longitude = radius = None
+    if layout in _PLACED:
+        place = _section(record, "location")
+        if place:
+            radius = integer(place.get("accuracy_radius"))
+            latitude = coordinate(place.get("latitude"), 90.0)
+            longitude = coordinate(place.get("longitude"), 180.0)
+        city = text(_section(_section(record, "city"), "names").get("en"))
+    # Positional, in Answer's field order: the keyword form cost a share of the whole lookup.
     return Answer(
-        country=text(_section(record, "country").get("iso_code")),
-        registered_country=text(_section(record, "registered_country").get("iso_code")),
-        represented_country=text(_section(record, "represented_country").get("iso_code")),
-        city=text(city),
-        asn=integer(traits.get("autonomous_system_number")),
-        org=text(traits.get("autonomous_system_organization")) or text(traits.get("organization")),
-        is_anycast=traits.get("is_anycast") is True,
-        accuracy_radius=integer(place.get("accuracy_radius")),
-        latitude=coordinate(place.get("latitude"), 90.0) if has_place else None,
-        longitude=coordinate(place.get("longitude"), 180.0) if has_place else None,
+        _iso_code(record, "country"),
+        _iso_code(record, "registered_country"),
+        _iso_code(record, "represented_country"),
+        city,
+        asn,
+        org,
+        bool(traits) and traits.get("is_anycast") is True,
+        radius,
+        latitude,
+        longitude,
     )
+
+
+_PLACED = frozenset({Layout.GEOIP2_CITY, Layout.GEOIP2_ENTERPRISE})
+
+
+def _iso_code(record: Mapping[str, Any], key: str) -> str | None:
+    """text(record[key]["iso_code"]) of a section that may be missing (a map when present)."""
+    found = record.get(key)
+    if found is None:
+        return None
+    if not isinstance(found, Mapping):
+        raise TypeError(f"{key} is a {type(found).__name__}, not a map")
+    return text(found.get("iso_code"))
 
 
 def _section(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.addresses import AddressClass, parse_address
+from auditor.addresses import AddressClass, lookup_address, parse_address
 from auditor.errors import DatabaseError
 from auditor.geo import Locator, open_locator
 from auditor.model import CountryAnswer, Location, LocationFlag
@@ -48,11 +48,16 @@ def _none(value: str) -> str | None:
 def _cached_network(locator: Locator, ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """The network the locator cached for ``ip``: the one block that contains it."""
     (database,) = locator._databases
-    address = parse_address(ip)
-    for length, block in database.cache._blocks[address.version].items():
-        if int(address) >> (address.max_prefixlen - length) in block:
-            return ipaddress.ip_network(f"{address}/{length}", strict=False)
-    raise AssertionError(f"{ip} not cached")
+    address = lookup_address(parse_address(ip))
+    found = database.cache.network(address.version, int(address))
+    if found is None:
+        raise AssertionError(f"{ip} not cached")
+    first, last, _answer = found
+    (network,) = ipaddress.summarize_address_range(
+        ipaddress.ip_address(first) if address.version == 4 else ipaddress.IPv6Address(first),
+        ipaddress.ip_address(last) if address.version == 4 else ipaddress.IPv6Address(last),
+    )
+    return network
 
 
 @pytest.mark.parametrize(("ip", "database", "cell"), _lookups())
@@ -414,3 +419,16 @@ def test_coordinates_are_kept_per_answer_only_when_they_are_a_place(
         (*expected, None),
         (*expected, None),
     ]
+
+
+def test_a_shared_location_is_moved_to_an_address_whole() -> None:
+    """at_address is dataclasses.replace(ip=...), written out: every field is carried over."""
+    import dataclasses
+
+    from auditor.geo.locator import at_address
+
+    values: dict[str, object] = {"ip": "192.0.2.1"}
+    for index, field in enumerate(dataclasses.fields(Location)[1:]):
+        values[field.name] = f"field-{index}"  # distinct, so a swapped pair shows too
+    location = Location(**values)  # type: ignore[arg-type]
+    assert at_address(location, "2001:db8::1") == dataclasses.replace(location, ip="2001:db8::1")
