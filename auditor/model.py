@@ -11,9 +11,10 @@ agrees on one spelling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from auditor.addresses import AddressClass
 
@@ -47,6 +48,8 @@ from auditor.role_records import NO_PAYLOAD as NO_PAYLOAD  # noqa: PLC0414 - re-
 from auditor.role_records import PayloadKind as PayloadKind  # noqa: PLC0414 - re-export
 from auditor.role_records import Role as Role  # noqa: PLC0414 - re-export
 from auditor.role_records import RoleClaim as RoleClaim  # noqa: PLC0414 - re-export
+
+T = TypeVar("T")
 
 PROTOCOL_NAMES: Mapping[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 
@@ -380,11 +383,25 @@ class AuditResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # captures that could not be read at all
     strict_failures: tuple[str, ...] = ()  # e.g. stale database under --strict
+    # What complete, summary and failing() work out over every finding, kept once worked out:
+    # every report reads the verdict, exit status and summary several times, and each pass over
+    # a million findings costs a second. The result is frozen, so they cannot go stale.
+    _derived: dict[str, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def _memo(self, name: str, work: Callable[[], T]) -> T:
+        if name not in self._derived:
+            self._derived[name] = work()
+        return self._derived[name]  # type: ignore[return-value]
 
     @property
     def complete(self) -> bool:
         """Every capture was read whole, something was seen (a run without one IP packet audited
         nothing), and no database answer was defective."""
+        return self._memo("complete", self._complete)
+
+    def _complete(self) -> bool:
         return (
             not self.errors
             and all(c.complete for c in self.captures)
@@ -394,6 +411,9 @@ class AuditResult:
 
     @property
     def summary(self) -> Summary:
+        return self._memo("summary", self._summary)
+
+    def _summary(self) -> Summary:
         count = dict.fromkeys(Verdict, 0)
         for finding in self.findings:
             count[finding.judgement.verdict] += 1
@@ -411,6 +431,9 @@ class AuditResult:
     def failing(self) -> tuple[Finding, ...]:
         """The findings that fail the run: at least as severe as the policy's fail_on and not
         accepted by a current exception or the baseline."""
+        return self._memo("failing", self._failing)
+
+    def _failing(self) -> tuple[Finding, ...]:
         threshold = self.policy.fail_on.rank
         return tuple(
             f for f in self.findings

@@ -22,19 +22,19 @@ from dataclasses import dataclass
 from io import StringIO
 from typing import Any, TextIO
 
-from auditor.model import (
-    AuditResult,
-    CaptureSummary,
-    DatabaseInfo,
-    Finding,
-    LocationFlag,
-    Policy,
-)
-from auditor.report.escape import clean, clean_optional
-from auditor.report.evidence_view import answer_json, evidence_json
+from auditor.model import AuditResult, CaptureSummary, DatabaseInfo, Finding, Policy
+from auditor.report.escape import clean
+from auditor.report.evidence_view import evidence_json
 from auditor.report.interface import ReportFormat
+from auditor.report.json_rows import (
+    EndpointLines,
+    judged_part,
+    located_part,
+    own_part,
+    sighting_line,
+)
 from auditor.report.sections import CaptureSection, capture_sections
-from auditor.report.view import build_date, flags_of, generated_at, iso_time, sorted_findings
+from auditor.report.view import build_date, generated_at, iso_time, sorted_findings
 
 SCHEMA = "auditor.report/1"
 
@@ -70,11 +70,12 @@ def _section(section: CaptureSection) -> JsonObject:
         **_capture(section.capture),
         "verdict": own.verdict.value,
         "summary": _summary(own),
-        "endpoints": _Rows(_sighting(f) for f in sorted_findings(own.findings)),
+        "endpoints": _Rows(sighting_line(f) for f in sorted_findings(own.findings)),
     }
 
 
-def _sighting(finding: Finding) -> JsonObject:
+def sighting_json(finding: Finding) -> JsonObject:
+    """A capture section's endpoint: its counts, first frame and times in that capture."""
     endpoint = finding.endpoint
     return {
         "ip": clean(endpoint.ip),
@@ -119,59 +120,15 @@ def _policy(policy: Policy) -> JsonObject:
     }
 
 
-def _severity(finding: Finding, policy: Policy) -> str | None:
-    severity = finding.severity(policy)
-    return severity.value if severity is not None else None
-
-
-def _acceptance(finding: Finding) -> JsonObject | None:
-    acceptance = finding.acceptance
-    if acceptance is None:
-        return None
-    return {
-        "by": acceptance.by.value,
-        "rule": clean(acceptance.rule),
-        "justification": clean(acceptance.justification),
-        "expires": acceptance.expires,
-        "applies": acceptance.applies,
-    }
-
-
 def endpoint_json(finding: Finding, policy: Policy) -> JsonObject:
-    endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
+    """Everything about one endpoint; the report writes the same, encoded from its parts
+    (json_rows.EndpointLines)."""
     return {
-        "ip": clean(endpoint.ip),
-        "verdict": judgement.verdict.value,
-        "country": clean_optional(location.country),
-        "registered_country": clean_optional(location.registered_country),
-        "represented_country": clean_optional(location.represented_country),
-        "city": clean_optional(location.city),
-        "asn": location.asn,
-        "org": clean_optional(location.org),
-        "address_class": clean_optional(location.address_class),
-        "anycast": location.is_anycast or LocationFlag.ANYCAST in location.flags,
-        "accuracy_radius": location.accuracy_radius,
-        "flags": list(flags_of(finding)),
-        "answers": [answer_json(a) for a in location.answers],
-        "packets": endpoint.packets,
-        "bytes": endpoint.bytes,
-        "flows": endpoint.flows,
-        "ports": [clean(p) for p in endpoint.ports],
-        "protocols": [clean(p) for p in endpoint.protocols],
-        "hostnames": [clean(h) for h in endpoint.hostnames],
-        "platform": clean_optional(endpoint.platform),
-        "platform_basis": endpoint.platform_basis,
-        "roles": [{"role": c.role.value, "evidence": clean(c.evidence)} for c in endpoint.roles],
-        "server_reason": endpoint.reason.value,
-        "first_seen": iso_time(endpoint.first_seen),
-        "last_seen": iso_time(endpoint.last_seen),
-        "first_frame": endpoint.first_frame,
-        "captures": [clean(c) for c in endpoint.captures],
-        "reason": clean(judgement.reason),
-        "severity": _severity(finding, policy),
-        "acceptance": _acceptance(finding),
-        "basis": judgement.basis,
-        "judged_country": judgement.judged_country,
+        "ip": clean(finding.endpoint.ip),
+        "verdict": finding.judgement.verdict.value,
+        **located_part(finding.location, finding),
+        **own_part(finding),
+        **judged_part(finding.judgement, finding, policy),
         "evidence": evidence_json(finding),
     }
 
@@ -192,9 +149,9 @@ def _summary(result: AuditResult) -> JsonObject:
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """A JSON array written one element per line as the elements are made."""
+    """A JSON array written one element per line as the elements are made (encoded)."""
 
-    rows: Iterable[JsonObject]
+    rows: Iterable[str]
 
 
 class JsonFormat(ReportFormat):
@@ -226,9 +183,8 @@ class JsonFormat(ReportFormat):
             "captures": [_section(s) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-            "endpoints": _Rows(
-                endpoint_json(f, result.policy) for f in sorted_findings(result.findings)
-            ),
+            "endpoints": _Rows(map(EndpointLines(result.policy).line,
+                                   sorted_findings(result.findings))),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],
@@ -268,7 +224,7 @@ def _write(stream: TextIO, value: object, depth: int) -> None:
     if isinstance(value, _Rows):
         opened = False
         for row in value.rows:
-            stream.write(f"{',' if opened else '['}\n{pad}  {_ONE_LINE(row)}")
+            stream.write(f"{',' if opened else '['}\n{pad}  {row}")
             opened = True
         stream.write(f"\n{pad}]" if opened else "[]")
     elif isinstance(value, dict) and value and _streams(value):
@@ -285,5 +241,3 @@ def _write(stream: TextIO, value: object, depth: int) -> None:
         # JSON escapes every line break inside strings: each "\n" here is between values.
         stream.write(json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad))
 
-
-_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode

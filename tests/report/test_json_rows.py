@@ -1,0 +1,117 @@
+"""The JSON report's endpoint lines, made from shared parts, are the whole line's encoding."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor.model import (
+    Acceptance,
+    AcceptedBy,
+    CountryAnswer,
+    Evidence,
+    Finding,
+    HintSource,
+    HostnameHint,
+    Location,
+    Role,
+    RoleClaim,
+    RoundTrip,
+    RoundTripKind,
+)
+from auditor.report.json_format import endpoint_json, sighting_json
+from auditor.report.json_rows import ONE_LINE, EndpointLines, sighting_line
+from auditor.report.view import iso_time
+from tests.report.factory import batch_result, endpoint, finding, policy, sample_result
+from tests.report.hostile import HOSTILE
+
+
+def _hostile_findings() -> list[Finding]:
+    """Every hostile string in every field a capture or database fills, and the rarer parts:
+    an acceptance, round trips and hints, times no datetime can show."""
+    pol = policy(deny="CN")
+    found = []
+    for name, text in HOSTILE.items():
+        ep = endpoint(
+            f"198.51.100.{len(found) + 1}",
+            hostnames=(text, "ok.example"),
+            ports=(text,),
+            platform=text,
+            roles=(RoleClaim(Role.MEDIA, text),),
+            captures=(text, f"{name}.pcap"),
+            first_seen=-1.5,
+            last_seen=1e20,
+        )
+        answers = (CountryAnswer(text, "CN", text, latitude=1.5, longitude=math.nan),)
+        location = Location(ep.ip, country="CN", city=text, org=text, answers=answers)
+        found.append(finding(ep, location, pol))
+    accepted = replace(
+        found[0], acceptance=Acceptance(AcceptedBy.EXCEPTION, HOSTILE["bidi"], "DPA", "2027-01-31")
+    )
+    trips = Evidence(
+        round_trips=(RoundTrip("a.pcap", RoundTripKind.TCP_HANDSHAKE, 0.0123, 3),),
+        hints=(
+            HostnameHint("fra.example", "v", "fra", "Frankfurt", "DE", 50.1, 8.7, HintSource.SNI),
+        ),
+        set_aside=(HOSTILE["nul"],),
+    )
+    return [*found, accepted, replace(found[1], evidence=trips)]
+
+
+CASES = {
+    "sample": list(sample_result().findings),
+    "batch": list(batch_result().findings),
+    "hostile": _hostile_findings(),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_line_is_the_whole_encoding(case: str) -> None:
+    findings = CASES[case]
+    pol = policy(deny="CN")
+    lines = EndpointLines(pol)
+    for _pass in range(2):  # the second pass reads every shared part from the cache
+        for f in findings:
+            assert lines.line(f) == ONE_LINE(endpoint_json(f, pol))
+            assert sighting_line(f) == ONE_LINE(sighting_json(f))
+
+
+def test_endpoints_placed_alike_share_parts_but_not_their_own_fields() -> None:
+    pol = policy()
+    shared = Location("", country="US", answers=(CountryAnswer("a.mmdb", "US", None),))
+    a = finding(endpoint("192.0.2.1", bytes=5, hostnames=("a.example",)), replace(shared, ip="1"))
+    b = finding(endpoint("192.0.2.2", bytes=6), replace(shared, ip="2"))
+    # The same answers (one tuple), any other field of the place different: not shared.
+    elsewhere = [
+        finding(endpoint("192.0.2.3"), replace(shared, ip="3", city="Paris")),
+        finding(endpoint("192.0.2.4"), replace(shared, ip="4", country="CN")),
+        finding(endpoint("192.0.2.5"), replace(shared, ip="5", asn=64500, org="x")),
+        finding(endpoint("192.0.2.6"), replace(shared, ip="6", registered_country="CN")),
+    ]
+    lines = EndpointLines(pol)
+    for f in (a, b, *elsewhere, a):
+        assert lines.line(f) == ONE_LINE(endpoint_json(f, pol))
+
+
+def _slowly(epoch: float) -> str | None:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@given(st.one_of(st.floats(), st.floats(0, 4e10), st.integers(-(2**40), 2**40)))
+def test_iso_time_is_datetimes(epoch: float) -> None:
+    assert iso_time(epoch) == _slowly(epoch)
+
+
+@pytest.mark.parametrize(
+    "epoch", [1700000000.0000005, 1700000000.0000015, 1699999999.9999999, 0.0, 2.5e-6, 1e20]
+)
+def test_iso_time_rounds_microseconds_as_datetime_does(epoch: float) -> None:
+    assert iso_time(epoch) == _slowly(epoch)
