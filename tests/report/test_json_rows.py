@@ -35,7 +35,7 @@ def _hostile_findings() -> list[Finding]:
     """Every hostile string in every field a capture or database fills, and the rarer parts:
     an acceptance, round trips and hints, times no datetime can show."""
     pol = policy(deny="CN")
-    found = []
+    found: list[Finding] = []
     for name, text in HOSTILE.items():
         ep = endpoint(
             f"198.51.100.{len(found) + 1}",
