@@ -199,6 +199,9 @@ def _write_notice(licence: str, count: int) -> None:
         "codes mapped with pycountry; Kosovo XK, N. Cyprus CY, Somaliland SO, Indian Ocean\n"
         "Ter. CX and CC, Siachen Glacier IN and PK, Ashmore and Cartier Is. AU).\n"
         "Boundaries are Natural Earth's de facto ones and say nothing about any claim.\n\n"
+        "countries.caps (scripts/build_outline_caps.py, rerun after this script) holds each\n"
+        "country's box and its outline chunks' spherical caps computed from countries.json.gz\n"
+        "and tied to it by its SHA-256: derived values, no other source.\n\n"
         f"world-atlas licence:\n\n{licence}",
         encoding="utf-8",
     )

@@ -4,21 +4,33 @@ Distances are great-circle kilometres on a sphere of the Earth's mean radius, fr
 nearest point of a country's outline (its land border or coast), or 0 when the point is inside.
 They are exact for the outlines as drawn; the outlines themselves are generalised at 1:50m, which
 moves a coast by up to a few kilometres, so callers add OUTLINE_MARGIN_KM before refuting.
+
+Every run with a round trip to weigh needs them, so loading is kept cheap: each country's box
+and its chunks' caps (100k points as unit vectors, 5k caps: ~0.2 CPU s to compute) are read
+from data/countries.caps, which scripts/build_outline_caps.py computes with this module from
+countries.json.gz (tied to it by SHA-256; a caps file that does not match is ignored and the
+caps computed). A ring's points and a chunk's vectors are made on first use: a distance looks
+at the few chunks whose cap can hold the nearest edge.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 EARTH_RADIUS_KM = 6371.0088
 OUTLINE_MARGIN_KM = 10.0  # generalisation of the 1:50m outlines and 0.001-degree rounding
 GEOMETRY_FILE = "countries.json.gz"
+CAPS_FILE = "countries.caps"
+_CAPS_MAGIC = b"auditor-caps/1\n\0"
+_DOUBLE = struct.Struct("<d")
 
 Vector = tuple[float, float, float]
 
@@ -34,20 +46,51 @@ class Point:
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
-    """A run of consecutive outline points as unit vectors, inside a spherical cap: the cap
-    bounds every edge of the run from below, so far chunks are skipped without a look."""
+class Cap:
+    """The spherical cap holding a run of consecutive outline points (a chunk): it bounds every
+    edge of the run from below, so far chunks are skipped without a look."""
 
     centre: Vector
     radius: float  # radians
-    vectors: tuple[Vector, ...]
 
 
-@dataclass(frozen=True, slots=True)
+Ring = tuple[tuple[float, float], ...]  # (longitude, latitude) points
+
+
+@dataclass(frozen=True)
 class Country:
-    rings: tuple[tuple[tuple[float, float], ...], ...]  # (longitude, latitude) outlines
+    """Chunk i covers the points (closed ring, CHUNK_POINTS edges each) that chunk_starts[i]
+    names: its ring and first point."""
+
+    flat: tuple[Sequence[int], ...]  # the rings as stored: see _ring
+    unit: float
     box: tuple[float, float, float, float]  # west, south, east, north
-    chunks: tuple[Chunk, ...]
+    caps: tuple[Cap, ...]
+
+    @cached_property
+    def rings(self) -> tuple[Ring, ...]:
+        return tuple(_ring(flat, self.unit) for flat in self.flat)
+
+    @cached_property
+    def chunk_starts(self) -> tuple[tuple[int, int], ...]:
+        return tuple(_chunk_starts(self.flat))
+
+    @cached_property
+    def _vectors(self) -> dict[int, tuple[Vector, ...]]:
+        return {}
+
+    def vectors(self, chunk: int) -> tuple[Vector, ...]:
+        """The unit vectors of a chunk's points, its last edge included."""
+        found = self._vectors.get(chunk)
+        if found is None:
+            ring, start = self.chunk_starts[chunk]
+            points = self.rings[ring]
+            ends = [*points[start : start + CHUNK_POINTS + 1]]
+            if start + CHUNK_POINTS >= len(points):
+                ends.append(points[0])  # closed: the last edge returns to the start
+            found = tuple(unit_vector(lat, lon) for lon, lat in ends)
+            self._vectors[chunk] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +106,93 @@ class Outlines:
 @lru_cache(maxsize=1)
 def outlines() -> Outlines:
     """The bundled outlines, read once."""
-    path = resources.files("auditor") / "data" / GEOMETRY_FILE
-    data = json.loads(gzip.decompress(path.read_bytes()))
+    folder = resources.files("auditor") / "data"
+    packed = (folder / GEOMETRY_FILE).read_bytes()
+    try:
+        caps = (folder / CAPS_FILE).read_bytes()
+    except FileNotFoundError:  # an install without it is slower, not wrong
+        caps = b""
+    return outlines_of(packed, caps)
+
+
+def outlines_of(packed: bytes, caps: bytes = b"") -> Outlines:
+    """The outlines of a countries.json.gz, with the boxes and caps of ``caps`` when that file
+    was computed from these bytes, else computed here."""
+    data = json.loads(gzip.decompress(packed))
     unit = float(data["unit"])
-    countries = {
-        code: _country([_ring(flat, unit) for flat in rings])
-        for code, rings in data["countries"].items()
-    }
+    stored = _read_caps(caps, packed)
+    countries = {}
+    for code, rings in data["countries"].items():
+        flat = tuple(rings)
+        box, chunk_caps = next(stored) if stored else _caps(flat, unit)
+        countries[code] = Country(flat, unit, box, chunk_caps)
     return Outlines(str(data["source"]), str(data["licence"]), countries)
 
 
 CHUNK_POINTS = 24
 
 
-def _ring(flat: list[int], unit: float) -> tuple[tuple[float, float], ...]:
+def _chunk_starts(flat: Sequence[Sequence[int]]) -> Iterator[tuple[int, int]]:
+    for ring, points in enumerate(flat):
+        yield from ((ring, start) for start in range(0, len(points) // 2, CHUNK_POINTS))
+
+
+def _caps(
+    flat: Sequence[Sequence[int]], unit: float
+) -> tuple[tuple[float, float, float, float], tuple[Cap, ...]]:
+    """A country's box and its chunks' caps, computed from its rings."""
+    rings = [_ring(points, unit) for points in flat]
+    lons = [lon for ring in rings for lon, _ in ring]
+    lats = [lat for ring in rings for _, lat in ring]
+    caps = []
+    for ring in rings:
+        vectors = [unit_vector(lat, lon) for lon, lat in ring]
+        vectors.append(vectors[0])  # closed: the last edge returns to the start
+        for start in range(0, len(vectors) - 1, CHUNK_POINTS):
+            caps.append(_cap(vectors[start : start + CHUNK_POINTS + 1]))
+    return (min(lons), min(lats), max(lons), max(lats)), tuple(caps)
+
+
+def caps_file(packed: bytes) -> bytes:
+    """The countries.caps for the countries.json.gz ``packed``: its SHA-256, then per country
+    (in the file's order) its box, its number of chunks and each chunk's cap, as doubles."""
+    data = json.loads(gzip.decompress(packed))
+    unit = float(data["unit"])
+    out = [_CAPS_MAGIC, hashlib.sha256(packed).digest()]
+    for rings in data["countries"].values():
+        box, caps = _caps(rings, unit)
+        values = [*box, len(caps)] + [x for cap in caps for x in (*cap.centre, cap.radius)]
+        out.append(struct.pack(f"<{len(values)}d", *values))
+    return b"".join(out)
+
+
+def _read_caps(
+    caps: bytes, packed: bytes
+) -> Iterator[tuple[tuple[float, float, float, float], tuple[Cap, ...]]] | None:
+    """Each country's box and caps from a countries.caps made for ``packed``; None if not."""
+    head = len(_CAPS_MAGIC) + 32
+    if caps[: len(_CAPS_MAGIC)] != _CAPS_MAGIC or caps[len(_CAPS_MAGIC) : head] != (
+        hashlib.sha256(packed).digest()
+    ):
+        return None
+    values = struct.unpack_from(f"<{(len(caps) - head) // 8}d", caps, head)
+
+    def countries() -> Iterator[tuple[tuple[float, float, float, float], tuple[Cap, ...]]]:
+        at = 0
+        while at < len(values):
+            box = (values[at], values[at + 1], values[at + 2], values[at + 3])
+            count = int(values[at + 4])
+            at += 5
+            yield box, tuple(
+                Cap((values[i], values[i + 1], values[i + 2]), values[i + 3])
+                for i in range(at, at + 4 * count, 4)
+            )
+            at += 4 * count
+
+    return countries()
+
+
+def _ring(flat: Sequence[int], unit: float) -> Ring:
     points = []
     x = y = 0
     for i in range(0, len(flat), 2):
@@ -85,24 +201,11 @@ def _ring(flat: list[int], unit: float) -> tuple[tuple[float, float], ...]:
     return tuple(points)
 
 
-def _country(rings: list[tuple[tuple[float, float], ...]]) -> Country:
-    lons = [lon for ring in rings for lon, _ in ring]
-    lats = [lat for ring in rings for _, lat in ring]
-    chunks = []
-    for ring in rings:
-        vectors = [unit_vector(lat, lon) for lon, lat in ring]
-        vectors.append(vectors[0])  # closed: the last edge returns to the start
-        for start in range(0, len(vectors) - 1, CHUNK_POINTS):
-            chunks.append(_chunk(tuple(vectors[start : start + CHUNK_POINTS + 1])))
-    box = (min(lons), min(lats), max(lons), max(lats))
-    return Country(tuple(rings), box, tuple(chunks))
-
-
-def _chunk(vectors: tuple[Vector, ...]) -> Chunk:
+def _cap(vectors: Sequence[Vector]) -> Cap:
     sx, sy, sz = (sum(v[i] for v in vectors) for i in range(3))
     norm = math.sqrt(sx * sx + sy * sy + sz * sz) or 1.0
     centre = (sx / norm, sy / norm, sz / norm)
-    return Chunk(centre, max(_angle(centre, v) for v in vectors), vectors)
+    return Cap(centre, max(_angle(centre, v) for v in vectors))
 
 
 def unit_vector(latitude: float, longitude: float) -> Vector:
@@ -132,19 +235,21 @@ def distances_from(point: Point) -> Mapping[str, float]:
         if _inside(point, country):
             result[code] = 0.0
         else:
-            result[code] = _country_angle(p, country.chunks) * EARTH_RADIUS_KM
+            result[code] = _country_angle(p, country) * EARTH_RADIUS_KM
     return result
 
 
-def _country_angle(p: Vector, chunks: tuple[Chunk, ...]) -> float:
+def _country_angle(p: Vector, country: Country) -> float:
     """The smallest angle from p to the country's edges: nearest caps first, stopping once a
     cap's bound is beyond the best edge found."""
-    bounded = sorted((max(0.0, _angle(p, c.centre) - c.radius), i) for i, c in enumerate(chunks))
+    bounded = sorted(
+        (max(0.0, _angle(p, c.centre) - c.radius), i) for i, c in enumerate(country.caps)
+    )
     best = math.pi
     for bound, index in bounded:
         if bound >= best:
             break
-        best = min(best, _run_angle(p, chunks[index].vectors))
+        best = min(best, _run_angle(p, country.vectors(index)))
     return best
 
 
