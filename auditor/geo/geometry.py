@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
+from itertools import accumulate
 
 EARTH_RADIUS_KM = 6371.0088
 OUTLINE_MARGIN_KM = 10.0  # generalisation of the 1:50m outlines and 0.001-degree rounding
@@ -69,7 +70,18 @@ class Country:
 
     @cached_property
     def rings(self) -> tuple[Ring, ...]:
-        return tuple(_ring(flat, self.unit) for flat in self.flat)
+        return tuple(self.ring(index) for index in range(len(self.flat)))
+
+    @cached_property
+    def _rings(self) -> dict[int, Ring]:
+        return {}
+
+    def ring(self, index: int) -> Ring:
+        """One ring's points: a distance needs the rings of the chunks it looks at only."""
+        found = self._rings.get(index)
+        if found is None:
+            found = self._rings[index] = _ring(self.flat[index], self.unit)
+        return found
 
     @cached_property
     def chunk_starts(self) -> tuple[tuple[int, int], ...]:
@@ -84,7 +96,7 @@ class Country:
         found = self._vectors.get(chunk)
         if found is None:
             ring, start = self.chunk_starts[chunk]
-            points = self.rings[ring]
+            points = self.ring(ring)
             ends = [*points[start : start + CHUNK_POINTS + 1]]
             if start + CHUNK_POINTS >= len(points):
                 ends.append(points[0])  # closed: the last edge returns to the start
@@ -193,12 +205,11 @@ def _read_caps(
 
 
 def _ring(flat: Sequence[int], unit: float) -> Ring:
-    points = []
-    x = y = 0
-    for i in range(0, len(flat), 2):
-        x, y = x + flat[i], y + flat[i + 1]
-        points.append((x / unit, y / unit))
-    return tuple(points)
+    """A ring stored as longitude, latitude integer pairs in 1/unit degree, the first absolute
+    and the rest differences from the one before."""
+    xs = accumulate(flat[0::2])
+    ys = accumulate(flat[1::2])
+    return tuple((x / unit, y / unit) for x, y in zip(xs, ys, strict=True))
 
 
 def _cap(vectors: Sequence[Vector]) -> Cap:
