@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from collections.abc import Sequence
+from itertools import compress
+from operator import eq, itemgetter
 
 from auditor.addresses import is_local_host
 from auditor.capture.columns import Address, FlowRows
@@ -19,15 +23,15 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
     """
     rows = FlowRows(flows)
     hosts: set[str] = set()
+    seen, versioned = _frequent_addresses(rows)
     for version in (4, 6):
-        seen, versioned = _frequent_addresses(rows, version)
-        if not versioned:
+        if not versioned[version]:
             continue
-        counted = {rows.text(address): count for address, count in seen.items()}
+        counted = {rows.text(address): count for address, count in seen[version].items()}
         best = max(counted.items(), key=lambda item: (item[1], is_local_host(item[0]), item[0]))
         address, count = best
-        in_most_flows = count > 1 and count * 2 >= versioned
-        lone_private_flow = versioned == 1 and is_local_host(address)
+        in_most_flows = count > 1 and count * 2 >= versioned[version]
+        lone_private_flow = versioned[version] == 1 and is_local_host(address)
         if in_most_flows or lone_private_flow:
             hosts.add(address)
     return frozenset(hosts)
@@ -36,39 +40,48 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
 FREQUENT_CANDIDATES = 8
 
 
-def _frequent_addresses(rows: FlowRows, version: int) -> tuple[dict[Address, int], int]:
-    """The exact flow counts of the only addresses that can be in half of one IP version's
-    flows, and how many flows that version has, in constant memory (a million servers must not
-    cost a million counters): Misra and Gries's frequent-items pass keeps every address that is
-    in more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
-    two); a second pass counts those candidates exactly. Addresses stay as the rows hold them
-    (raw bytes from a capture): none is parsed."""
-    candidates: dict[Address, int] = {}
-    for _proto, group_version, group in rows.groups():
-        if group_version != version:
-            continue
-        for row in group:
-            a, b = row[0], row[1]
-            for address in (a, b) if b != a else (a,):
-                if address in candidates:
-                    candidates[address] += 1
-                elif len(candidates) < FREQUENT_CANDIDATES:
-                    candidates[address] = 1
-                else:
-                    for known in list(candidates):
-                        candidates[known] -= 1
-                        if not candidates[known]:
-                            del candidates[known]
-    exact = dict.fromkeys(candidates, 0)
-    versioned = 0
-    for _proto, group_version, group in rows.groups():
-        if group_version != version:
-            continue
-        for row in group:
-            versioned += 1
-            a, b = row[0], row[1]
-            if a in exact:
-                exact[a] += 1
-            if b != a and b in exact:
-                exact[b] += 1
+def _frequent_addresses(rows: FlowRows) -> tuple[dict[int, dict[Address, int]], dict[int, int]]:
+    """Per IP version, the exact flow counts of the only addresses that can be in half of its
+    flows, and how many flows it has, in bounded memory (a million servers must not cost a
+    million counters): Misra and Gries's frequent-items summary keeps every address that is in
+    more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
+    two); a second pass counts those candidates exactly. The summary is built a batch of flows
+    at a time (a packed chunk: only its address columns unpacked), each batch counted exactly
+    at C speed and merged into it (see _merged).
+    Addresses stay as the rows hold them (raw bytes from a capture): none is parsed."""
+    summaries: dict[int, dict[Address, int]] = {4: {}, 6: {}}
+    for version, batch in rows.address_pairs():
+        summaries[version] = _merged(summaries[version], _sightings(batch))
+    exact = {version: dict.fromkeys(summary, 0) for version, summary in summaries.items()}
+    versioned = {4: 0, 6: 0}
+    for version, batch in rows.address_pairs():
+        versioned[version] += len(batch)
+        counted = exact[version]
+        if counted:
+            sightings = _sightings(batch)
+            for address in counted:
+                counted[address] += sightings.get(address, 0)
     return exact, versioned
+
+
+def _sightings(batch: list[tuple[Address, Address]]) -> Counter[Address]:
+    """How many of the batch's flows each address is in (a flow from an address to itself
+    counts once)."""
+    a_side = list(map(itemgetter(0), batch))
+    b_side = list(map(itemgetter(1), batch))
+    counts = Counter(a_side)
+    counts.update(b_side)
+    counts.subtract(compress(a_side, map(eq, a_side, b_side)))
+    return counts
+
+
+def _merged(summary: dict[Address, int], counts: Counter[Address]) -> dict[Address, int]:
+    """Two Misra-Gries summaries merged (Agarwal et al., "Mergeable Summaries", 2012): the
+    counters added, the (k+1)-th largest taken off every one, the positive ones kept. An
+    exact count is a summary too; an address in more than 1/(k+1) of all sightings so far
+    always stays."""
+    counts.update(summary)
+    k = FREQUENT_CANDIDATES
+    top = heapq.nlargest(k + 1, counts.items(), key=itemgetter(1))
+    floor = top[k][1] if len(top) > k else 0
+    return {address: count - floor for address, count in top[:k] if count > floor}

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from auditor.capture import columns
 from auditor.endpoints import (
     capture_hosts,
     choose_server,
@@ -238,6 +239,25 @@ def test_capture_hosts_in_constant_memory_agrees_with_counting_everything(
 ) -> None:
     flows = [flow(a, 50000 + i, b, 443, frame=i + 1) for i, (a, b) in enumerate(pairs)]
     assert capture_hosts(flows) == _hosts_by_counting_everything(flows)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ADDRESSES), st.sampled_from(ADDRESSES)).filter(
+            lambda pair: (":" in pair[0]) == (":" in pair[1])
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=7),
+)
+def test_capture_hosts_counted_in_small_batches_agrees_with_counting_everything(
+    pairs: list[tuple[str, str]], batch: int
+) -> None:
+    # Batches of a few flows: the frequent-items summaries are merged many times over.
+    flows = [flow(a, 50000 + i, b, 443, frame=i + 1) for i, (a, b) in enumerate(pairs)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns, "BATCH", batch)
+        assert capture_hosts(flows) == _hosts_by_counting_everything(flows)
 
 
 def test_endpoints_share_their_port_and_protocol_labels() -> None:

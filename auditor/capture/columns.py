@@ -16,6 +16,7 @@ import mmap
 import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Final, overload
 
 from auditor.model import Flow, PayloadKind
@@ -29,6 +30,7 @@ Row = tuple[
     float, int, float,
 ]  # fmt: skip
 NO_DELAY: Final = -1.0  # delays are never negative
+BATCH: Final = 65_536  # flows a batch of address pairs holds
 # Everything after the key, as packed (big-endian throughout: the key's ports read as numbers).
 COUNTS: Final = "qqqqddqBBdIdqd"
 
@@ -56,6 +58,13 @@ class Chunk:
         layout = row_layout(self.width)
         with memoryview(self.data) as view, view[: self.count * layout.size] as used:
             yield from layout.iter_unpack(used)
+
+    def address_pairs(self) -> list[tuple[bytes, bytes]]:
+        """Every row's (a, b) addresses, nothing else unpacked."""
+        size = row_layout(self.width).size
+        layout = struct.Struct(f">{self.width}s{self.width}s{size - 2 * self.width}x")
+        with memoryview(self.data) as view, view[: self.count * size] as used:
+            return list(layout.iter_unpack(used))
 
 
 class FlowColumns(Sequence[Flow]):
@@ -214,6 +223,17 @@ class FlowRows:
             return
         for (proto, version), flows in itertools.groupby(self.flows, _protocol_and_version):
             yield proto, version, (_row(flow) for flow in flows)
+
+    def address_pairs(self) -> Iterator[tuple[int, list[tuple[Address, Address]]]]:
+        """(IP version, a batch of flows' (a, b) addresses)."""
+        if self.columns is not None:
+            for chunk in self.columns.chunks:
+                yield 4 if chunk.width == 4 else 6, chunk.address_pairs()
+            return
+        for _proto, version, rows in self.groups():
+            it = iter(rows)
+            while batch := [(row[0], row[1]) for row in islice(it, BATCH)]:
+                yield version, batch
 
     def text(self, address: Address) -> str:
         if self.columns is not None:

@@ -46,7 +46,7 @@ class Packed:
     """Flows of one protocol and address width, packed as columns.py reads them: the key (a
     key without ports padded with zero ports), both directions' counts, span, round trips."""
 
-    __slots__ = ("count", "data", "layout", "proto", "width")
+    __slots__ = ("count", "data", "layout", "offset", "proto", "room", "width")
 
     def __init__(self, proto: int, width: int, capacity: int = PACKED_CHUNK) -> None:
         self.proto = proto
@@ -54,9 +54,11 @@ class Packed:
         self.layout = packed_layout(width)
         self.data = mmap.mmap(-1, max(self.layout.size * capacity, 1))
         self.count = 0
+        self.offset = 0  # where the next row goes
+        self.room = capacity  # rows left
 
     def full(self) -> bool:
-        return (self.count + 1) * self.layout.size > len(self.data)
+        return not self.room
 
     def chunk(self) -> Chunk:
         return Chunk(self.proto, self.width, self.data, self.count)
@@ -69,46 +71,41 @@ class Packed:
         kinds: int = 0,
         stun: list[float] | None = None,
     ) -> None:
-        back: tuple[float, float, float]
-        delay = NO_DELAY
-        if ba is None:
-            first, last, back = ab[FIRST_TS], ab[LAST_TS], (0, 0, 0)
-        else:
-            first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
-            back = (ba[PACKETS], ba[BYTES], ba[SYN])
-            if _answers_first(self.proto, key, ab, ba):
-                delay = ba[FIRST_TS] - ab[FIRST_TS]
+        """One flow: direction ``ab`` (its first packet is the flow's first), and ``ba``, the
+        other, if seen. Counts, frames and SYN flags are ints in a Record (its type says float
+        for the times), so they are packed as they are: this runs once per flow."""
+        at = self.offset
+        self.offset = at + self.layout.size
+        self.count += 1
+        self.room -= 1
+        stun_delay, stun_samples = (NO_DELAY, 0) if stun is None else (stun[0], int(stun[1]))
+        if ba is None:  # one-way: no answer, no ACK of an answer
+            self.layout.pack_into(
+                self.data, at, key, ab[PACKETS], 0, ab[BYTES], 0, ab[FIRST_TS], ab[LAST_TS],
+                ab[FIRST_FRAME], ab[SYN], 0, NO_DELAY, kinds, stun_delay, stun_samples, NO_DELAY,
+            )  # fmt: skip
+            return
+        first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
+        answers = _answers_first(self.proto, key, ab, ba)
+        delay = ba[FIRST_TS] - ab[FIRST_TS] if answers else NO_DELAY
         self.layout.pack_into(
-            self.data, self.count * self.layout.size, key,
-            int(ab[PACKETS]), int(back[0]), int(ab[BYTES]), int(back[1]), first, last,
-            int(ab[FIRST_FRAME]), 1 if ab[SYN] else 0, 1 if back[2] else 0, delay,
-            kinds, NO_DELAY if stun is None else stun[0], 0 if stun is None else int(stun[1]),
+            self.data, at, key, ab[PACKETS], ba[PACKETS], ab[BYTES], ba[BYTES], first, last,
+            ab[FIRST_FRAME], ab[SYN], ba[SYN], delay, kinds, stun_delay, stun_samples,
             _ack_delay(ab, ba),
         )  # fmt: skip
-        self.count += 1
 
     def add_pair(self, pair: Pair) -> None:
-        """A conversation counted per address pair: a flow with its first packet's ports."""
-        self.layout.pack_into(
-            self.data,
-            self.count * self.layout.size,
-            pair.first_key,
-            pair.packets_ab,
-            pair.packets_ba,
-            pair.bytes_ab,
-            pair.bytes_ba,
-            pair.first_ts,
-            pair.last_ts,
-            pair.first_frame,
-            pair.syn_ab,
-            pair.syn_ba,
-            NO_DELAY,
-            0,
-            NO_DELAY,
-            0,
-            NO_DELAY,
-        )  # fmt: skip  (no round trip: the pair's packets were not kept in order)
+        """A conversation counted per address pair: a flow with its first packet's ports (no
+        round trip: the pair's packets were not kept in order)."""
+        at = self.offset
+        self.offset = at + self.layout.size
         self.count += 1
+        self.room -= 1
+        self.layout.pack_into(
+            self.data, at, pair.first_key, pair.packets_ab, pair.packets_ba, pair.bytes_ab,
+            pair.bytes_ba, pair.first_ts, pair.last_ts, pair.first_frame, pair.syn_ab,
+            pair.syn_ba, NO_DELAY, 0, NO_DELAY, 0, NO_DELAY,
+        )  # fmt: skip
 
 
 _ANSWERING_UDP_PORTS: Final = (DNS_PORT, QUIC_PORT)  # servers that never speak first
