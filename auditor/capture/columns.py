@@ -59,7 +59,7 @@ class Chunk:
         with memoryview(self.data) as view, view[: self.count * layout.size] as used:
             yield from layout.iter_unpack(used)
 
-    def address_pairs(self) -> list[tuple[bytes, bytes]]:
+    def address_pairs(self) -> list[tuple[Address, Address]]:
         """Every row's (a, b) addresses, nothing else unpacked."""
         size = row_layout(self.width).size
         layout = struct.Struct(f">{self.width}s{self.width}s{size - 2 * self.width}x")

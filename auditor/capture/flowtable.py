@@ -6,6 +6,8 @@ fragments.py, and the hand-over to Flows in packed.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from auditor.capture import limits
 from auditor.capture.columns import FlowColumns
 from auditor.capture.fragments import Fragments
@@ -79,6 +81,7 @@ class FlowTable(NameTaps, Fragments):
         "taps",
         "unjudged_addresses",
         "warnings",
+        "when_full",
     )
 
     def __init__(self, max_flows: int | None = None) -> None:
@@ -92,6 +95,9 @@ class FlowTable(NameTaps, Fragments):
         self.flows = 0
         self.max_flows = limits.MAX_FLOWS if max_flows is None else max_flows
         self.spill = Spill()  # conversations counted per address pair once the table is full
+        # Called as a direction finds the table full: a byte range read in parallel gives up
+        # there (the file is then read in one pass; see parallel.py).
+        self.when_full: Callable[[], None] | None = None
         self.unjudged_addresses = 0  # set by to_flows: unjudged addresses that are in no flow
         # Timestamps of records that did not go through the fast path; the fast path's are in
         # the flow records themselves.
@@ -183,6 +189,8 @@ class FlowTable(NameTaps, Fragments):
                 return index
         if self.flows >= self.max_flows:
             self.spill_packets(proto, key, [1, nbytes, ts, ts, frame, syn])
+            if self.when_full is not None:
+                self.when_full()
             return -1
         self.flows += 1
         if taps is not None and tapped(proto, key):

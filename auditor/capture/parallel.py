@@ -52,7 +52,14 @@ class Failed(NamedTuple):
         return CaptureError(self.path, self.reason, self.offset)
 
 
-RangeResult = WorkerResult | Failed
+class Overflowed(NamedTuple):
+    """A range that held more than its share of the flow table: its reader gave up there (see
+    read_range), and the file is read in one pass."""
+
+    frames: int  # records read before it gave up
+
+
+RangeResult = WorkerResult | Failed | Overflowed
 # None: a range held more than its share of limits.MAX_FLOWS, and the file must be read in one pass.
 # Each range gets an equal share so that the tables the parent holds while merging stay within
 # MAX_FLOWS keys in all, and a capture with more flows costs no more memory read in parallel
@@ -113,10 +120,14 @@ def read_range(ranges: Ranges, index: int, fast: bool) -> RangeResult:
     ft = _range_table(index, ranges.share)
     try:
         complete, overshot, ending = _read_span(
-            ranges, start, stop, resume, ft, fast, _slot_progress(index, start)
+            ranges, start, stop, resume, ft, fast, _slot_progress(index, start), give_up=True
         )
     except CaptureError as exc:
         return Failed.of(exc)
+    if ft.spill:
+        # More flows than its share: the file is read again in one pass, so neither the rest
+        # of the range nor its table (hundreds of MB to send to the parent) is any use.
+        return Overflowed(ft.frames)
     return WorkerResult(ft, complete, overshot, ending)
 
 
@@ -124,7 +135,9 @@ def merge_ranges(ranges: Ranges, results: Sequence[RangeResult], *, fast: bool) 
     """The ranges' results, in file order, joined as one pass would read the file."""
     tables = [_raise_failed(result) for result in results]
     del results  # the merge drops ranges it reads again: hold them in one list only
-    return _merge(tables, ranges, fast)
+    if any(table is None for table in tables):
+        return None
+    return _merge([table for table in tables if table is not None], ranges, fast)
 
 
 def _read_span(  # noqa: PLR0917 - internal, every argument needed
@@ -135,15 +148,21 @@ def _read_span(  # noqa: PLR0917 - internal, every argument needed
     ft: FlowTable,
     fast: bool,
     progress: Progress | None,
+    *,
+    give_up: bool = False,
 ) -> tuple[bool, bool, Ending]:
     """Read from ``start`` to ``stop`` (or on to the end): whether it was read without damage,
-    whether it ran past ``stop``, and the state it ended in."""
+    whether it ran past ``stop``, and the state it ended in. ``give_up``: stop reading once
+    the table is full (the buffer in hand is still read)."""
     src = ByteSource(ranges.name, start=start, stop=stop, progress=progress)
+    if give_up:
+        ft.when_full = src.end_early
     try:
         reader = ranges.format.reader(src, ft, resume, fast=fast)
         complete = reader.run(src.read())
         return complete, src.overshot, reader.ending()
     finally:
+        ft.when_full = None  # the table goes back to the parent; the source does not
         src.close()
 
 
@@ -167,10 +186,11 @@ def _sync(f: BinaryIO, offset: int, size: int, chain: Chain) -> int | None:
     return None
 
 
-def _raise_failed(result: RangeResult) -> WorkerResult:
+def _raise_failed(result: RangeResult) -> WorkerResult | None:
+    """The range's table, None when it overflowed, or its CaptureError raised."""
     if isinstance(result, Failed):
         raise result.error()
-    return result
+    return None if isinstance(result, Overflowed) else result
 
 
 _shared: Any = None  # per-worker bytes done, in shared memory, while a parallel read runs

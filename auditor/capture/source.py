@@ -56,9 +56,13 @@ class ByteSource:
         self.overshot = False  # a record straddled ``stop``: reading went on to the end
         self.damage: str | None = None
         self.bomb_at = MIN_BOMB  # decompressed offset at which the ratio is next checked
-        self.stopped = False  # by the ratio check: the stream reads as ended
+        self.stopped = False  # by the ratio check or end_early: the stream reads as ended
         self.progress = progress
         self.chunk = CHUNK  # read at run time, so that tests can shrink it
+
+    def end_early(self) -> None:
+        """Read as if the stream (or range) ended here."""
+        self.stopped = True
 
     def read(self, size: int | None = None) -> bytes:
         """Up to ``size`` bytes (a chunk); fewer only at the end of the stream (or range)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditor.capture import parallel, read_capture
+from auditor.capture.formats import opened
 from auditor.errors import CaptureError
 from tests.capture.makecap import (
     Iface,
@@ -95,6 +96,27 @@ def test_a_range_over_its_share_of_flows_is_read_in_one_pass(
     assert any("counted per address pair" in w for w in one.summary.warnings) == spilled
     assert len(one.flows) == min(flows + 1, 51)  # past 50: one more, for the address pair
     assert one.summary.ip_packets == flows + 90
+
+
+def test_a_range_over_its_share_gives_up_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A range whose table is full stops reading (the file goes back to one pass anyway) and
+    sends back no table; the one pass still gives what one pass gives."""
+    monkeypatch.setattr("auditor.capture.limits.MAX_FLOWS", 50)
+    monkeypatch.setattr("auditor.capture.source.CHUNK", 4096)
+    flows = [ether(ipv4("10.0.0.5", "192.0.2.9", 17, udp(1024 + i, 8801, b"m" * 200)))
+             for i in range(2000)]  # fmt: skip
+    path = tmp_path / "scan.pcap"
+    path.write_bytes(pcap_file([(float(i), f) for i, f in enumerate(flows)]))
+    with opened(str(path)) as (_src, _head, fmt):
+        ranges = parallel.split_ranges(str(path), fmt, 2)
+    for index in (0, 1):
+        result = parallel.read_range(ranges, index, fast=True)
+        assert isinstance(result, parallel.Overflowed)
+        assert 25 < result.frames < 200  # its share was 25 flows; the range holds 1000 packets
+    assert parallel.merge_ranges(ranges, [parallel.Overflowed(0)] * 2, fast=True) is None
+    assert read_capture(path, workers=2) == read_capture(path)
 
 
 def test_simple_packets_at_a_range_start_take_the_previous_ranges_time(
