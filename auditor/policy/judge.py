@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from auditor.countries import is_country_code
 from auditor.model import (
@@ -198,8 +198,8 @@ def judge_findings(
 ) -> tuple[Finding, ...]:
     """One finding per endpoint, in the endpoints' order; an unlocated endpoint is unknown.
 
-    Endpoints placed alike (the same answers, flags and network) with nothing beyond the
-    databases to weigh share one Judgement: a million servers in a few networks are judged a
+    Endpoints placed alike (the same countries, answers and flags) with nothing beyond the
+    databases to weigh share one Judgement: a million servers in a few countries are judged a
     few times, and hold a few reasons, not a million.
     """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
@@ -258,7 +258,7 @@ def _judged(
 
     if found.bounds or found.hints:
         return _scoped(weigh(location, found, policy), label)
-    key = (label, *_place(location))
+    key = (label, *_judged_place(location))
     judgement = shared.get(key)
     if judgement is None:
         judgement = _scoped(weigh(location, found, policy), label)
@@ -270,10 +270,19 @@ def _judged(
 _NO_EVIDENCE = Evidence()
 
 
-# Every field of a Location but its address: one added later is part of the key unasked.
-_PLACE_FIELDS = tuple(f.name for f in fields(Location) if f.name != "ip")
-
-
-def _place(location: Location) -> tuple[object, ...]:
-    """Everything a judgement without evidence reads from a location, except its address."""
-    return tuple(getattr(location, name) for name in _PLACE_FIELDS)
+def _judged_place(location: Location) -> tuple[object, ...]:
+    """Everything judge() reads from a location but its address (which only reasons naming it
+    read, and those are never shared): its class and flags, the countries it and each database
+    answer give, whether any database knew its network. Not its city, radius or organisation:
+    endpoints of one country then share a judgement, however many networks they are in.
+    A field judge() comes to read must be added here (tests/policy/test_judge.py checks each)."""
+    return (
+        location.address_class,
+        location.flags,
+        location.is_anycast,
+        location.country,
+        location.registered_country,
+        location.represented_country,
+        tuple((a.country, a.registered_country, a.represented_country) for a in location.answers),
+        location.asn is not None,
+    )

@@ -201,3 +201,54 @@ def test_both_mode_dispute_in_one_kind() -> None:
     answers = (CountryAnswer("a.mmdb", "US", "US"), CountryAnswer("b.mmdb", "CN", "US"))
     judgement = judge(_loc(country="US", registered_country="US", answers=answers), policy)
     assert judgement.verdict is Verdict.UNKNOWN
+
+
+def _places() -> list[Location]:
+    """Locations varying every field judge() could read, each at an address of its own."""
+    import itertools
+
+    answer_sets = [
+        (),
+        (CountryAnswer("a.mmdb", "US", "US"),),
+        (CountryAnswer("a.mmdb", "CN", None),),
+        (CountryAnswer("a.mmdb", "US", "US"), CountryAnswer("b.mmdb", "CN", "CN")),
+        (CountryAnswer("a.mmdb", None, "DE", "US"),),
+        (CountryAnswer("a.mmdb", "ＣＮ", None),),
+    ]
+    combos = itertools.product(
+        ("US", "CN", None), ("US", "DE", None), (None, "US"), answer_sets,
+        ((), (LocationFlag.ANYCAST,), (LocationFlag.DISPUTED,), (LocationFlag.DEFECTIVE,)),
+        (False, True), (None, 15169), (None, "Paris"), (None, AddressClass.PRIVATE),
+    )  # fmt: skip
+    places = []
+    for i, combo in enumerate(combos):
+        country, registered, represented, answers, flags, anycast, asn, city, address_class = combo
+        org = "Org" if asn else None
+        ip = f"198.51.{i // 250}.{i % 250}"
+        place = (address_class, country, registered, represented, city, asn, org, anycast, None)
+        places.append(Location(ip, *place, answers, flags))
+    return places
+
+
+@pytest.mark.parametrize("judge_by", list(JudgeBy))
+@pytest.mark.parametrize("strict", [False, True])
+def test_shared_judgements_are_each_locations_own(judge_by: JudgeBy, strict: bool) -> None:
+    """judge_findings shares one Judgement among endpoints placed alike: each must be the one
+    judge() gives that endpoint's location alone (a field judge() reads, left out of what is
+    shared on, would hand one place's verdict to another)."""
+    policy = parse_policy(["US,EU"], deny=["CN"], judge_by=judge_by, strict=strict)
+    places = _places()
+    findings = judge_findings([_endpoint(p.ip) for p in places], places, policy)
+    for place, found in zip(places, findings, strict=True):
+        assert found.judgement == judge(place, policy), place
+
+
+def test_one_country_in_many_networks_is_judged_once() -> None:
+    places = [
+        Location(f"198.51.100.{i}", country="US", city=f"City {i}", asn=i, org=f"AS {i}",
+                 accuracy_radius=i, answers=(CountryAnswer("a.mmdb", "US", None, latitude=i),))
+        for i in range(1, 50)
+    ]  # fmt: skip
+    findings = judge_findings([_endpoint(p.ip) for p in places], places, US_EU)
+    assert len({id(f.judgement) for f in findings}) == 1
+    assert findings[0].judgement == judge(places[0], US_EU)
