@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import overload
 
 from auditor import __version__
 from auditor.cli.status import ExitStatus
@@ -84,9 +85,37 @@ class RunRecord:
     policy: PolicyRecord | None
     databases: tuple[DatabaseRecord, ...]
     captures: tuple[CaptureRecord, ...]
-    findings: tuple[FindingRecord, ...]
+    # Made from the result's findings as they are read (a million endpoints are not held twice);
+    # the counts are the result's own.
+    findings: Sequence[FindingRecord]
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
+    violations: int = 0
+    unknown: int = 0
+
+
+class FindingRecords(Sequence[FindingRecord]):
+    """A result's findings as the history records them, each made when it is read."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self._findings = findings
+
+    def __len__(self) -> int:
+        return len(self._findings)
+
+    @overload
+    def __getitem__(self, index: int) -> FindingRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FindingRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> FindingRecord | Sequence[FindingRecord]:
+        if isinstance(index, slice):
+            return FindingRecords(self._findings[index])
+        return _finding(self._findings[index])
+
+    def __iter__(self) -> Iterator[FindingRecord]:
+        return map(_finding, self._findings)
 
 
 def file_sha256(path: str) -> str | None:
@@ -157,7 +186,6 @@ def run_record(
     A ``run_error`` (the report could not be written) is kept with the audit's result: the run
     then exited 2, whatever its verdict was.
     """
-    findings = tuple(_finding(f) for f in result.findings)
     read = {capture.path for capture in result.captures}
     captures = tuple(_capture(c, result) for c in result.captures) + tuple(
         _unread_capture(path) for path in dict.fromkeys(requested) if path not in read
@@ -180,9 +208,11 @@ def run_record(
             for d in result.databases
         ),
         captures=captures,
-        findings=findings,
+        findings=FindingRecords(result.findings),
         errors=tuple(clean(e) for e in result.errors) + ((clean(run_error),) if run_error else ()),
         warnings=tuple(clean(w) for w in result.warnings),
+        violations=result.summary.violations,
+        unknown=result.summary.unknown,
     )
 
 

@@ -7,6 +7,7 @@ lock. A run is written in one transaction: a crash mid-run leaves the history as
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from auditor.errors import HistoryError
 from auditor.history import schema
-from auditor.history.record import RunRecord
+from auditor.history.record import FindingRecord, RunRecord
 from auditor.history.target import HistoryKind, HistoryTarget, looks_like_sqlite
 
 BUSY_TIMEOUT_MS = 60_000  # a scheduled run waits this long for another run's commit
@@ -171,10 +172,6 @@ def _upgrade(connection: Connection) -> None:
 
 def _insert_run(connection: Connection, run: RunRecord) -> int:
     policy = run.policy
-    counts = dict.fromkeys(("violation", "unknown"), 0)
-    for finding in run.findings:
-        if finding.verdict in counts:
-            counts[finding.verdict] += 1
     run_id = connection.execute(
         insert(schema.runs).returning(schema.runs.c.id),
         {
@@ -195,8 +192,8 @@ def _insert_run(connection: Connection, run: RunRecord) -> int:
             "errors": list(run.errors),
             "warnings": list(run.warnings),
             "endpoints": len(run.findings),
-            "violations": counts["violation"],
-            "unknown": counts["unknown"],
+            "violations": run.violations,
+            "unknown": run.unknown,
         },
     ).scalar_one()
     if run.databases:
@@ -219,22 +216,35 @@ def _insert_run(connection: Connection, run: RunRecord) -> int:
             strict=True,
         )
     )
+    # In batches, in the findings' order (ids ascending as before): rows, ids and links of a
+    # million findings never sit in memory at once; the transaction is still the run's one.
+    findings = iter(run.findings)
+    while batch := list(itertools.islice(findings, _FINDING_BATCH)):
+        _insert_findings(connection, run_id, capture_ids, batch)
+    return int(run_id)
+
+
+_FINDING_BATCH = 5_000
+
+
+def _insert_findings(
+    connection: Connection, run_id: int, capture_ids: dict[str, int], batch: list[FindingRecord]
+) -> None:
     finding_ids = _insert_many(connection, schema.findings, [
         {"run_id": run_id, "ip": f.ip, "verdict": f.verdict, "reason": f.reason,
          "country": f.country, "registered_country": f.registered_country, "asn": f.asn,
          "org": f.org, "platform": f.platform, "hostnames": list(f.hostnames),
          "ports": list(f.ports), "packets": f.packets, "bytes": f.bytes}
-        for f in run.findings
+        for f in batch
     ])
     links = [
         {"finding_id": finding_id, "capture_id": capture_ids[path]}
-        for finding_id, finding in zip(finding_ids, run.findings, strict=True)
+        for finding_id, finding in zip(finding_ids, batch, strict=True)
         for path in dict.fromkeys(finding.captures)
         if path in capture_ids
     ]
     if links:
         connection.execute(insert(schema.finding_captures), links)
-    return int(run_id)
 
 
 def _insert_many(

@@ -305,3 +305,46 @@ def test_a_report_that_could_not_be_written_is_recorded_as_exit_2(
         (stored,) = connection.execute(select(schema.runs)).mappings().all()
     assert (stored["verdict"], stored["exit_status"]) == ("pass", 2)
     assert stored["errors"][0].startswith(f"{missing}: cannot write report")
+
+
+def test_findings_are_written_in_batches_in_their_order(
+    tmp_path: Path, history: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More findings than a batch: every one recorded once, in order, with its captures and
+    the run's counts (a million findings are written a batch at a time, not built at once)."""
+    from dataclasses import replace
+
+    from auditor.history import store as store_module
+    from auditor.model import Location
+    from tests.report.factory import capture, endpoint, finding, policy
+
+    monkeypatch.setattr(store_module, "_FINDING_BATCH", 3)
+    pol = policy()
+    codes = ["US", "CN", "SE", "CN", "US", "GB", "DE"]  # CN and GB: outside US,EU
+    findings = tuple(
+        finding(endpoint(f"198.51.100.{i}", captures=("a.pcap", "b.pcap")[: 1 + i % 2]),
+                Location(f"198.51.100.{i}", country=code), pol)
+        for i, code in enumerate(codes)
+    )  # fmt: skip
+    result = replace(tiny_result(), findings=findings, captures=(capture("a.pcap"),
+                                                                 capture("b.pcap")))
+    with open_store(parse_target(history), create=True) as store:
+        store.record(run_record(result, requested=(), policy_file=None))
+    with opened(history) as store, store.transaction() as connection:
+        (stored,) = connection.execute(select(schema.runs)).mappings().all()
+        rows = connection.execute(
+            select(schema.findings.c.ip, schema.findings.c.country)
+            .order_by(schema.findings.c.id)
+        ).all()
+        links = connection.execute(
+            select(schema.findings.c.ip, schema.run_captures.c.path)
+            .join(schema.finding_captures,
+                  schema.finding_captures.c.finding_id == schema.findings.c.id)
+            .join(schema.run_captures,
+                  schema.run_captures.c.id == schema.finding_captures.c.capture_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [(f"198.51.100.{i}", c) for i, c in enumerate(codes)]
+    assert sorted(tuple(link) for link in links) == sorted(
+        (f.endpoint.ip, path) for f in findings for path in f.endpoint.captures
+    )
+    assert (stored["endpoints"], stored["violations"], stored["unknown"]) == (7, 3, 0)
