@@ -233,10 +233,10 @@ class Locator:
         if address_class is not None:
             return Location(ip, address_class=address_class)
         text = _text(version, value)  # canonical, and a mapped address's IPv4
-        answers = [(db, db.answer(version, value, text)) for db in self._databases]
-        key = tuple(answer for _db, answer in answers)
+        key = tuple([db.answer(version, value, text) for db in self._databases])
         merged = self._merged.get(key)
         if merged is None:
+            answers = list(zip(self._databases, key, strict=True))
             merged = merge_answers("", answers, self._coarse_radius_km)
             if len(self._merged) >= _CACHE_LIMIT:
                 self._merged.clear()

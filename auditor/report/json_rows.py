@@ -35,7 +35,7 @@ _STRING: Callable[[str], str] = json.encoder.encode_basestring
 
 # Each cache starts again past this many parts: a million endpoints each with a reason of its
 # own (one naming its address) cost encodings, never unbounded memory.
-_LIMIT = 50_000
+_LIMIT = 20_000
 
 
 def located_part(location: Location, finding: Finding) -> dict[str, Any]:
