@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
 from auditor.model import AuditResult, Finding
 from auditor.report.escape import html_text
 from auditor.report.evidence_view import evidence_label
@@ -115,25 +118,35 @@ def _list_items(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{html_text(item)}</li>" for item in items) + "</ul>"
 
 
-def _captures(result: AuditResult) -> str:
+def _captures(result: AuditResult) -> Iterator[str]:
     """One section per capture: its line, its own verdict and counts, and every endpoint seen
-    in it with the first frame and times that show it there."""
-    parts = ["<h2>Captures</h2>"]
+    in it with the first frame and times that show it there (rows written as they are made)."""
+    yield "<h2>Captures</h2>"
+    header = "".join(f"<th>{h}</th>" for h in SECTION_HEADERS)
     for section in capture_sections(result):
         own = section.result
         verdict = own.verdict.value
-        parts.append(
-            f"<h3>{html_text(section.capture.path)}: "
+        yield (
+            f"\n<h3>{html_text(section.capture.path)}: "
             f'<span class="verdict {verdict}">{verdict_word(own)}</span></h3>'
             f"<p>{html_text(capture_label(section.capture))}<br>"
             f"{html_text(summary_label(own))}</p>"
         )
-        parts.append(_list_items([f"warning: {w}" for w in section.capture.warnings]))
-        header = "".join(f"<th>{h}</th>" for h in SECTION_HEADERS)
-        rows = "\n".join(_sighting_row(f) for f in sorted_findings(own.findings))
-        parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>\n{rows}\n</tbody></table>")
-    parts.append(_list_items([f"error: {e}" for e in result.errors]))
-    return "\n".join(p for p in parts if p)
+        warnings = _list_items([f"warning: {w}" for w in section.capture.warnings])
+        if warnings:
+            yield "\n" + warnings
+        yield f"\n<table><thead><tr>{header}</tr></thead><tbody>\n"
+        yield from _lines(_sighting_row(f) for f in sorted_findings(own.findings))
+        yield "\n</tbody></table>"
+    errors = _list_items([f"error: {e}" for e in result.errors])
+    if errors:
+        yield "\n" + errors
+
+
+def _lines(rows: Iterable[str]) -> Iterator[str]:
+    """"\\n".join(rows), a row at a time."""
+    for index, row in enumerate(rows):
+        yield f"\n{row}" if index else row
 
 
 def _sighting_row(finding: Finding) -> str:
@@ -152,10 +165,14 @@ def _sighting_row(finding: Finding) -> str:
 
 
 def page(result: AuditResult, when: str, version: str) -> str:
+    return "".join(pieces(result, when, version))
+
+
+def pieces(result: AuditResult, when: str, version: str) -> Iterator[str]:
+    """The page in the order written: a row per endpoint at a time, never the whole page."""
     verdict = result.verdict.value
     header = "".join(f"<th>{h}</th>" for h in HEADERS)
-    rows = "\n".join(_row(f) for f in sorted_findings(result.findings))
-    return f"""<!DOCTYPE html>
+    yield f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -173,11 +190,15 @@ def page(result: AuditResult, when: str, version: str) -> str:
 <table>
 <thead><tr>{header}</tr></thead>
 <tbody>
-{rows}
+"""
+    yield from _lines(_row(f) for f in sorted_findings(result.findings))
+    yield f"""
 </tbody>
 </table>
 {_map(result)}
-{_captures(result)}
+"""
+    yield from _captures(result)
+    yield f"""
 {_list("Databases", [database_label(d) for d in result.databases])}
 {_list("Strict failures", list(result.strict_failures))}
 {_list("Warnings", list(result.warnings))}
@@ -194,3 +215,7 @@ class HtmlFormat(ReportFormat):
 
     def render(self, result: AuditResult) -> str:
         return page(result, generated_at(self.options), self.options.tool_version)
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        for piece in pieces(result, generated_at(self.options), self.options.tool_version):
+            stream.write(piece)

@@ -1,4 +1,4 @@
-"""Many endpoints: JSON and CSV are written as they are made; table and text summarise."""
+"""Many endpoints: JSON, CSV and HTML are written as they are made; table and text summarise."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ class CountingStream(io.StringIO):
         return super().write(text)
 
 
-@pytest.mark.parametrize("name", ["json", "csv"])
-def test_json_and_csv_are_written_as_they_are_made(name: str) -> None:
+@pytest.mark.parametrize("name", ["json", "csv", "html"])
+def test_json_csv_and_html_are_written_as_they_are_made(name: str) -> None:
     result = many()
     stream = CountingStream()
     get_format(name, PLAIN).write(result, stream)
