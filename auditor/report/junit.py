@@ -5,8 +5,10 @@ day does not turn one test into another in a CI's history."""
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from pathlib import PurePath
+from typing import TextIO
 
 from auditor.model import AuditResult, Finding, OverallVerdict, Verdict
 from auditor.report.escape import clean
@@ -31,9 +33,9 @@ def _case(parent: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(parent, "testcase", classname=classname, name=name, time="0")
 
 
-def _endpoint_case(parent: ET.Element, finding: Finding) -> None:
+def _endpoint_case(finding: Finding) -> ET.Element:
     endpoint, judgement = finding.endpoint, finding.judgement
-    case = _case(parent, "auditor.endpoint", clean(endpoint.ip))
+    case = ET.Element("testcase", classname="auditor.endpoint", name=clean(endpoint.ip), time="0")
     reason = reason_label(finding)
     where = place_label(finding.location) or "unknown location"
     details = "\n".join([
@@ -51,6 +53,7 @@ def _endpoint_case(parent: ET.Element, finding: Finding) -> None:
         # Not judged as outside the policy, and not proven inside it either.
         ET.SubElement(case, "skipped", message=f"{judgement.verdict.value}: {reason}")
     ET.SubElement(case, "system-out").text = details
+    return case
 
 
 def _capture_case(parent: ET.Element, section: CaptureSection) -> tuple[int, int]:
@@ -100,6 +103,23 @@ def _strict_case(parent: ET.Element, result: AuditResult) -> int:
 
 
 def build(result: AuditResult, timestamp: str) -> ET.Element:
+    """The whole document as one tree (small results; JunitFormat.write streams the cases)."""
+    root = _frame(result, timestamp, endpoints=len(result.findings))
+    suite = root[0]
+    at = list(suite).index(suite.find(_ENDPOINTS))  # type: ignore[arg-type]
+    suite.remove(suite[at])
+    for offset, finding in enumerate(sorted_findings(result.findings)):
+        suite.insert(at + offset, _endpoint_case(finding))
+    return root
+
+
+# Where the endpoint cases go in the frame: written there one by one, never all in a tree.
+_ENDPOINTS = "auditor-endpoint-cases"
+
+
+def _frame(result: AuditResult, timestamp: str, *, endpoints: int) -> ET.Element:
+    """The document with every element but the endpoint cases, a marker in their place; the
+    counts include those ``endpoints`` cases."""
     root = ET.Element("testsuites", name="auditor")
     suite = ET.SubElement(root, "testsuite", name=SUITE, timestamp=timestamp)
     properties = ET.SubElement(suite, "properties")
@@ -108,9 +128,7 @@ def build(result: AuditResult, timestamp: str) -> ET.Element:
         ("exit_status", str(result.exit_status)),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
-    findings = sorted_findings(result.findings)
-    for finding in findings:
-        _endpoint_case(suite, finding)
+    ET.SubElement(suite, _ENDPOINTS)
     failures, errors = result.summary.violations, 0
     for section in capture_sections(result):
         failed, erred = _capture_case(suite, section)
@@ -118,7 +136,7 @@ def build(result: AuditResult, timestamp: str) -> ET.Element:
     errors += _unreadable_cases(suite, result)
     failures += _strict_case(suite, result)
     skipped = result.summary.unknown + result.summary.local
-    tests = len(suite.findall("testcase"))
+    tests = len(suite.findall("testcase")) + endpoints
     counts = {"tests": tests, "failures": failures, "errors": errors, "skipped": skipped}
     for element in (root, suite):
         for key, count in counts.items():
@@ -137,7 +155,25 @@ class JunitFormat(ReportFormat):
     name = "junit"
 
     def render(self, result: AuditResult) -> str:
-        root = build(result, generated_at(self.options).removesuffix("Z"))
+        stream = io.StringIO()
+        self.write(result, stream)
+        return stream.getvalue()
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        """As ET.indent and ET.tostring write the whole tree, an endpoint case at a time."""
+        root = _frame(result, generated_at(self.options).removesuffix("Z"),
+                      endpoints=len(result.findings))  # fmt: skip
         ET.indent(root)
-        body = ET.tostring(root, encoding="unicode")
-        return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+        marker = f"<{_ENDPOINTS} />"
+        before, after = ET.tostring(root, encoding="unicode").split(marker)
+        between = before[before.rindex("\n"):]  # the indentation of a case at its level
+        if not result.findings:  # no case: the marker's indentation goes with it
+            before = before.removesuffix(between)
+        stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        stream.write(before)
+        for index, finding in enumerate(sorted_findings(result.findings)):
+            case = _endpoint_case(finding)
+            ET.indent(case, level=2)
+            stream.write((between if index else "") + ET.tostring(case, encoding="unicode"))
+        stream.write(after)
+        stream.write("\n")
