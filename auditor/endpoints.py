@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from auditor.addresses import is_local_host
 from auditor.capture.columns import Address, FlowRows
@@ -130,6 +131,7 @@ class _Labels:
         self.keys: dict[PortKey, PortKey] = {}
         self.tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.payloads: dict[int, PayloadKind] = {}
+        self.single: dict[PortKey | str, tuple[str, ...]] = {}  # one port, or one protocol
 
     def key(self, port: int, proto: str) -> PortKey:
         key = (port, proto)
@@ -138,13 +140,23 @@ class _Labels:
     def ports(self, ports: PortKey | set[PortKey] | None) -> tuple[str, ...]:
         if ports is None:
             return ()
-        keys = sorted(ports) if isinstance(ports, set) else [ports]
-        labels = tuple(f"{port}/{proto}" for port, proto in keys)
-        return self.tuples.setdefault(labels, labels)
+        if not isinstance(ports, set):  # most endpoints: made once per port
+            labels = self.single.get(ports)
+            if labels is None:
+                labels = self.single[ports] = self._shared((f"{ports[0]}/{ports[1]}",))
+            return labels
+        return self._shared(tuple(f"{port}/{proto}" for port, proto in sorted(ports)))
 
     def protocols(self, protocols: str | set[str]) -> tuple[str, ...]:
-        names = tuple(sorted(protocols)) if isinstance(protocols, set) else (protocols,)
-        return self.tuples.setdefault(names, names)
+        if isinstance(protocols, set):
+            return self._shared(tuple(sorted(protocols)))
+        names = self.single.get(protocols)
+        if names is None:
+            names = self.single[protocols] = self._shared((protocols,))
+        return names
+
+    def _shared(self, labels: tuple[str, ...]) -> tuple[str, ...]:
+        return self.tuples.setdefault(labels, labels)
 
     def kinds(self, bits: int) -> PayloadKind:
         kind = self.payloads.get(bits)
@@ -256,8 +268,16 @@ def server_endpoints(
         address, tally = tally_of.popitem()
         ip = rows.text(address)
         endpoints.append(tally.endpoint(ip, names_of.get(ip, ()), captures, labels))
-    endpoints.sort(key=_busiest_first)
+    _sort_busiest_first(endpoints)
     return tuple(endpoints)
+
+
+def _sort_busiest_first(endpoints: list[ServerEndpoint]) -> None:
+    """Most bytes first, equal bytes by address, sorted on keys C makes (a million endpoints):
+    by address, then by bytes, largest first (stable: a reverse sort too keeps equal keys in
+    their order)."""
+    endpoints.sort(key=attrgetter("ip"))
+    endpoints.sort(key=attrgetter("bytes"), reverse=True)
 
 
 @dataclass(slots=True)
@@ -308,10 +328,6 @@ class _LocalCache:
         return is_local_host(self.rows.text(address))
 
 
-def _busiest_first(endpoint: ServerEndpoint) -> tuple[int, str]:
-    return -endpoint.bytes, endpoint.ip
-
-
 def names_by_address(names: Iterable[NameSighting]) -> dict[str, tuple[str, ...]]:
     """The distinct names each address was reached as, SNI before DNS, at most MAX_HOSTNAMES.
 
@@ -334,7 +350,9 @@ def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> tuple[ServerE
         for endpoint in group:
             known = merged.get(endpoint.ip)
             merged[endpoint.ip] = endpoint if known is None else _combine(known, endpoint)
-    return tuple(sorted(merged.values(), key=_busiest_first))
+    endpoints = list(merged.values())
+    _sort_busiest_first(endpoints)
+    return tuple(endpoints)
 
 
 def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:

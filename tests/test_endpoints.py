@@ -266,3 +266,16 @@ def test_endpoints_share_their_port_and_protocol_labels() -> None:
     assert len(endpoints) == 10
     assert len({id(e.ports) for e in endpoints}) == 1
     assert endpoints[0].ports == ("443/udp",)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 3)), min_size=1, max_size=40))
+def test_endpoints_come_busiest_first_then_by_address(servers: list[tuple[int, int]]) -> None:
+    # Many endpoints share a byte count: those are ordered by their address text.
+    flows = [
+        flow(CLIENT, 50000 + i, f"198.51.{host // 10}.{host}", 443, size=size * 100, frame=i + 1)
+        for i, (host, size) in enumerate(servers)
+    ]
+    for endpoints in (server_endpoints(flows), merge_endpoints([server_endpoints(flows)])):
+        keys = [(-e.bytes, e.ip) for e in endpoints]
+        assert keys == sorted(keys)
+        assert len(keys) == len({host for host, _size in servers})

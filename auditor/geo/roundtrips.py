@@ -57,7 +57,14 @@ def round_trips(
     for (server, kind), minimum in found.items():
         trip = RoundTrip(capture, kind, minimum.seconds, minimum.samples)
         by_server.setdefault(rows.text(server), []).append(trip)
-    return {s: tuple(sorted(t, key=lambda r: (r.seconds, r.kind))) for s, t in by_server.items()}
+    for trips in by_server.values():
+        if len(trips) > 1:
+            trips.sort(key=_order)
+    return {server: tuple(trips) for server, trips in by_server.items()}
+
+
+def _order(trip: RoundTrip) -> tuple[float, RoundTripKind]:
+    return trip.seconds, trip.kind
 
 
 def _sample(
