@@ -96,10 +96,11 @@ class Country:
         found = self._vectors.get(chunk)
         if found is None:
             ring, start = self.chunk_starts[chunk]
-            points = self.ring(ring)
-            ends = [*points[start : start + CHUNK_POINTS + 1]]
-            if start + CHUNK_POINTS >= len(points):
-                ends.append(points[0])  # closed: the last edge returns to the start
+            flat = self.flat[ring]
+            # Only the chunk's points are decoded: a coast of 10k points is not, for 25.
+            ends = [*_ring(flat, self.unit, start, CHUNK_POINTS + 1)]
+            if start + CHUNK_POINTS >= len(flat) // 2:
+                ends.append(_ring(flat, self.unit, 0, 1)[0])  # closed: back to the start
             found = tuple(unit_vector(lat, lon) for lon, lat in ends)
             self._vectors[chunk] = found
         return found
@@ -204,11 +205,14 @@ def _read_caps(
     return countries()
 
 
-def _ring(flat: Sequence[int], unit: float) -> Ring:
+def _ring(flat: Sequence[int], unit: float, start: int = 0, count: int | None = None) -> Ring:
     """A ring stored as longitude, latitude integer pairs in 1/unit degree, the first absolute
-    and the rest differences from the one before."""
-    xs = accumulate(flat[0::2])
-    ys = accumulate(flat[1::2])
+    and the rest differences from the one before; or ``count`` of its points from ``start``
+    (integer sums: the same floats as when the whole ring is decoded)."""
+    end = len(flat) if count is None else min(len(flat), 2 * (start + count))
+    xs = accumulate(flat[2 * start : end : 2], initial=sum(flat[0 : 2 * start : 2]))
+    ys = accumulate(flat[2 * start + 1 : end : 2], initial=sum(flat[1 : 2 * start : 2]))
+    next(xs), next(ys)  # the sums before the first point asked for
     return tuple((x / unit, y / unit) for x, y in zip(xs, ys, strict=True))
 
 

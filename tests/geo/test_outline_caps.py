@@ -75,3 +75,16 @@ def test_the_build_script_writes_what_is_shipped() -> None:
 
 def test_distances_from_a_point_inside() -> None:
     assert geometry.distances_from(Point(41.9, 12.5))["IT"] == 0.0
+
+
+def test_each_chunk_decodes_the_points_of_its_whole_ring() -> None:
+    packed = (DATA / GEOMETRY_FILE).read_bytes()
+    for code, country in outlines_of(packed, (DATA / CAPS_FILE).read_bytes()).countries.items():
+        expected = []
+        for ring in country.rings:
+            closed = [*ring, ring[0]]
+            expected += [closed[start : start + geometry.CHUNK_POINTS + 1]
+                         for start in range(0, len(ring), geometry.CHUNK_POINTS)]  # fmt: skip
+        assert len(expected) == len(country.caps), code
+        for chunk, points in enumerate(expected):
+            assert country.vectors(chunk) == tuple(unit_vector(lat, lon) for lon, lat in points)
