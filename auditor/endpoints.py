@@ -249,16 +249,17 @@ def server_endpoints(
     flows: Sequence[Flow],
     names: Iterable[NameSighting] = (),
     capture: str | None = None,
-    own_hosts: frozenset[str] = frozenset(),
+    own_hosts: frozenset[str] | None = None,
 ) -> tuple[ServerEndpoint, ...]:
     """Every server address of one capture's flows, with what it carried, busiest first.
 
     ``capture`` is the file the flows came from: each endpoint carries it, so that a batch's
     merged endpoints still say in which captures they were seen. ``own_hosts``: the capture's
-    own host when the source knows it (a WebRTC dump's browser); else guessed from the flows.
+    own host(s) when known (a WebRTC dump's browser, or already worked out: none is an answer
+    too, not worked out again); None: worked out from the flows.
     """
     rows = FlowRows(flows)
-    tallies = _tallies(rows, own_hosts or capture_hosts(flows))
+    tallies = _tallies(rows, capture_hosts(flows) if own_hosts is None else own_hosts)
     names_of = names_by_address(names)
     captures = () if capture is None else (capture,)
     endpoints: list[ServerEndpoint] = []

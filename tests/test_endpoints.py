@@ -279,3 +279,15 @@ def test_endpoints_come_busiest_first_then_by_address(servers: list[tuple[int, i
         keys = [(-e.bytes, e.ip) for e in endpoints]
         assert keys == sorted(keys)
         assert len(keys) == len({host for host, _size in servers})
+
+
+def test_no_capture_host_given_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The audit works the hosts out once; "none" is an answer, not a reason to count again.
+    flows = [flow(f"198.51.100.{i}", 50000, f"203.0.113.{i}", 443) for i in range(1, 5)]
+    assert capture_hosts(flows) == frozenset()
+
+    def counted_again(_flows: object) -> frozenset[str]:
+        raise AssertionError("capture_hosts called again")
+
+    monkeypatch.setattr("auditor.endpoints.capture_hosts", counted_again)
+    assert len(server_endpoints(flows, own_hosts=frozenset())) == 4

@@ -33,7 +33,6 @@ from auditor.capture.taps import (
     TAP_PACKETS,
     Gathering,
     NameTaps,
-    tapped,
 )
 from auditor.capture.wiretaps import TUNNEL_PROTOCOLS, StunEvent, wire_budget
 from auditor.model import NameSighting, SignalledAddress
@@ -193,7 +192,9 @@ class FlowTable(NameTaps, Fragments):
                 self.when_full()
             return -1
         self.flows += 1
-        if taps is not None and tapped(proto, key):
+        # Tapped: every TCP and UDP direction with ports (names, roles, STUN: see wiretaps.py)
+        # and every IP-level tunnel's (its packets carry others): the protocols with taps.
+        if taps is not None and (len(key) in (12, 36) or proto not in (6, 17)):
             taps[key] = [1, nbytes, ts, ts, frame, syn]
             return 0
         self.tables[proto][key] = [1, nbytes, ts, ts, frame, syn]

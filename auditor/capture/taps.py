@@ -296,14 +296,6 @@ class NameTaps(WireTaps):
         self.pending = {}
 
 
-def tapped(proto: int, key: bytes) -> bool:
-    """Every TCP and UDP direction is looked at (names, roles, STUN: see wiretaps.py), and
-    every IP-level tunnel's (its packets carry others)."""
-    if proto in (6, 17):
-        return len(key) in (12, 36)
-    return proto in TUNNEL_PROTOCOLS
-
-
 def _looked_at(sighting: Sighting, proto: int, key: bytes) -> int:
     """How many of a direction's first packets could have made this sighting: a QUIC
     ClientHello's, QUIC_TAP_PACKETS; anything else, the direction's own tap budget."""
