@@ -62,10 +62,19 @@ class NetworkCache:
         # version -> prefix length -> network bits -> (first, last, answer): the wide networks
         self._wide: dict[int, dict[int, dict[int, _Cached]]] = {4: {}, 6: {}}
         self._size = 0
+        # The network last found or put, checked first: addresses in a row (a sweep, a sorted
+        # list) mostly fall in the one before's network.
+        self._last: tuple[int, int, int, Answer] | None = None
 
     def get(self, version: int, value: int) -> Answer | None:
+        last = self._last
+        if last is not None and last[1] <= value <= last[2] and last[0] == version:
+            return last[3]
         found = self.network(version, value)
-        return found[2] if found is not None else None
+        if found is None:
+            return None
+        self._last = (version, *found)
+        return found[2]
 
     def network(self, version: int, value: int) -> _Cached | None:
         """(first address, last address, answer) of the cached network holding ``value``."""
@@ -92,6 +101,7 @@ class NetworkCache:
         host_bits = bits - prefix_len
         first = value >> host_bits << host_bits
         cached = (first, first | ((1 << host_bits) - 1), answer)
+        self._last = (version, *cached)
         shift = _BLOCK_SHIFT[version]
         if (cached[1] >> shift) - (first >> shift) >= _MAX_BLOCKS:
             self._wide[version].setdefault(prefix_len, {})[value >> host_bits] = cached
