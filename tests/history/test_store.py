@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from auditor.cli import Environment, main
 from auditor.history import schema
@@ -40,6 +40,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _seen_in(connection: Connection) -> list[tuple[str, str]]:
+    """(finding's address, capture path) for every link of a finding to a capture."""
+    return [(str(ip), str(path)) for ip, path in connection.execute(
+        select(schema.findings.c.ip, schema.run_captures.c.path)
+        .join(schema.finding_captures,
+              schema.finding_captures.c.finding_id == schema.findings.c.id)
+        .join(schema.run_captures,
+              schema.run_captures.c.id == schema.finding_captures.c.capture_id)
+    )]  # fmt: skip
+
+
 def test_a_run_records_policy_databases_captures_and_every_finding(
     tmp_path: Path, history: str
 ) -> None:
@@ -61,13 +72,7 @@ def test_a_run_records_policy_databases_captures_and_every_finding(
                     connection.execute(select(schema.run_captures)).mappings()}
         findings = {row["ip"]: row for row in
                     connection.execute(select(schema.findings)).mappings()}
-        seen_in = connection.execute(
-            select(schema.findings.c.ip, schema.run_captures.c.path)
-            .join(schema.finding_captures,
-                  schema.finding_captures.c.finding_id == schema.findings.c.id)
-            .join(schema.run_captures,
-                  schema.run_captures.c.id == schema.finding_captures.c.capture_id)
-        ).all()
+        seen_in = _seen_in(connection)
     assert (stored["verdict"], stored["exit_status"], stored["violations"]) == ("fail", 1, 1)
     assert stored["policy_text"] == policy_file.read_text()
     assert stored["policy_sha256"] == sha256(policy_file)
@@ -336,15 +341,9 @@ def test_findings_are_written_in_batches_in_their_order(
             select(schema.findings.c.ip, schema.findings.c.country)
             .order_by(schema.findings.c.id)
         ).all()
-        links = connection.execute(
-            select(schema.findings.c.ip, schema.run_captures.c.path)
-            .join(schema.finding_captures,
-                  schema.finding_captures.c.finding_id == schema.findings.c.id)
-            .join(schema.run_captures,
-                  schema.run_captures.c.id == schema.finding_captures.c.capture_id)
-        ).all()
+        links = _seen_in(connection)
     assert [tuple(row) for row in rows] == [(f"198.51.100.{i}", c) for i, c in enumerate(codes)]
-    assert sorted(tuple(link) for link in links) == sorted(
+    assert sorted(links) == sorted(
         (f.endpoint.ip, path) for f in findings for path in f.endpoint.captures
     )
     assert (stored["endpoints"], stored["violations"], stored["unknown"]) == (7, 3, 0)
