@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from auditor.countries import country_name
 from auditor.model import (
@@ -42,11 +43,21 @@ NAME_LIMIT = 80  # longer org, city or host names are cut in tables: data must n
 
 
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Violations, unknown, allowed, local; within each, most bytes first, then by address."""
-    return sorted(
-        findings,
-        key=lambda f: (VERDICT_ORDER[f.judgement.verdict], -f.endpoint.bytes, f.endpoint.ip),
-    )
+    """Violations, unknown, allowed, local; within each, most bytes first, then by address.
+
+    Sorted by address, then by bytes reversed (stable: equal bytes keep address order), on C
+    key functions, then taken out per verdict in one pass: a tuple key per finding, made in
+    Python, cost a million endpoints seconds."""
+    ordered = sorted(findings, key=_ADDRESS)
+    ordered.sort(key=_BYTES, reverse=True)
+    groups: dict[Verdict, list[Finding]] = {verdict: [] for verdict in VERDICT_ORDER}
+    for finding in ordered:
+        groups[finding.judgement.verdict].append(finding)
+    return [finding for verdict in VERDICT_ORDER for finding in groups[verdict]]
+
+
+_ADDRESS = attrgetter("endpoint.ip")
+_BYTES = attrgetter("endpoint.bytes")
 
 
 def country_label(code: str | None) -> str:
