@@ -51,6 +51,7 @@ class FlowTable(NameTaps, Fragments):
 
     __slots__ = (
         "depth",
+        "firsts",
         "flows",
         "frags4",
         "frags6",
@@ -105,6 +106,9 @@ class FlowTable(NameTaps, Fragments):
         # None: count orphaned fragments at once (a read from the start of the file). A list:
         # this range starts mid-file, so the first fragment may be in the range before it.
         self.orphans: list[Orphan] | None = None
+        # A range starting mid-file: the time of each TCP direction's first packet here when it
+        # was no SYN, which may be the ACK of a SYN the range before saw (see _ack_across).
+        self.firsts: dict[bytes, float] = {}
         self.taps: dict[int, dict[bytes, Record]] = {
             6: {}, 17: {}, **{proto: {} for proto in TUNNEL_PROTOCOLS}
         }  # fmt: skip
@@ -192,6 +196,8 @@ class FlowTable(NameTaps, Fragments):
                 self.when_full()
             return -1
         self.flows += 1
+        if proto == 6 and not syn and self.orphans is not None:
+            self.firsts[key] = ts
         # Tapped: every TCP and UDP direction with ports (names, roles, STUN: see wiretaps.py)
         # and every IP-level tunnel's (its packets carry others): the protocols with taps.
         if taps is not None and (len(key) in (12, 36) or proto not in (6, 17)):
@@ -243,7 +249,7 @@ class FlowTable(NameTaps, Fragments):
                     self.flows += 1
                     continue
                 if proto == 6 and own[PACKETS] == 1:
-                    _ack_across(own, rec)
+                    _ack_across(own, other.firsts.get(key))
                 own[PACKETS] += rec[PACKETS]
                 own[BYTES] += rec[BYTES]
                 own[FIRST_TS] = min(own[FIRST_TS], rec[FIRST_TS])
@@ -332,10 +338,11 @@ class FlowTable(NameTaps, Fragments):
         return columns
 
 
-def _ack_across(own: Record, rec: Record) -> None:
+def _ack_across(own: Record, first: float | None) -> None:
     """A direction whose only packet so far was its SYN, continued in the next byte range: that
-    range's first packet is the second, as one pass sees it (see ACK_TS). Its SYN-ness is known
-    only when the range holds no SYN of the direction at all; otherwise no ACK is kept."""
-    if own[SYN] and not rec[SYN] and len(own) == ACK_TS:
-        own.append(rec[FIRST_TS])
+    range's first packet is the second, as one pass sees it (see ACK_TS). ``first`` is its time
+    when it was no SYN (FlowTable.firsts), as one pass keeps it: not the range's earliest
+    time, which a capture's clock going back can make another packet's."""
+    if own[SYN] and first is not None and len(own) == ACK_TS:
+        own.append(first)
 

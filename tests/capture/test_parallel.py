@@ -18,6 +18,7 @@ from tests.capture.makecap import (
     ipv4,
     pcap_file,
     pcapng_file,
+    tcp,
     udp,
 )
 
@@ -146,3 +147,48 @@ def test_a_failed_range_comes_back_as_the_same_error() -> None:
     assert str(raised.value) == "f.pcapng: corrupt block length 7 at offset 96"
     assert raised.value.offset == 96
     assert str(CaptureError("f.pcap", "cannot read", 5)) == "f.pcap: cannot read at offset 5"
+
+
+CLIENT, SERVER = "10.0.0.1", "192.0.2.50"
+
+
+def _opened_before_the_split(later: list[tuple[float, int]]) -> list[tuple[float, bytes]]:
+    """A client's SYN and the server's SYN/ACK early, then filler past the split, then the
+    client's ``later`` packets (time, TCP flags) in the second range."""
+    syn = ether(ipv4(CLIENT, SERVER, 6, tcp(40000, 443, 0x02)))
+    synack = ether(ipv4(SERVER, CLIENT, 6, tcp(443, 40000, 0x12)))
+    rest = [ether(ipv4(CLIENT, SERVER, 6, tcp(40000, 443, flags, b"d" * 8))) for _t, flags in later]
+    return [
+        (1.0, syn),
+        (1.02, synack),
+        *[(2.0 + i, FILLER) for i in range(60)],
+        *[(t, frame) for (t, _flags), frame in zip(later, rest, strict=True)],
+        *[(100.0 + i, FILLER) for i in range(20)],
+    ]
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        [(1.05, 0x10), (1.03, 0x18)],  # the ACK, then a packet stamped before it
+        [(1.05, 0x10), (1.06, 0x02)],  # the ACK, then a SYN again in the same range
+        [(1.05, 0x02), (1.07, 0x10)],  # a second SYN first: no ACK to time
+    ],
+)
+def test_the_ack_of_a_syn_before_the_split(
+    tmp_path: Path, ranges: list[int], later: list[tuple[float, int]]
+) -> None:
+    """The server-side round trip (SYN/ACK to the client's ACK) needs the direction's second
+    packet in file order, which the second range saw first: not its earliest timestamp, and
+    whatever SYN comes after it (found by fuzzing: the timestamps of a capture can go back)."""
+    path = tmp_path / "a.pcap"
+    path.write_bytes(pcap_file(_opened_before_the_split(later)))
+    one = read_capture(path)
+    two = read_capture(path, workers=2)
+    assert ranges == [2]
+    assert two == one
+    opened = next(f for f in one.flows if f.a_port == 40000)
+    second_is_syn = later[0][1] == 0x02
+    assert (opened.ack_delay is None) == second_is_syn
+    if not second_is_syn:
+        assert opened.ack_delay == pytest.approx(1.05 - 1.02)
