@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+# Appended, not put first: PYTHONPATH=another/tree times that tree (every_shape.py --tree).
+sys.path.append(str(HERE.parent))
 
 T = TypeVar("T")
 
