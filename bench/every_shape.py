@@ -103,14 +103,21 @@ def _gzip_headline(packets: int) -> Callable[[Path], None]:
 
 
 def _small_files(path: Path) -> None:
-    """100 small captures: the meeting captures of the shared data, copied round-robin."""
-    path.mkdir(exist_ok=True)
+    small_files(path, 100)
+
+
+def small_files(folder: Path, count: int) -> list[Path]:
+    """``count`` small captures: the meeting captures of the shared data, copied round-robin."""
+    folder.mkdir(exist_ok=True)
     found = sorted(p for p in MEETINGS.iterdir() if p.suffix in (".pcap", ".pcapng"))
-    for index in range(100):
+    paths = []
+    for index in range(count):
         source = found[index % len(found)]
-        target = path / f"{index:03d}-{source.name}"
+        target = folder / f"{index:03d}-{source.name}"
         if not target.exists():
             shutil.copyfile(source, target)
+        paths.append(target)
+    return paths
 
 
 def path_of(shape: Shape, scale: float) -> Path:

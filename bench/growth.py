@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.every_shape import MEETINGS  # noqa: E402
+from bench.every_shape import small_files  # noqa: E402
 from bench.run import DATA, audit_for, run_timed  # noqa: E402
 from bench.shapes import (  # noqa: E402
     portscan_records,
@@ -59,16 +59,7 @@ def files_for(dimension: Dimension, size: int) -> list[str]:
         if not path.exists():
             write_pcap(path, dimension.records(size))
         return [str(path)]
-    found = sorted(p for p in MEETINGS.iterdir() if p.suffix in (".pcap", ".pcapng"))
-    folder = DATA / "growth-files"
-    folder.mkdir(exist_ok=True)
-    paths = []
-    for index in range(size):
-        target = folder / f"{index:03d}-{found[index % len(found)].name}"
-        if not target.exists():
-            shutil.copyfile(found[index % len(found)], target)
-        paths.append(str(target))
-    return paths
+    return [str(path) for path in small_files(DATA / "growth-files", size)]
 
 
 def cpu_of(argvs: list[list[str]], runs: int, env: dict[str, str] | None) -> tuple[float, float]:
