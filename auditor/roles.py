@@ -31,7 +31,7 @@ _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"DELETE ", 
 MAGIC_COOKIE = b"\x21\x12\xa4\x42"
 
 
-def payload_kind(proto: int, payload: bytes, port_53: bool = False) -> PayloadKind:
+def payload_kind(proto: int, payload: bytes | bytearray, port_53: bool = False) -> PayloadKind:
     """What one UDP or TCP payload is, by its first bytes (nothing: PayloadKind(0))."""
     if len(payload) < 4:
         return NO_PAYLOAD
@@ -42,7 +42,7 @@ def payload_kind(proto: int, payload: bytes, port_53: bool = False) -> PayloadKi
     return _tcp_kind(payload)
 
 
-def _udp_kind(payload: bytes) -> PayloadKind:
+def _udp_kind(payload: bytes | bytearray) -> PayloadKind:
     first = payload[0]
     if first < 4:
         return _stun_kind(payload)
@@ -59,7 +59,7 @@ def _udp_kind(payload: bytes) -> PayloadKind:
     return NO_PAYLOAD
 
 
-def _tcp_kind(payload: bytes) -> PayloadKind:
+def _tcp_kind(payload: bytes | bytearray) -> PayloadKind:
     first = payload[0]
     if first in _TLS_TYPES and payload[1] == 3 and payload[2] <= 4:
         return PayloadKind.TLS
@@ -74,20 +74,25 @@ def _tcp_kind(payload: bytes) -> PayloadKind:
     return NO_PAYLOAD
 
 
-def _stun_kind(payload: bytes) -> PayloadKind:
+def _stun_kind(payload: bytes | bytearray) -> PayloadKind:
     if len(payload) < 20:
         return NO_PAYLOAD
-    kind = int.from_bytes(payload[:2], "big")
-    length = int.from_bytes(payload[2:4], "big")
+    kind = (payload[0] << 8) | payload[1]
+    # Without the magic cookie, RFC 3489's few message types: most payloads starting with 0-3
+    # (zeros above all) end here, before their lengths are looked at.
+    classic = payload[4:8] != MAGIC_COOKIE
+    if classic and kind not in CLASSIC_TYPES:
+        return NO_PAYLOAD
+    length = (payload[2] << 8) | payload[3]
     if 20 + length > len(payload) or (length % 4 and 20 + length != len(payload)):
         return NO_PAYLOAD  # MS-TURN leaves lengths unpadded: see stun.py
-    if payload[4:8] != MAGIC_COOKIE and (kind not in CLASSIC_TYPES or 20 + length != len(payload)):
+    if classic and 20 + length != len(payload):
         return NO_PAYLOAD
     method = (kind & 0x000F) | ((kind & 0x00E0) >> 1) | ((kind & 0x3E00) >> 2)
     return PayloadKind.STUN | (PayloadKind.TURN if method in _TURN_METHODS else NO_PAYLOAD)
 
 
-def _channel_data(payload: bytes) -> PayloadKind:
+def _channel_data(payload: bytes | bytearray) -> PayloadKind:
     # TURN ChannelData (RFC 8656 12.4): channel 0x4000-0x4FFF, length of the application data,
     # padded to 4 bytes over UDP.
     length = int.from_bytes(payload[2:4], "big")
@@ -95,14 +100,14 @@ def _channel_data(payload: bytes) -> PayloadKind:
     return PayloadKind.TURN if len(payload) in (4 + length, padded) and length else NO_PAYLOAD
 
 
-def _dtls(payload: bytes) -> PayloadKind:
+def _dtls(payload: bytes | bytearray) -> PayloadKind:
     if len(payload) < 13 or payload[0] > 25:
         return NO_PAYLOAD
     version = int.from_bytes(payload[1:3], "big")
     return PayloadKind.DTLS if version in _DTLS_VERSIONS else NO_PAYLOAD
 
 
-def _rtp(payload: bytes) -> PayloadKind:
+def _rtp(payload: bytes | bytearray) -> PayloadKind:
     if len(payload) < 12 or not 128 <= payload[0] <= 191:  # version 2
         return NO_PAYLOAD
     if payload[1] in _RTCP_TYPES:

@@ -41,9 +41,22 @@ class Inner(NamedTuple):
     tunnel: Tunnel
 
 
+# The same, keyed by a port as the packet carries it (2 bytes, network order): the capture
+# asks about every packet of a young UDP direction, and a slice of its key costs less than
+# decoding two ports.
+UDP_TUNNEL_WIRE_PORTS: Final = {
+    port.to_bytes(2, "big"): tunnel for port, tunnel in UDP_TUNNEL_PORTS.items()
+}
+
+
 def udp_tunnel(sport: int, dport: int) -> Tunnel | None:
     """The tunnel a UDP datagram's ports say it is (either side: GTP-U uses 2152 on both)."""
     return UDP_TUNNEL_PORTS.get(dport) or UDP_TUNNEL_PORTS.get(sport)
+
+
+def udp_tunnel_of(key: bytes) -> Tunnel | None:
+    """udp_tunnel() of a flow key ending in the source and destination ports."""
+    return UDP_TUNNEL_WIRE_PORTS.get(key[-2:]) or UDP_TUNNEL_WIRE_PORTS.get(key[-4:-2])
 
 
 def udp_inner(tunnel: Tunnel, d: bytes, p: int, end: int) -> Inner | None:

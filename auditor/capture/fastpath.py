@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import struct
 from functools import cache
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from auditor.capture.records import count_packet
+
+if TYPE_CHECKING:
+    from auditor.capture.flowtable import FlowTable
 
 MAX_CAPLEN: Final = 256 * 1024  # a pcap record claiming more is damage, not an allocation
 MAX_BLOCK: Final = 16 * 1024 * 1024  # same for a pcapng block
@@ -16,6 +21,8 @@ ETH_IPV4_TAIL: Final = "12xHBxH2xHxB2x12s9xB"
 # IPv6 right after a 14-byte Ethernet header: version nibble, payload length, next header, the
 # src|dst|sport|dport key, TCP flags. Always network order, so one struct serves both files.
 IPV6_AT_ETH = struct.Struct(">B3xHBx36s9xB")
+# The IPv4 fields of ETH_IPV4_TAIL behind one 802.1Q tag, from the inner ethertype on.
+TAGGED_IPV4 = struct.Struct(">HBxH2xHxB2x12s9xB")
 
 
 class Constants(NamedTuple):
@@ -40,3 +47,30 @@ def constants(endian: str) -> Constants:
     # generator over 65,536 values was a fixed cost of every little-endian capture).
     swapped = struct.unpack(">65536H", struct.pack("<65536H", *range(65536)))
     return Constants(0x0008, 0xDD86, 0xFF3F, swapped)
+
+
+def count_tagged(  # noqa: PLR0917 - per tagged frame, positional on purpose
+    ft: FlowTable, buf: bytes | bytearray, at: int, end: int, ts: float, frame: int
+) -> bool:
+    """Count a frame with one 802.1Q tag in front of IPv4/TCP|UDP as the hot loops count an
+    untagged one (the headline's captures tag 1.3% of their frames: the general decoder took
+    some 8 us each); False when it is anything else, for the decoder. ``at``: the inner
+    ethertype's offset in ``buf``; ``end``: the record's end. Kept out of the loops, where
+    even a test for the tag costs every untagged packet (about 100 instructions, callgrind)."""
+    if at + TAGGED_IPV4.size > end:
+        return False
+    ethertype, vihl, total, frag, proto, key, flags = TAGGED_IPV4.unpack_from(buf, at)
+    if ethertype != 0x0800 or vihl != 0x45 or frag & 0x3FFF or total < 34:
+        return False
+    if proto != 17 and proto != 6:  # noqa: PLR1714
+        return False
+    syn = 1 if proto == 6 and flags & 0x12 == 0x02 else 0
+    record = ft.tables[proto].get(key)
+    if record is not None:
+        count_packet(record, total, ts, syn)
+        return True
+    index = ft.add_untabled(proto, key, total, ts, frame, syn)
+    if index >= 0 and (total > 40 or proto == 17):  # 40: bare IP+TCP headers
+        ip = at + 2
+        ft.look(proto, key, buf, ip + 20, min(ip + total, end), index, frame)
+    return True

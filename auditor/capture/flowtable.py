@@ -34,7 +34,12 @@ from auditor.capture.taps import (
     Gathering,
     NameTaps,
 )
-from auditor.capture.wiretaps import TUNNEL_PROTOCOLS, StunEvent, wire_budget
+from auditor.capture.wiretaps import (
+    TUNNEL_PROTOCOLS,
+    UDP_TAP_PACKETS,
+    StunEvent,
+    wire_budget,
+)
 from auditor.model import NameSighting, SignalledAddress
 
 INSIDE_TUNNEL = "inside a tunnel: "
@@ -175,7 +180,16 @@ class FlowTable(NameTaps, Fragments):
             record = taps.get(key)
             if record is not None:
                 index = int(record[PACKETS])
-                count_packet(record, nbytes, ts, syn)
+                # count_packet, written out: this runs for every packet of a young direction
+                # (a UDP one's first 32), and a call costs as much as the counting.
+                record[PACKETS] = index + 1
+                record[BYTES] += nbytes
+                if ts > record[LAST_TS]:
+                    record[LAST_TS] = ts
+                elif ts < record[FIRST_TS]:
+                    record[FIRST_TS] = ts
+                if syn:
+                    record[SYN] = 1
                 if proto == 6:
                     if index == 1 and not syn and record[SYN] and len(record) == ACK_TS:
                         record.append(ts)
@@ -186,8 +200,9 @@ class FlowTable(NameTaps, Fragments):
                 elif proto == 17:
                     if index + 1 == QUIC_TAP_PACKETS and self.hellos:
                         self.hellos.pop(QUIC_GATHER + key, None)
-                    budget = wire_budget(17, key)
-                    if budget is not None and index + 1 >= budget:
+                    # A UDP direction's budget is UDP_TAP_PACKETS or none (see wire_budget):
+                    # asked for only once it could be spent, not for every packet.
+                    if index + 1 >= UDP_TAP_PACKETS and wire_budget(17, key) is not None:
                         self.tables[17][key] = taps.pop(key)
                 return index
         if self.flows >= self.max_flows:

@@ -17,6 +17,7 @@ from auditor.capture.wiretaps import (
 from auditor.model import NameSighting, NameSource, SignalledAddress
 from auditor.names import client_hello_sni, dns_names, tls_sni
 from auditor.quic import ClientHelloCrypto, is_client_initial
+from auditor.tunnels import UDP_TUNNEL_WIRE_PORTS
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
@@ -131,13 +132,20 @@ class NameTaps(WireTaps):
         """Note the names in a tapped, unfragmented packet whose transport header is at
         ``data[l4]`` and whose IP packet ends at ``data[end]`` (or where the capture cut it)."""
         if proto == 17:
-            if key[-4:-2] == DNS_PORT:
+            # Every packet of a young UDP direction comes here: its ports are sliced once.
+            sport, dport = key[-4:-2], key[-2:]
+            if sport == DNS_PORT:
                 for name, address, chained in dns_names(bytes(data[l4 + 8 : end])):
                     source = NameSource.CNAME if chained else NameSource.DNS
                     self._sighted(NameSighting(address, name, source), 17, key, -1, frame)
-            elif key[-2:] == QUIC_PORT and index < QUIC_TAP_PACKETS:
+            elif dport == QUIC_PORT and index < QUIC_TAP_PACKETS:
                 self._look_quic(key, bytes(data[l4 + 8 : end]), index, frame)
-            self.look_wire(17, key, data, l4 + 8, end, index, frame)
+            tunnel = UDP_TUNNEL_WIRE_PORTS.get(dport) or UDP_TUNNEL_WIRE_PORTS.get(sport)
+            if tunnel is not None:  # as udp_tunnel_of(key)
+                self.look_udp_tunnel(tunnel, key, data, l4 + 8, end, frame)
+            else:
+                dns = DNS_PORT in (sport, dport)
+                self.look_payload(17, key, data[l4 + 8 : end], dns, index, frame)
             return
         if proto in TUNNEL_PROTOCOLS:
             self.look_tunnel(proto, key, data, l4, end, frame)
@@ -147,7 +155,8 @@ class NameTaps(WireTaps):
         p = l4 + (data[l4 + 12] >> 4) * 4
         if p - l4 < 20 or p >= end:
             return
-        self.look_wire(6, key, data, p, end, index, frame)
+        dns = key[-4:-2] == DNS_PORT or key[-2:] == DNS_PORT
+        self.look_payload(6, key, data[p:end], dns, index, frame)
         hellos = self.hellos
         if hellos:
             hello = hellos.get(key)

@@ -17,7 +17,7 @@ from auditor.httphost import http_host, is_host_name
 from auditor.model import NameSighting, NameSource, PayloadKind, SignalledAddress, SignalledKind
 from auditor.roles import payload_kind
 from auditor.stun import MessageClass, StunMessage, parse_stun
-from auditor.tunnels import MAX_DEPTH, Inner, ip_inner, udp_inner, udp_tunnel
+from auditor.tunnels import MAX_DEPTH, Inner, Tunnel, ip_inner, udp_inner, udp_tunnel_of
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
@@ -51,9 +51,9 @@ def wire_budget(proto: int, key: bytes) -> int | None:
         return TCP_TAP_PACKETS
     if proto != 17:
         return None
-    if key[-4:-2] == DNS_PORT or udp_tunnel(port_of(key, -4), port_of(key, -2)) is not None:
+    if key[-4:-2] == DNS_PORT or udp_tunnel_of(key) is not None:
         return None
-    return UDP_TAP_PACKETS
+    return UDP_TAP_PACKETS  # the only budget a UDP direction has (FlowTable.add_untabled)
 
 
 class WireTaps:
@@ -105,27 +105,30 @@ class WireTaps:
         for reason, count in other.inner_skipped.items():
             self.inner_skipped[reason] = self.inner_skipped.get(reason, 0) + count
 
-    def look_wire(  # noqa: PLR0917 - per tapped packet
-        self, proto: int, key: bytes, data: Buf, p: int, end: int, index: int, frame: int
+    def look_udp_tunnel(  # noqa: PLR0917 - per tunnelled packet
+        self, tunnel: Tunnel, key: bytes, data: Buf, p: int, end: int, frame: int
     ) -> None:
-        """The payload ``data[p:end]`` of a tapped TCP or UDP packet."""
-        if proto == 17 and (tunnel := udp_tunnel(port_of(key, -4), port_of(key, -2))) is not None:
-            self._kind(proto, key, PayloadKind.TUNNEL, -1, frame)
-            inner = udp_inner(tunnel, bytes(data[:end]), p, end)
-            self._decapsulate(inner, data, end, proto, key, frame)
-            return
-        payload = bytes(data[p:end])
-        dns = key[-4:-2] == DNS_PORT or key[-2:] == DNS_PORT
+        """A tapped UDP packet whose ports say ``tunnel``, its payload at ``data[p:end]``."""
+        self._kind(17, key, PayloadKind.TUNNEL, -1, frame)
+        inner = udp_inner(tunnel, bytes(data[:end]), p, end)
+        self._decapsulate(inner, data, end, 17, key, frame)
+
+    def look_payload(  # noqa: PLR0917 - per tapped packet
+        self, proto: int, key: bytes, payload: Buf, dns: bool, index: int, frame: int
+    ) -> None:
+        """The payload of a tapped TCP packet, or of a UDP one outside a tunnel; ``dns``: one
+        of its ports is 53. It is classified as it comes (a copy of the capture's buffer):
+        most are nothing to look at, and only a STUN message or an HTTP request is read on."""
         kinds = payload_kind(proto, payload, dns)
         if not kinds:
             return
         self._kind(proto, key, kinds, index, frame)
         if kinds & PayloadKind.STUN:
-            message = parse_stun(payload)
+            message = parse_stun(bytes(payload))
             if message is not None:
                 self._stun(message, proto, key, index, frame)
         elif kinds & PayloadKind.HTTP and proto == 6:
-            host = http_host(payload)
+            host = http_host(bytes(payload))
             if host is not None:
                 sighting = NameSighting(_address(key, server=True), host, NameSource.HTTP_HOST)
                 self._sighted(sighting, proto, key, index, frame)
@@ -212,10 +215,6 @@ class WireTaps:
             decode_inner(cast("FlowTable", self), inner, bytes(data[:end]), record[LAST_TS], frame)
         finally:
             self.depth -= 1
-
-
-def port_of(key: bytes, at: int) -> int:
-    return int.from_bytes(key[at : at + 2 or None], "big")
 
 
 def _address(key: bytes, *, server: bool) -> str:
