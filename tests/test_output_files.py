@@ -232,6 +232,27 @@ def _limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.parametrize("chosen", ["sarif", "csv", "markdown", "text"])
+def test_a_report_that_fails_part_way_leaves_the_earlier_file_whole(
+    inputs: tuple[Path, Path], tmp_path: Path, chosen: str
+) -> None:
+    """Reports are written as they are made; a write that fails half-way (here: a full disk,
+    as a file-size limit) must leave the earlier report at the path, and no temporary file."""
+    report = tmp_path / f"report.{chosen}"
+    report.write_text("the earlier report\n")
+    before = sorted(tmp_path.iterdir())
+    # Each of these reports of the demo is longer than this (markdown's 903 bytes the least):
+    # the write fails part way.
+    done = subprocess.run(command(inputs, "-f", chosen, "-o", report), text=True,
+                          capture_output=True, timeout=120, check=False,
+                          preexec_fn=lambda: _limit_file_size(600))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"audit: error: {report}: cannot write report: File "
+                                        "too large"]
+    assert report.read_text() == "the earlier report\n"
+    assert sorted(tmp_path.iterdir()) == before
+
+
 def test_a_history_append_that_fails_part_way_leaves_no_partial_line(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -4,9 +4,10 @@ why, the databases and the policy. Every string from outside goes through markdo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
 
-from auditor.model import AuditResult, Finding, Verdict
+from auditor.model import AuditResult, Finding, Policy, Verdict
 from auditor.report.escape import markdown_text
 from auditor.report.interface import ReportFormat
 from auditor.report.sections import capture_sections
@@ -24,10 +25,11 @@ from auditor.report.view import (
 )
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines.extend("| " + " | ".join(cell or "-" for cell in row) + " |" for row in rows)
-    return lines
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
+    yield "| " + " | ".join(headers) + " |"
+    yield "|" + "---|" * len(headers)
+    for row in rows:
+        yield "| " + " | ".join(cell or "-" for cell in row) + " |"
 
 
 def _captures(result: AuditResult) -> list[str]:
@@ -49,46 +51,57 @@ def _seen(finding: Finding) -> str:
     )
 
 
-def _findings(result: AuditResult) -> list[str]:
+FINDING_HEADERS = ("endpoint", "verdict", "severity", "place", "network", "platform",
+                   "seen in (first frame)", "reason")
+
+
+def _finding_row(finding: Finding, policy: Policy) -> tuple[str, ...]:
+    severity = finding.severity(policy)
+    return (markdown_text(finding.endpoint.ip), finding.judgement.verdict.value,
+            severity.value if severity else "", markdown_text(place_label(finding.location)),
+            markdown_text(network_label(finding.location)),
+            markdown_text(finding.endpoint.platform or ""), _seen(finding),
+            markdown_text(reason_label(finding)))
+
+
+def _findings(result: AuditResult) -> Iterator[str]:
+    """Each row made as it is written: a run with many violations is never one list of rows."""
     needing = [f for f in attention(result) if not f.accepted]
+    yield from ("## Findings", "")
     if not needing:
-        return ["## Findings", "", "None: every endpoint was located, judged and allowed "
-                "(or is accepted below).", ""]
-    rows = [
-        (markdown_text(f.endpoint.ip), f.judgement.verdict.value,
-         (s.value if (s := f.severity(result.policy)) else ""),
-         markdown_text(place_label(f.location)), markdown_text(network_label(f.location)),
-         markdown_text(f.endpoint.platform or ""), _seen(f), markdown_text(reason_label(f)))
-        for f in needing
-    ]
-    headers = ("endpoint", "verdict", "severity", "place", "network", "platform",
-               "seen in (first frame)", "reason")
-    return ["## Findings", "", *_table(headers, rows), ""]
+        yield from ("None: every endpoint was located, judged and allowed "
+                    "(or is accepted below).", "")
+        return
+    yield from _table(FINDING_HEADERS, (_finding_row(f, result.policy) for f in needing))
+    yield ""
 
 
-def _accepted(result: AuditResult) -> list[str]:
+def _accepted(result: AuditResult) -> Iterator[str]:
     accepted = [f for f in result.findings
                 if f.accepted and f.judgement.verdict is Verdict.VIOLATION]
     if not accepted:
-        return []
-    rows = [(markdown_text(f.endpoint.ip), markdown_text(place_label(f.location)), _seen(f),
-             markdown_text(acceptance_label(f))) for f in accepted]
-    return ["## Accepted", "", *_table(("endpoint", "place", "seen in", "why"), rows), ""]
+        return
+    rows = ((markdown_text(f.endpoint.ip), markdown_text(place_label(f.location)), _seen(f),
+             markdown_text(acceptance_label(f))) for f in accepted)
+    yield from ("## Accepted", "")
+    yield from _table(("endpoint", "place", "seen in", "why"), rows)
+    yield ""
 
 
-def markdown_lines(result: AuditResult, when: str, version: str) -> list[str]:
-    s = result.summary
+def _head(result: AuditResult) -> list[str]:
     return [
         f"# Jurisdiction audit: **{verdict_word(result)}**",
         "",
-        f"{markdown_text(summary_label(result))}; {s.accepted} accepted.",
+        f"{markdown_text(summary_label(result))}; {result.summary.accepted} accepted.",
         "",
         f"Policy: {markdown_text(policy_label(result.policy))}; fails on "
         f"{result.policy.fail_on.value} and worse.",
         "",
-        *_captures(result),
-        *_findings(result),
-        *_accepted(result),
+    ]
+
+
+def _tail(result: AuditResult, when: str, version: str) -> list[str]:
+    return [
         "## Databases",
         "",
         *(f"- {markdown_text(d.path)} ({markdown_text(d.database_type)}, built "
@@ -101,6 +114,15 @@ def markdown_lines(result: AuditResult, when: str, version: str) -> list[str]:
     ]
 
 
+def markdown_lines(result: AuditResult, when: str, version: str) -> Iterator[str]:
+    """The report's lines as they are made; the findings' rows grow with the run."""
+    yield from _head(result)
+    yield from _captures(result)
+    yield from _findings(result)
+    yield from _accepted(result)
+    yield from _tail(result, when, version)
+
+
 class MarkdownFormat(ReportFormat):
     """Markdown for a ticket or a pull-request comment."""
 
@@ -109,3 +131,7 @@ class MarkdownFormat(ReportFormat):
     def render(self, result: AuditResult) -> str:
         lines = markdown_lines(result, generated_at(self.options), self.options.tool_version)
         return "\n".join(lines) + "\n"
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        for line in markdown_lines(result, generated_at(self.options), self.options.tool_version):
+            stream.write(line + "\n")

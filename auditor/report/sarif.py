@@ -7,9 +7,12 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from io import StringIO
+from itertools import chain
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from auditor.model import AuditResult, CaptureSummary, Finding, Severity
@@ -234,7 +237,14 @@ def _root_uri(root: str) -> str:
 
 
 def document(result: AuditResult, options: RenderOptions) -> JsonObject:
+    """The whole SARIF document in memory (small results; SarifFormat.write streams it)."""
     made = _Document(result, options)
+    return _frame(made, [made.finding(f) for f in attention(result)] + made.others())
+
+
+def _frame(made: _Document, results: object) -> JsonObject:
+    """The document around its results (a list, or the marker the writer streams them at)."""
+    result, options = made.result, made.options
     driver: JsonObject = {"name": "auditor", "version": options.tool_version}
     if options.help_url:
         driver["informationUri"] = options.help_url
@@ -244,12 +254,34 @@ def document(result: AuditResult, options: RenderOptions) -> JsonObject:
         "automationDetails": {"id": f"{CATEGORY}/{generated_at(options)}"},
         "artifacts": made.artifacts(),
         "invocations": [_invocation(result)],
-        "results": [made.finding(f) for f in attention(result)] + made.others(),
+        "results": results,
         "properties": {"verdict": result.verdict.value},
     }
     if options.sarif_root is not None:
         run["originalUriBaseIds"] = {ROOT_ID: {"uri": _root_uri(options.sarif_root)}}
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+# Stands where the results go in the frame's text. No string from a capture can encode to it:
+# clean() shows every control character (NUL included) as a visible escape, and argv (the
+# help URL) cannot hold a NUL. Were it there twice, unpacking the split fails loudly.
+_RESULTS_MARK = "\x00results"
+_RESULTS_MARK_ENCODED = json.dumps(_RESULTS_MARK)
+
+
+def _encoded(value: JsonObject, pad: str) -> str:
+    """``value`` as json.dumps(indent=2) writes it inside an array whose items are at ``pad``."""
+    # JSON escapes every line break inside strings: each "\n" here is between values.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
+
+
+def _write_results(stream: TextIO, results: Iterable[JsonObject], pad: str) -> None:
+    """An indent=2 array of ``results`` at ``pad``, one result encoded and written at a time."""
+    item_pad, opened = pad + "  ", False
+    for item in results:
+        stream.write(f"{',' if opened else '['}\n{item_pad}{_encoded(item, item_pad)}")
+        opened = True
+    stream.write(f"\n{pad}]" if opened else "[]")
 
 
 class SarifFormat(ReportFormat):
@@ -258,5 +290,19 @@ class SarifFormat(ReportFormat):
     name = "sarif"
 
     def render(self, result: AuditResult) -> str:
-        text = json.dumps(document(result, self.options), indent=2, ensure_ascii=False)
-        return text + "\n"
+        buffer = StringIO()
+        self.write(result, buffer)
+        return buffer.getvalue()
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        """The bytes json.dumps(document, indent=2) gives, written a result at a time: the
+        results grow with the violations and unknowns; the frame around them does not."""
+        made = _Document(result, self.options)
+        frame = json.dumps(_frame(made, _RESULTS_MARK), indent=2, ensure_ascii=False)
+        head, tail = frame.split(_RESULTS_MARK_ENCODED)
+        stream.write(head)
+        key_line = head[head.rindex("\n") + 1:]  # '      "results": '
+        pad = key_line[: len(key_line) - len(key_line.lstrip())]
+        results = chain(map(made.finding, attention(result)), made.others())
+        _write_results(stream, results, pad)
+        stream.write(tail + "\n")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from io import StringIO
+from typing import TextIO
 
 from rich.cells import cell_len
 
@@ -70,21 +72,39 @@ def _pad(cell: str, width: int, right: bool) -> str:
     return padding + cell if right else cell + padding
 
 
-def format_rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Columns padded to their widest cell, numbers right-aligned, no trailing spaces."""
-    widths = [max(cell_len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = []
-    for row in [headers, *rows]:
-        cells = [
-            _pad(cell, width, header in NUMERIC)
-            for header, cell, width in zip(headers, row, widths, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
+def _widths(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[int]:
+    widths = [cell_len(header) for header in headers]
+    for row in rows:
+        widths = [max(width, cell_len(cell)) for width, cell in zip(widths, row, strict=True)]
+    return widths
 
 
-def _section(title: str, lines: Sequence[str]) -> list[str]:
-    return [f"{title}:", *(f"  {line}" for line in lines)] if lines else []
+def format_rows(headers: Sequence[str], rows: Callable[[], Iterable[Sequence[str]]]
+                ) -> Iterator[str]:
+    """Columns padded to their widest cell, numbers right-aligned, no trailing spaces.
+
+    ``rows`` is called twice, to measure and then to write: the rows are made again rather
+    than held, so a run with many violations is never one list of rows in memory."""
+    widths = _widths(headers, rows())
+    numeric = [header in NUMERIC for header in headers]
+    yield _line(headers, widths, numeric)
+    for row in rows():
+        yield _line(row, widths, numeric)
+
+
+def _line(row: Sequence[str], widths: list[int], numeric: list[bool]) -> str:
+    cells = [_pad(c, w, n) for c, w, n in zip(row, widths, numeric, strict=True)]
+    return "  ".join(cells).rstrip()
+
+
+def _section(title: str, lines: Iterable[str]) -> Iterator[str]:
+    """The title and its lines indented; nothing at all when there are no lines."""
+    titled = False
+    for line in lines:
+        if not titled:
+            yield f"{title}:"
+            titled = True
+        yield f"  {line}"
 
 
 def _captures(result: AuditResult) -> list[str]:
@@ -97,26 +117,24 @@ def _captures(result: AuditResult) -> list[str]:
     return lines
 
 
-def text_lines(result: AuditResult) -> list[str]:
+def text_lines(result: AuditResult) -> Iterator[str]:
+    """The report's lines as they are made; the endpoint rows and the reasons grow with the run."""
     findings, more = listed_findings(result)
-    rows = [_cells(f) for f in findings]
-    why = [
-        f"{clean(f.endpoint.ip)} {f.judgement.verdict.value}: {reason_label(f)}"
-        for f in attention(result)
-    ]
-    return [
-        f"verdict: {verdict_word(result)}: {summary_label(result)}",
-        f"policy: {policy_label(result.policy)}",
-        "",
-        *format_rows(HEADERS, rows),
-        *([more] if more else []),
-        "",
-        *_section("why", why),
-        *_section("captures", _captures(result)),
-        *_section("databases", [database_label(d) for d in result.databases]),
-        *_section("strict failures", [clean(s) for s in result.strict_failures]),
-        *_section("warnings", [clean(w) for w in result.warnings]),
-    ]
+    yield f"verdict: {verdict_word(result)}: {summary_label(result)}"
+    yield f"policy: {policy_label(result.policy)}"
+    yield ""
+    yield from format_rows(HEADERS, lambda: map(_cells, findings))
+    yield from [more, ""] if more else [""]
+    yield from _section("why", (_why(f) for f in attention(result)))
+    yield from _section("captures", _captures(result))
+    yield from _section("databases", [database_label(d) for d in result.databases])
+    yield from _section("strict failures", [clean(s) for s in result.strict_failures])
+    yield from _section("warnings", [clean(w) for w in result.warnings])
+
+
+def _why(finding: Finding) -> str:
+    verdict = finding.judgement.verdict.value
+    return f"{clean(finding.endpoint.ip)} {verdict}: {reason_label(finding)}"
 
 
 class TextFormat(ReportFormat):
@@ -125,4 +143,16 @@ class TextFormat(ReportFormat):
     name = "text"
 
     def render(self, result: AuditResult) -> str:
-        return "\n".join(text_lines(result)).rstrip("\n") + "\n"
+        buffer = StringIO()
+        self.write(result, buffer)
+        return buffer.getvalue()
+
+    def write(self, result: AuditResult, stream: TextIO) -> None:
+        """Each line as it is made, and no blank lines at the end."""
+        blank = 0
+        for line in text_lines(result):
+            if line:
+                stream.write("\n" * blank + line + "\n")
+                blank = 0
+            else:
+                blank += 1  # written only if a line follows

@@ -53,6 +53,17 @@ def test_json_csv_and_html_are_written_as_they_are_made(name: str) -> None:
     assert stream.getvalue() == get_format(name, PLAIN).render(result)
 
 
+@pytest.mark.parametrize("name", ["text", "markdown", "sarif"])
+def test_text_markdown_and_sarif_write_each_finding_as_it_is_made(name: str) -> None:
+    """Their size grows with the violations and unknowns: never one string or list of rows."""
+    result = many()
+    needing = sum(1 for f in result.findings if f.judgement.verdict.value != "allowed")
+    stream = CountingStream()
+    get_format(name, PLAIN).write(result, stream)
+    assert stream.writes > needing
+    assert stream.getvalue() == get_format(name, PLAIN).render(result)
+
+
 def test_streamed_json_is_the_document() -> None:
     result = many()
     fmt = get_format("json", PLAIN)
