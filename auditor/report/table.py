@@ -6,6 +6,7 @@ data such as ``[green]PASS[/]`` is shown literally and cannot style the output.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from io import StringIO
 
@@ -45,6 +46,12 @@ HOSTNAME_WIDTH = 24  # longer host names fold in the compact table rather than s
 MAX_LISTED = 4  # hostnames or ports shown per cell before "+N more"
 
 WIDE_LAYOUT_WIDTH = 180  # below this many columns, the compact layout stacks related facts
+
+# The terminal table lists at most this many violations and unknowns (and their reasons), and
+# counts the rest in a line saying where every one is. rich lays out ~300 rows a second, and the
+# whole table is held until it is printed: 11k rows took 33 s and 90 MB, a million servers
+# minutes. The text, JSON, CSV and SARIF reports carry every finding.
+TABLE_ATTENTION_ROWS = 2_000
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Endpoint", "left"),
@@ -228,11 +235,40 @@ def _list_entry(finding: Finding) -> RenderableType:
     return Group(head, Padding(Text("\n").join(details), (0, 0, 0, 2)))
 
 
-def endpoint_view(result: AuditResult, width: int) -> RenderableType:
-    """The table, or for a console too narrow for any table, one block of lines per endpoint;
-    past a few hundred rows, allowed and local endpoints are counted instead of listed."""
+def _not_listed(left: Sequence[Finding], what: str, where: str) -> list[Text]:
+    """The line that says what the table leaves out, by verdict, and where all of it is."""
+    if not left:
+        return []
+    counts = Counter(f.judgement.verdict.value for f in left)
+    by_verdict = ", ".join(f"{n:,} {verdict}" for verdict, n in counts.items())
+    return [Text(f"... and {len(left):,} more {what} not shown here ({by_verdict}): every one "
+                 f"is in {where}", style="italic")]
+
+
+def table_findings(result: AuditResult) -> tuple[list[Finding], list[Text]]:
+    """The rows the table lists, and the lines that count those it does not: allowed and local
+    endpoints past a few hundred rows, violations and unknowns past TABLE_ATTENTION_ROWS."""
     findings, more = listed_findings(result)
     rest = [Text(more, style="italic")] if more else []
+    needing = sum(1 for f in findings[:TABLE_ATTENTION_ROWS + 1] if _needs_reader(f))
+    if needing <= TABLE_ATTENTION_ROWS:
+        return findings, rest
+    shown = findings[:TABLE_ATTENTION_ROWS]
+    # listed_findings puts every violation and unknown first: the rest start here.
+    left = [f for f in findings[TABLE_ATTENTION_ROWS:] if _needs_reader(f)]
+    where = "--format text, json, csv or sarif"
+    return shown, [*_not_listed(left, "violations and unknowns", where), *rest]
+
+
+def _needs_reader(finding: Finding) -> bool:
+    return finding.judgement.verdict in (Verdict.VIOLATION, Verdict.UNKNOWN)
+
+
+def endpoint_view(result: AuditResult, width: int) -> RenderableType:
+    """The table, or for a console too narrow for any table, one block of lines per endpoint;
+    past a few hundred rows, allowed and local endpoints are counted instead of listed, and
+    past TABLE_ATTENTION_ROWS so are violations and unknowns."""
+    findings, rest = table_findings(result)
     if width >= WIDE_LAYOUT_WIDTH or width >= _compact_width(findings):
         return Group(endpoint_table(findings, width), *rest)
     entries = [_list_entry(f) for f in findings]
@@ -259,14 +295,17 @@ def _capture_lines(result: AuditResult) -> list[Text]:
 
 
 def _reason_lines(result: AuditResult) -> list[Text]:
-    return [
+    needing = attention(result)
+    lines = [
         Text.assemble(
             (f"{clean(f.endpoint.ip)} ", "bold"),
             (f.judgement.verdict.value, VERDICT_STYLES[f.judgement.verdict]),
             f": {reason_label(f)}",
         )
-        for f in attention(result)
+        for f in needing[:TABLE_ATTENTION_ROWS]
     ]
+    left = needing[TABLE_ATTENTION_ROWS:]
+    return lines + _not_listed(left, "reasons", "--format text, json, csv or sarif")
 
 
 def summary_panel(result: AuditResult) -> Panel:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from auditor.model import AuditResult, Location
-from auditor.report import get_format
+from auditor.report import get_format, table
 from auditor.report.view import LISTED_ROWS
 from tests.report.factory import PLAIN, endpoint, finding, sample_result
 
@@ -95,3 +95,34 @@ def test_a_short_report_lists_everything() -> None:
     output = get_format("text", PLAIN).render(result)
     assert all(f.endpoint.ip in output for f in result.findings)
     assert "not listed here" not in output
+
+
+def test_the_terminal_table_counts_what_it_leaves_out_past_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past TABLE_ATTENTION_ROWS violations and unknowns, the table and its reasons stop
+    listing and count the rest, by verdict; nothing is dropped without a word."""
+    monkeypatch.setattr(table, "TABLE_ATTENTION_ROWS", 5)
+    result = many()
+    output = get_format("table", replace(PLAIN, width=200)).render(result)
+    needing = [f for f in result.findings if f.judgement.verdict.value != "allowed"]
+    shown = [f for f in needing if f.endpoint.ip in output]
+    assert len(shown) == 5
+    assert all(f.judgement.verdict.value == "violation" for f in shown)
+    left = f"{VIOLATIONS - 5 + 1:,} more"
+    assert (f"... and {left} violations and unknowns not shown here "
+            f"({VIOLATIONS - 5:,} violation, 1 unknown): every one is in --format text, json, "
+            "csv or sarif") in output
+    assert f"... and {left} reasons not shown here" in output
+    assert f"{ALLOWED:,} allowed" in output
+    assert f"{VIOLATIONS} violations, 1 unknown" in output  # the headline counts them all
+    text = get_format("text", PLAIN).render(result)
+    assert all(f.endpoint.ip in text for f in needing)  # where the line sends the reader
+
+
+def test_the_terminal_table_under_its_bound_lists_every_violation_and_unknown() -> None:
+    result = many()
+    assert VIOLATIONS + 1 <= table.TABLE_ATTENTION_ROWS
+    output = get_format("table", replace(PLAIN, width=200)).render(result)
+    assert "violations and unknowns not shown" not in output
+    assert "reasons not shown" not in output
