@@ -45,9 +45,10 @@ def _frequent_addresses(rows: FlowRows) -> tuple[dict[int, dict[Address, int]], 
     flows, and how many flows it has, in bounded memory (a million servers must not cost a
     million counters): Misra and Gries's frequent-items summary keeps every address that is in
     more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
-    two); a second pass counts those candidates exactly. The summary is built a batch of flows
-    at a time (a packed chunk: only its address columns unpacked), each batch counted exactly
-    at C speed and merged into it (see _merged).
+    two); a second pass counts those candidates exactly (list.count per candidate: a few C
+    comparisons a flow, where a Counter hashes every address). The summary is built a batch of
+    flows at a time (a packed chunk: only its address columns unpacked), each batch counted
+    exactly at C speed and merged into it (see _merged).
     Addresses stay as the rows hold them (raw bytes from a capture): none is parsed."""
     summaries: dict[int, dict[Address, int]] = {4: {}, 6: {}}
     for version, batch in rows.address_pairs():
@@ -58,21 +59,31 @@ def _frequent_addresses(rows: FlowRows) -> tuple[dict[int, dict[Address, int]], 
         versioned[version] += len(batch)
         counted = exact[version]
         if counted:
-            sightings = _sightings(batch)
+            a_side, b_side, both = _sides(batch)
             for address in counted:
-                counted[address] += sightings.get(address, 0)
+                counted[address] += a_side.count(address) + b_side.count(address)
+                counted[address] -= both.count(address)
     return exact, versioned
 
 
 def _sightings(batch: list[tuple[Address, Address]]) -> Counter[Address]:
     """How many of the batch's flows each address is in (a flow from an address to itself
     counts once)."""
-    a_side = list(map(itemgetter(0), batch))
-    b_side = list(map(itemgetter(1), batch))
+    a_side, b_side, both = _sides(batch)
     counts = Counter(a_side)
     counts.update(b_side)
-    counts.subtract(compress(a_side, map(eq, a_side, b_side)))
+    counts.subtract(both)
     return counts
+
+
+def _sides(
+    batch: list[tuple[Address, Address]],
+) -> tuple[list[Address], list[Address], list[Address]]:
+    """The batch's a and b addresses, and the addresses of its flows from an address to
+    itself (counted once, not twice)."""
+    a_side = list(map(itemgetter(0), batch))
+    b_side = list(map(itemgetter(1), batch))
+    return a_side, b_side, list(compress(a_side, map(eq, a_side, b_side)))
 
 
 def _merged(summary: dict[Address, int], counts: Counter[Address]) -> dict[Address, int]:

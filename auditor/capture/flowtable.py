@@ -230,10 +230,18 @@ class FlowTable(NameTaps, Fragments):
         )  # fmt: skip
 
     def untap(self) -> None:
-        """Put tapped records back with the others, once reading is over."""
+        """Put tapped records back with the others, once reading is over: the smaller dict
+        into the larger (a port scan's million directions are all still tapped, and copying
+        them would hold two million-key dicts at once)."""
         for proto, taps in self.taps.items():
-            if taps:
-                self.tables.setdefault(proto, {}).update(taps)
+            if not taps:
+                continue
+            table = self.tables.setdefault(proto, {})
+            if len(taps) > len(table):
+                taps.update(table)
+                self.tables[proto], self.taps[proto] = taps, {}
+            else:
+                table.update(taps)
                 taps.clear()
 
     def merge(self, other: FlowTable, frame_offset: int) -> None:

@@ -3,6 +3,7 @@ sightings."""
 
 from __future__ import annotations
 
+import struct
 from typing import Final, NamedTuple
 
 from auditor.model import NameSighting, SignalledAddress
@@ -69,11 +70,22 @@ class Pending(NamedTuple):
     frame: int
 
 
+# A TCP/UDP key's fields as numbers: the reversed key is one unpack and one pack (half the
+# time of four slices joined; pairing asks it for every direction: a million in a port scan).
+_V4_PORTED = struct.Struct(">IIHH")
+_V6_PORTED = struct.Struct(">QQQQHH")
+_unpack4, _pack4 = _V4_PORTED.unpack, _V4_PORTED.pack
+_unpack6, _pack6 = _V6_PORTED.unpack, _V6_PORTED.pack
+
+
 def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction: addresses swapped, and ports if it has them."""
     n = len(key)
-    if n == 12:
-        return key[4:8] + key[0:4] + key[10:12] + key[8:10]
-    if n == 36:
-        return key[16:32] + key[0:16] + key[34:36] + key[32:34]
+    if n == 12:  # IPv4 with ports
+        a, b, a_port, b_port = _unpack4(key)
+        return _pack4(b, a, b_port, a_port)
+    if n == 36:  # IPv6 with ports
+        a_hi, a_lo, b_hi, b_lo, a_port, b_port = _unpack6(key)
+        return _pack6(b_hi, b_lo, a_hi, a_lo, b_port, a_port)
     half = n // 2
     return key[half:] + key[:half]
