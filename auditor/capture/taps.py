@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import mmap
 from typing import TYPE_CHECKING, Final
 
 from auditor.capture.records import PACKETS, KindSighting, Orphan, Pending, Record, Sighting
@@ -61,7 +62,7 @@ HELLOS_FULL: Final = (
     "later ones not read"
 )
 SEQ_MASK: Final = 0xFFFFFFFF
-Buf = bytes | bytearray
+Buf = bytes | bytearray | mmap.mmap  # a record buffer, or a capture file mapped
 
 
 class Hello:
