@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -70,26 +72,34 @@ class CaptureOutcome:
 def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditResult:
     """Audit every capture of the request against its policy. Raises DatabaseError only."""
     with open_locator(request.databases) as locator:
-        outcomes = _read_all(request, progress)
+        # What was read is handed over whole (this is its one reference), so that each stage
+        # after can let go of what the next no longer needs.
+        return _judged(request, _read_all(request, progress), locator)
+
+
+def _judged(request: AuditRequest, outcomes: list[CaptureOutcome], locator: Locator) -> AuditResult:
+    """Locate, weigh, attribute and judge every server endpoint read."""
+    with collector_paused():
         endpoints = merge_endpoints(o.endpoints for o in outcomes)
-        # Each stage lets go of what the next no longer needs: with a million servers, the
-        # per-capture endpoints and round trips must not live until the report is written.
+        # With a million servers, the per-capture endpoints and round trips must not live
+        # until the report is written, nor the mapped databases count in the peak memory.
         outcomes = [dataclasses.replace(o, endpoints=()) for o in outcomes]
         locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
-    summaries = [o.summary for o in outcomes]
-    errors = [o.error for o in outcomes]
-    del outcomes
-    attributed = list(endpoints)
-    del endpoints  # each endpoint replaced in place: a million are never held twice
-    for index, location in enumerate(locations):
-        attributed[index] = _attributed(attributed[index], location.asn)
-    today = _today(request.now)
-    findings = accept(judge_findings(attributed, locations, request.policy, evidence),
-                      request.policy, today, request.baseline)
-    accepted = acceptance_warnings(request.policy, findings, today)
-    del attributed, locations
+        locator.close()
+        summaries = [o.summary for o in outcomes]
+        errors = [o.error for o in outcomes]
+        del outcomes
+        attributed = list(endpoints)
+        del endpoints  # each endpoint replaced in place: a million are never held twice
+        for index, location in enumerate(locations):
+            attributed[index] = _attributed(attributed[index], location.asn)
+        today = _today(request.now)
+        findings = accept(judge_findings(attributed, locations, request.policy, evidence),
+                          request.policy, today, request.baseline)
+        accepted = acceptance_warnings(request.policy, findings, today)
+        del attributed, locations
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
     captures = tuple(summary for summary in summaries if summary is not None)
@@ -102,6 +112,21 @@ def run_audit(request: AuditRequest, progress: Progress | None = None) -> AuditR
         errors=tuple(error for error in errors if error is not None),
         strict_failures=stale if request.policy.strict else (),
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic cyclic garbage collection inside. The stages after reading build a few
+    frozen records per server, which live to the report, and each full collection walked them
+    all again (1.9 of 11 CPU s for 100k public servers). They hold no reference cycles:
+    reference counting frees them, and any cycles made meanwhile are collected afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _today(now: float | None) -> date | None:

@@ -70,7 +70,7 @@ def audit(
     databases: list[str] | None = None,
 ) -> int:
     """The audit of args.captures; `audit live` passes what it checked before capturing."""
-    from auditor.audit import AuditRequest, default_workers, run_audit
+    from auditor.audit import AuditRequest, collector_paused, default_workers, run_audit
     from auditor.cli.inputs import expand_inputs
 
     args.captures = expand_inputs(args.captures)  # folders and quoted patterns: their files
@@ -95,10 +95,11 @@ def audit(
         result = run_audit(request, progress)
     # A report on the terminal shows the warnings itself: said once, not twice on one screen.
     _warn_about(result, env, quiet=args.quiet or (not args.output and env.stdout_isatty))
-    report_error = _report(result, args, env)
-    if history is not None:
-        history.record(result, requested=request.captures, policy_file=args.policy,
-                       run_error=report_error)
+    with collector_paused():  # the report and history walk the result: no cycles are made
+        report_error = _report(result, args, env)
+        if history is not None:
+            history.record(result, requested=request.captures, policy_file=args.policy,
+                           run_error=report_error)
     if report_error is not None:
         return ExitStatus.ERROR
     if args.exit_zero and result.exit_status == ExitStatus.VIOLATIONS:
