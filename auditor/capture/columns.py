@@ -59,6 +59,17 @@ class Chunk:
         with memoryview(self.data) as view, view[: self.count * layout.size] as used:
             yield from layout.iter_unpack(used)
 
+    def totals(self) -> tuple[int, int]:
+        """The packets and bytes of the chunk's flows, both ways: only those columns unpacked
+        and summed in C (a Python loop over every row was 0.4 s a million flows)."""
+        size = row_layout(self.width).size
+        at = 2 * self.width + 4  # the counts start after the addresses and ports
+        packets = struct.Struct(f">{at}xqq{size - at - 16}x")
+        nbytes = struct.Struct(f">{at + 16}xqq{size - at - 32}x")
+        with memoryview(self.data) as view, view[: self.count * size] as used:
+            return (sum(map(sum, packets.iter_unpack(used))),
+                    sum(map(sum, nbytes.iter_unpack(used))))  # fmt: skip
+
     def address_pairs(self) -> list[tuple[Address, Address]]:
         """Every row's (a, b) addresses, nothing else unpacked."""
         size = row_layout(self.width).size
@@ -109,10 +120,10 @@ class FlowColumns(Sequence[Flow]):
     def totals(self) -> tuple[int, int]:
         """IP packets and bytes of every flow."""
         packets = nbytes = 0
-        for _proto, _version, rows in self.groups():
-            for row in rows:
-                packets += row[4] + row[5]
-                nbytes += row[6] + row[7]
+        for chunk in self.chunks:
+            chunk_packets, chunk_bytes = chunk.totals()
+            packets += chunk_packets
+            nbytes += chunk_bytes
         return packets, nbytes
 
     def missing(self, addresses: Iterable[bytes]) -> int:
