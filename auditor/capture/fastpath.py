@@ -10,7 +10,6 @@ from auditor.capture.records import count_packet
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
-    from auditor.capture.taps import Buf
 
 MAX_CAPLEN: Final = 256 * 1024  # a pcap record claiming more is damage, not an allocation
 MAX_BLOCK: Final = 16 * 1024 * 1024  # same for a pcapng block
@@ -51,7 +50,7 @@ def constants(endian: str) -> Constants:
 
 
 def count_tagged(  # noqa: PLR0917 - per tagged frame, positional on purpose
-    ft: FlowTable, buf: Buf, at: int, end: int, ts: float, frame: int
+    ft: FlowTable, buf: bytes | bytearray, at: int, end: int, ts: float, frame: int
 ) -> bool:
     """Count a frame with one 802.1Q tag in front of IPv4/TCP|UDP as the hot loops count an
     untagged one (the headline's captures tag 1.3% of their frames: the general decoder took

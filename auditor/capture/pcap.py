@@ -214,15 +214,14 @@ def _read_records(
         # The careful path: one record with every check, refilling the buffer as needed.
         if n - pos < 16:
             buf, base, pos, n = refill(src, buf, base, pos, n, need=16)
-            if n == pos:
+            if n == 0:
                 ft.frames = frame
                 return _clean_end(src, ft)
-            if n - pos < 16:
+            if n < 16:
                 ft.frames = frame
                 return _damaged(
-                    src, ft, base + pos,
-                    "truncated record at offset {}: file ends inside a record header",
-                )  # fmt: skip
+                    src, ft, base, "truncated record at offset {}: file ends inside a record header"
+                )
         sec, frac, incl, wire_len = record_header(buf, pos)
         if incl > MAX_CAPLEN:
             ft.frames = frame
@@ -233,12 +232,12 @@ def _read_records(
             return False
         if pos + 16 + incl > n:
             buf, base, pos, n = refill(src, buf, base, pos, n, need=16 + incl)
-            if n - pos < 16 + incl:
+            if n < 16 + incl:
                 ft.frames = frame
                 return _damaged(
                     src,
                     ft,
-                    base + pos,
+                    base,
                     f"truncated record at offset {{}}: file ends inside a {incl}-byte packet",
                 )
         frame += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import mmap
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from auditor.capture.source import ByteSource, refill, window
 from auditor.capture.surface import Chain, Ending, Resume
 from auditor.errors import CaptureError
 
-Buf = bytes | bytearray | mmap.mmap
+Buf = bytes | bytearray
 Unpacker = Callable[[Buf, int], tuple[Any, ...]]
 
 
@@ -202,22 +201,20 @@ class PcapngReader:
             # The careful path: one block with every check.
             if n - pos < 12:
                 buf, base, pos, n = refill(src, buf, base, pos, n, need=12)
-                if n == pos:
+                if n == 0:
                     return
-                if n - pos < 12:
+                if n < 12:
                     raise Damage(
-                        f"truncated block at offset {base + pos}: file ends inside a block"
-                        " header",
-                        base + pos,
+                        f"truncated block at offset {base}: file ends inside a block header",
+                        base,
                     )
             blen = self._block_length(buf, pos, base)
             if n - pos < blen:
                 buf, base, pos, n = refill(src, buf, base, pos, n, need=blen)
-                if n - pos < blen:
+                if n < blen:
                     raise Damage(
-                        f"truncated block at offset {base + pos}: file ends inside a"
-                        f" {blen}-byte block",
-                        base + pos,
+                        f"truncated block at offset {base}: file ends inside a {blen}-byte block",
+                        base,
                     )
             self._block(buf, pos, blen, base + pos)
             pos += blen

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import Final
 
 from auditor.capture.fastpath import MAX_BLOCK
 
-Buf = bytes | bytearray | mmap.mmap
+Buf = bytes | bytearray
 
 SHB: Final = 0x0A0D0D0A
 IDB: Final = 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import mmap
 import os
-import stat
 from collections.abc import Callable
 from typing import Final
 
@@ -61,39 +59,6 @@ class ByteSource:
         self.stopped = False  # by the ratio check or end_early: the stream reads as ended
         self.progress = progress
         self.chunk = CHUNK  # read at run time, so that tests can shrink it
-        self.map: mmap.mmap | None = None
-        self.dropped = start // PAGE * PAGE  # a mapped file's pages before this are let go
-
-    def mapped(self) -> mmap.mmap | None:
-        """A plain regular file mapped whole (at the size it had when opened), for reading in
-        place: copying the headline's 849 MB into a buffer cost more CPU than the kernel's
-        mapping of it (0.41 against 0.11 s). None for gzip, a pipe or an empty file."""
-        if self.map is None and not self.compressed and self.total:
-            if not stat.S_ISREG(os.fstat(self.raw.fileno()).st_mode):
-                return None
-            try:
-                self.map = mmap.mmap(self.raw.fileno(), self.total, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                return None
-            self.map.madvise(mmap.MADV_SEQUENTIAL)
-        return self.map
-
-    def skip(self, size: int, keep: int) -> int:
-        """Take up to ``size`` more bytes of a mapped file as read; 0 only at the end of the
-        file (or of the range). The pages wholly before offset ``keep`` are let go of (they
-        stay in the page cache), so a mapped capture holds no more resident memory than a
-        buffer would."""
-        end = self.total if self.stop is None else min(self.stop, self.total)
-        got = 0 if self.stopped else max(0, min(size, end - self.offset))
-        done = keep // PAGE * PAGE
-        if self.map is not None and done > self.dropped:
-            self.map.madvise(mmap.MADV_DONTNEED, self.dropped, done - self.dropped)
-            self.dropped = done
-        self.offset += got
-        self.consumed.count += got
-        if self.progress is not None:
-            self.progress(self.consumed.count, self.total)
-        return got
 
     def end_early(self) -> None:
         """Read as if the stream (or range) ended here."""
@@ -181,41 +146,26 @@ class ByteSource:
         return True
 
     def close(self) -> None:
-        if self.map is not None:
-            self.map.close()
         self.raw.close()
 
 
-PAGE: Final = mmap.PAGESIZE
-Buffer = bytearray | mmap.mmap
-Window = tuple[Buffer, int, int, int]  # buffer, stream offset of its start, position, fill
+Window = tuple[bytearray, int, int, int]  # buffer, stream offset of its start, position, fill
 
 
 def window(src: ByteSource, head: bytes) -> Window:
-    """A reusable buffer holding ``head``, the bytes just read from ``src``; or the file
-    mapped whole, readable up to where ``head`` ends (see refill)."""
-    mapped = src.mapped()
-    if mapped is not None:
-        return mapped, 0, src.offset - len(head), src.offset
+    """A reusable buffer holding ``head``, the bytes just read from ``src``."""
     buf = bytearray(max(src.chunk, len(head)))
     buf[: len(head)] = head
     return buf, src.offset - len(head), 0, len(head)
 
 
-def refill(src: ByteSource, buf: Buffer, base: int, pos: int, n: int, *, need: int) -> Window:
-    """Make ``need`` bytes from ``buf[pos]`` on readable, unless the stream ends first: the
-    next chunk; ``buf[pos:n]`` is kept (moved to the front of a buffer, where it stays put
-    in a mapped file). Callers look at ``n - pos``, what is readable from ``pos``.
+def refill(src: ByteSource, buf: bytearray, base: int, pos: int, n: int, *, need: int) -> Window:
+    """Keep ``buf[pos:n]``, move it to the front and fill the buffer: ``need`` bytes at least,
+    unless the stream ends first.
 
     The buffer is reused rather than a fresh one read per chunk: allocating and faulting in
     a new megabyte per chunk cost a quarter of the whole read.
     """
-    if isinstance(buf, mmap.mmap):
-        n += src.skip(max(src.chunk, pos + need - n), pos)
-        # A record straddles the end of this worker's byte range: finish it, as below.
-        if 0 < n - pos < need and src.extend():
-            n += src.skip(pos + need - n, pos)
-        return buf, base, pos, n
     rest = n - pos
     if len(buf) < need:
         bigger = bytearray(need)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ipaddress
-import mmap
 from typing import TYPE_CHECKING, Final
 
 from auditor.capture.records import PACKETS, KindSighting, Orphan, Pending, Record, Sighting
@@ -62,7 +61,7 @@ HELLOS_FULL: Final = (
     "later ones not read"
 )
 SEQ_MASK: Final = 0xFFFFFFFF
-Buf = bytes | bytearray | mmap.mmap  # a record buffer, or a capture file mapped
+Buf = bytes | bytearray
 
 
 class Hello:

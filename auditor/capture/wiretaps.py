@@ -114,7 +114,7 @@ class WireTaps:
         self._decapsulate(inner, data, end, 17, key, frame)
 
     def look_payload(  # noqa: PLR0917 - per tapped packet
-        self, proto: int, key: bytes, payload: bytes | bytearray, dns: bool, index: int, frame: int
+        self, proto: int, key: bytes, payload: Buf, dns: bool, index: int, frame: int
     ) -> None:
         """The payload of a tapped TCP packet, or of a UDP one outside a tunnel; ``dns``: one
         of its ports is 53. It is classified as it comes (a copy of the capture's buffer):
