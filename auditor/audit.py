@@ -174,12 +174,13 @@ def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
     )
     if endpoint.roles:  # signalled (a STUN/TURN message named it): that is what it is known as
         roles = tuple(claim for claim in roles if claim.role is not Role.UNKNOWN)
+        roles = tuple(dict.fromkeys((*endpoint.roles, *roles)))
+    # else: endpoint_roles gives one claim per role, each once.
     platform = found.label if found else None
     basis = found.basis if found else None
-    roles = tuple(dict.fromkeys((*endpoint.roles, *roles)))
     if (platform, basis, roles) == (endpoint.platform, endpoint.platform_basis, endpoint.roles):
         return endpoint
-    return dataclasses.replace(endpoint, platform=platform, platform_basis=basis, roles=roles)
+    return endpoint.attributed(platform, basis, roles)
 
 
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:

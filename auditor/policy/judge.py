@@ -203,16 +203,20 @@ def judge_findings(
     few times, and hold a few reasons, not a million.
     """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
+    weighed = evidence or {}
     shared: dict[tuple[object, ...], Judgement] = {}
     findings = []
     for endpoint in endpoints:
         location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
-        found = (evidence or {}).get(endpoint.ip, _NO_EVIDENCE)
-        judgements = [
-            _judged(location, found, scoped, label, shared)
-            for label, scoped in role_policies(endpoint, policy)
-        ]
-        worst = max(judgements, key=lambda j: _SEVERITY[j.verdict])
+        found = weighed.get(endpoint.ip, _NO_EVIDENCE)
+        if policy.roles:
+            judgements = [
+                _judged(location, found, scoped, label, shared)
+                for label, scoped in role_policies(endpoint, policy)
+            ]
+            worst = max(judgements, key=lambda j: _SEVERITY[j.verdict])
+        else:  # what role_policies gives without role rules: the policy alone
+            worst = _judged(location, found, policy, None, shared)
         findings.append(Finding(endpoint, location, worst, found))
     return tuple(findings)
 
@@ -254,20 +258,26 @@ def _judged(
 ) -> Judgement:
     """The judgement under one role's policy; shared by every endpoint placed alike when
     nothing beyond the databases is weighed."""
-    from auditor.policy.weigh import weigh  # weigh builds on this module's rule and judge
-
     if found.bounds or found.hints:
-        return _scoped(weigh(location, found, policy), label)
+        return _scoped(_weigh(location, found, policy), label)
     key = (label, *_judged_place(location))
     judgement = shared.get(key)
     if judgement is None:
-        judgement = _scoped(weigh(location, found, policy), label)
+        judgement = _scoped(_weigh(location, found, policy), label)
         if location.ip not in judgement.reason:  # a reason naming its address is its own
             shared[key] = judgement
     return judgement
 
 
 _NO_EVIDENCE = Evidence()
+
+
+def _weigh(location: Location, found: Evidence, policy: Policy) -> Judgement:
+    # Imported here, once per judgement made (not per endpoint): weigh builds on this module.s
+    # rule and judge.
+    from auditor.policy.weigh import weigh
+
+    return weigh(location, found, policy)
 
 
 def _judged_place(location: Location) -> tuple[object, ...]:
