@@ -49,13 +49,9 @@ UDP_TUNNEL_WIRE_PORTS: Final = {
 }
 
 
-def udp_tunnel(sport: int, dport: int) -> Tunnel | None:
-    """The tunnel a UDP datagram's ports say it is (either side: GTP-U uses 2152 on both)."""
-    return UDP_TUNNEL_PORTS.get(dport) or UDP_TUNNEL_PORTS.get(sport)
-
-
 def udp_tunnel_of(key: bytes) -> Tunnel | None:
-    """udp_tunnel() of a flow key ending in the source and destination ports."""
+    """The tunnel the ports a UDP flow key ends in (source, destination) say it is: either
+    side's, the destination's first (GTP-U uses 2152 on both)."""
     return UDP_TUNNEL_WIRE_PORTS.get(key[-2:]) or UDP_TUNNEL_WIRE_PORTS.get(key[-4:-2])
 
 

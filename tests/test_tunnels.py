@@ -21,7 +21,7 @@ from auditor.tunnels import (
     Tunnel,
     ip_inner,
     udp_inner,
-    udp_tunnel,
+    udp_tunnel_of,
 )
 
 INNER4 = IP(src="10.1.2.3", dst="198.51.100.7") / UDP(sport=50000, dport=8801) / b"media"
@@ -102,11 +102,16 @@ def test_gre_version_1_and_routing_are_not_followed() -> None:
     assert ip_inner(47, routed, 0, len(routed)) is None
 
 
+def _udp_key(sport: int, dport: int) -> bytes:
+    """A UDP flow key as the capture makes it: the two IPv4 addresses, then the ports."""
+    return bytes([10, 0, 0, 1, 192, 0, 2, 1]) + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
+
+
 def test_ports() -> None:
-    assert udp_tunnel(2152, 2152) is Tunnel.GTP_U
-    assert udp_tunnel(50000, 4789) is Tunnel.VXLAN
-    assert udp_tunnel(6081, 50000) is Tunnel.GENEVE
-    assert udp_tunnel(443, 50000) is None
+    assert udp_tunnel_of(_udp_key(2152, 2152)) is Tunnel.GTP_U
+    assert udp_tunnel_of(_udp_key(50000, 4789)) is Tunnel.VXLAN
+    assert udp_tunnel_of(_udp_key(6081, 50000)) is Tunnel.GENEVE
+    assert udp_tunnel_of(_udp_key(443, 50000)) is None
 
 
 @given(st.sampled_from(list(Tunnel)), st.binary(max_size=64), st.integers(0, 8))

@@ -273,8 +273,8 @@ _NO_EVIDENCE = Evidence()
 
 
 def _weigh(location: Location, found: Evidence, policy: Policy) -> Judgement:
-    # Imported here, once per judgement made (not per endpoint): weigh builds on this module.s
-    # rule and judge.
+    # Imported here, once per judgement made (not per endpoint): weigh builds on this
+    # module's rule and judge.
     from auditor.policy.weigh import weigh
 
     return weigh(location, found, policy)
