@@ -1,15 +1,25 @@
-"""Precompiled structs and constants shared by the pcap and pcapng hot loops."""
+"""What the pcap and pcapng hot loops share: precompiled structs, constants, the VLAN counter,
+and the choice between the compiled loops (_loop.c) and the pure-Python ones."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from auditor.capture.records import count_packet
+from auditor.capture.records import Record, count_packet
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
+
+# What the packet loops are given (see _loop.pyi): a protocol's table, and the callables they
+# hand every packet they do not count inline.
+Table = dict[bytes, Record]
+Add = Callable[[int, bytes, int, float, int, int], int]  # FlowTable.add_untabled
+Look = Callable[[int, bytes, bytearray, int, int, int, int], None]  # FlowTable.look
+Decode = Callable[["FlowTable", int, bytes, float, int, int], None]  # decode.decode_packet
 
 MAX_CAPLEN: Final = 256 * 1024  # a pcap record claiming more is damage, not an allocation
 MAX_BLOCK: Final = 16 * 1024 * 1024  # same for a pcapng block
@@ -23,6 +33,37 @@ ETH_IPV4_TAIL: Final = "12xHBxH2xHxB2x12s9xB"
 IPV6_AT_ETH = struct.Struct(">B3xHBx36s9xB")
 # The IPv4 fields of ETH_IPV4_TAIL behind one 802.1Q tag, from the inner ethertype on.
 TAGGED_IPV4 = struct.Struct(">HBxH2xHxB2x12s9xB")
+
+
+def _built() -> bool:
+    try:
+        from auditor.capture import _loop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# Whether this install has the compiled packet loops (_loop.c, built by setup.py when a C
+# compiler was there: the extension is optional). ``compiled`` is the readers' choice, read at
+# the start of each read: tests set it False to run the pure-Python loops, their oracle.
+BUILT: Final = _built()
+compiled = BUILT
+
+
+def loop_name() -> str:
+    """Which packet loop this install runs, for ``audit --version``."""
+    return "compiled packet loop" if BUILT else "pure-Python packet loop"
+
+
+@contextmanager
+def python_loop() -> Iterator[None]:
+    """Run the pure-Python packet loops meanwhile (the tests' oracle for the compiled ones)."""
+    global compiled  # noqa: PLW0603 - the readers' one switch
+    saved, compiled = compiled, False
+    try:
+        yield
+    finally:
+        compiled = saved
 
 
 class Constants(NamedTuple):

@@ -6,12 +6,17 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from auditor.capture import fastpath
 from auditor.capture.decode import decode_packet
 from auditor.capture.fastpath import (
     ETH_IPV4_TAIL,
     IPV6_AT_ETH,
     MAX_BLOCK,
     MAX_CAPLEN,
+    Add,
+    Decode,
+    Look,
+    Table,
     constants,
     count_tagged,
 )
@@ -132,85 +137,22 @@ def _read_records(
     link = hdr.link_type
     scale = 1e-9 if hdr.nano else 1e-6
     record_header = struct.Struct(hdr.endian + "IIII").unpack_from
-    unpack = struct.Struct(hdr.endian + "III4x" + ETH_IPV4_TAIL).unpack_from
-    unpack6 = IPV6_AT_ETH.unpack_from
-    eth4, eth6, frag_mask, host16 = constants(hdr.endian)
-    vlan = host16[0x8100]  # as read in the file's byte order (see Constants)
     ft.link_types[link] = None
     tcp, udp = ft.tables[6], ft.tables[17]
     add, look = ft.add_untabled, ft.look
-    decode, tagged = decode_packet, count_tagged
+    decode = decode_packet
     ethernet_fast = fast and link == 1
-    max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
+    if ethernet_fast and fastpath.compiled:
+        from auditor.capture._loop import pcap_records as records
+    else:
+        records = _pcap_records
     frame = ft.frames
     buf, base, pos, n = window(src, head)  # base: stream offset of buf[0]
     while True:
         if ethernet_fast:
-            # The hot loop: common Ethernet/IPv4|IPv6/TCP|UDP records are counted inline;
-            # every other record goes to the general decoder. Both give the same result.
-            # TCP and UDP share one branch (picking the table per packet costs nothing
-            # measurable: 1.30 s CPU both ways for 1M packets), but the counting stays written
-            # out here and in pcapng.py: a call to count_packet would cost a call per packet.
-            limit = n - 64  # the loop reads the first 64 bytes of a record in one call
-            while pos <= limit:
-                sec, frac, incl, et, vihl, tlr, frag, proto, key, flags = unpack(buf, pos)
-                nxt = pos + 16 + incl
-                if nxt > n or incl > max_caplen:
-                    break
-                frame += 1
-                if et == eth4:
-                    if vihl == 0x45 and not frag & frag_mask and incl >= 48:
-                        tl = host16[tlr]
-                        if tl >= 34 and (proto == 17 or proto == 6):  # noqa: PLR1714
-                            t = sec + frac * scale
-                            r = (udp if proto == 17 else tcp).get(key)
-                            if r is not None:
-                                r[0] += 1
-                                r[1] += tl
-                                if t > r[3]:
-                                    r[3] = t
-                                elif t < r[2]:
-                                    r[2] = t
-                                if proto == 6 and flags & 0x12 == 0x02:
-                                    r[5] = 1
-                                pos = nxt
-                                continue
-                            syn = 1 if proto == 6 and flags & 0x12 == 0x02 else 0
-                            i = add(proto, key, tl, t, frame, syn)
-                            if i >= 0 and (tl > 40 or proto == 17):  # 40: bare IP+TCP headers
-                                end = pos + 30 + tl
-                                look(proto, key, buf, pos + 50, end if end < nxt else nxt, i, frame)
-                            pos = nxt
-                            continue
-                elif et == eth6 and incl >= 68:
-                    vtc, plen, nh, key, flags = unpack6(buf, pos + 30)
-                    if vtc & 0xF0 == 0x60 and plen >= 14 and (nh == 17 or nh == 6):  # noqa: PLR1714
-                        t = sec + frac * scale
-                        r = (udp if nh == 17 else tcp).get(key)
-                        if r is not None:
-                            r[0] += 1
-                            r[1] += 40 + plen
-                            if t > r[3]:
-                                r[3] = t
-                            elif t < r[2]:
-                                r[2] = t
-                            if nh == 6 and flags & 0x12 == 0x02:
-                                r[5] = 1
-                            pos = nxt
-                            continue
-                        syn = 1 if nh == 6 and flags & 0x12 == 0x02 else 0
-                        i = add(nh, key, 40 + plen, t, frame, syn)
-                        if i >= 0 and (plen > 20 or nh == 17):  # 20: a bare TCP header
-                            end = pos + 70 + plen
-                            look(nh, key, buf, pos + 70, end if end < nxt else nxt, i, frame)
-                        pos = nxt
-                        continue
-                if et == vlan and tagged(ft, buf, pos + 32, nxt, sec + frac * scale, frame):
-                    pos = nxt
-                    continue
-                wire_len = max(record_header(buf, pos)[3], incl)
-                decode(ft, link, bytes(buf[pos + 16 : nxt]), sec + frac * scale, frame, wire_len)
-                pos = nxt
+            pos, frame = records(
+                buf, pos, n, frame, hdr.endian == "<", hdr.nano, tcp, udp, ft, add, look, decode
+            )
         # The careful path: one record with every check, refilling the buffer as needed.
         if n - pos < 16:
             buf, base, pos, n = refill(src, buf, base, pos, n, need=16)
@@ -246,6 +188,99 @@ def _read_records(
             ft, link, bytes(buf[pos + 16 : pos + 16 + incl]), sec + frac * scale, frame, wire_len
         )
         pos += 16 + incl
+
+
+def _pcap_records(  # noqa: PLR0917 - pcap_records' signature: one can stand in for the other
+    buf: bytearray,
+    pos: int,
+    n: int,
+    frame: int,
+    little: bool,
+    nano: bool,
+    tcp: Table,
+    udp: Table,
+    ft: FlowTable,
+    add: Add,
+    look: Look,
+    decode: Decode,
+) -> tuple[int, int]:
+    """The fast loop over Ethernet records in Python (see _loop.pcap_records): the fallback
+    when this install has no compiled loop, and the oracle the tests hold it to."""
+    endian = "<" if little else ">"
+    scale = 1e-9 if nano else 1e-6
+    record_header = struct.Struct(endian + "IIII").unpack_from
+    unpack = struct.Struct(endian + "III4x" + ETH_IPV4_TAIL).unpack_from
+    unpack6 = IPV6_AT_ETH.unpack_from
+    eth4, eth6, frag_mask, host16 = constants(endian)
+    vlan = host16[0x8100]  # as read in the file's byte order (see Constants)
+    tagged = count_tagged
+    max_caplen = MAX_CAPLEN  # a local: globals cost a dict lookup per packet
+    # The hot loop: common Ethernet/IPv4|IPv6/TCP|UDP records are counted inline;
+    # every other record goes to the general decoder. Both give the same result.
+    # TCP and UDP share one branch (picking the table per packet costs nothing
+    # measurable: 1.30 s CPU both ways for 1M packets), but the counting stays written
+    # out here and in pcapng.py: a call to count_packet would cost a call per packet.
+    limit = n - 64  # the loop reads the first 64 bytes of a record in one call
+    while pos <= limit:
+        sec, frac, incl, et, vihl, tlr, frag, proto, key, flags = unpack(buf, pos)
+        nxt = pos + 16 + incl
+        if nxt > n or incl > max_caplen:
+            break
+        frame += 1
+        if et == eth4:
+            if vihl == 0x45 and not frag & frag_mask and incl >= 48:
+                tl = host16[tlr]
+                if tl >= 34 and (proto == 17 or proto == 6):  # noqa: PLR1714
+                    t = sec + frac * scale
+                    r = (udp if proto == 17 else tcp).get(key)
+                    if r is not None:
+                        r[0] += 1
+                        r[1] += tl
+                        if t > r[3]:
+                            r[3] = t
+                        elif t < r[2]:
+                            r[2] = t
+                        if proto == 6 and flags & 0x12 == 0x02:
+                            r[5] = 1
+                        pos = nxt
+                        continue
+                    syn = 1 if proto == 6 and flags & 0x12 == 0x02 else 0
+                    i = add(proto, key, tl, t, frame, syn)
+                    if i >= 0 and (tl > 40 or proto == 17):  # 40: bare IP+TCP headers
+                        end = pos + 30 + tl
+                        look(proto, key, buf, pos + 50, end if end < nxt else nxt, i, frame)
+                    pos = nxt
+                    continue
+        elif et == eth6 and incl >= 68:
+            vtc, plen, nh, key, flags = unpack6(buf, pos + 30)
+            if vtc & 0xF0 == 0x60 and plen >= 14 and (nh == 17 or nh == 6):  # noqa: PLR1714
+                t = sec + frac * scale
+                r = (udp if nh == 17 else tcp).get(key)
+                if r is not None:
+                    r[0] += 1
+                    r[1] += 40 + plen
+                    if t > r[3]:
+                        r[3] = t
+                    elif t < r[2]:
+                        r[2] = t
+                    if nh == 6 and flags & 0x12 == 0x02:
+                        r[5] = 1
+                    pos = nxt
+                    continue
+                syn = 1 if nh == 6 and flags & 0x12 == 0x02 else 0
+                i = add(nh, key, 40 + plen, t, frame, syn)
+                if i >= 0 and (plen > 20 or nh == 17):  # 20: a bare TCP header
+                    end = pos + 70 + plen
+                    look(nh, key, buf, pos + 70, end if end < nxt else nxt, i, frame)
+                pos = nxt
+                continue
+        if et == vlan and tagged(ft, buf, pos + 32, nxt, sec + frac * scale, frame):
+            pos = nxt
+            continue
+        wire_len = max(record_header(buf, pos)[3], incl)
+        decode(ft, 1, bytes(buf[pos + 16 : nxt]), sec + frac * scale, frame, wire_len)
+        pos = nxt
+    return pos, frame
 
 
 def _clean_end(src: ByteSource, ft: FlowTable) -> bool:

@@ -7,6 +7,7 @@ import sys
 import typing
 
 from auditor import __version__
+from auditor.capture import fastpath
 from auditor.cli.environment import Environment
 from auditor.cli.status import ExitStatus
 from auditor.errors import UsageError
@@ -127,4 +128,5 @@ def add_audit_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=positive_int, default=None, metavar="N",
                      help="processes to use (default: up to 2, one per core)")
     run.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"auditor {__version__} ({fastpath.loop_name()})")

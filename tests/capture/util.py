@@ -1,4 +1,5 @@
-"""Reading helpers for the capture tests: every read is checked fast path against slow path."""
+"""Reading helpers for the capture tests: every read is checked fast path against slow path,
+and the compiled loop against the pure-Python one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.capture import _read, read_capture
+from auditor.capture import _read, fastpath, read_capture
 from auditor.model import CaptureResult, Flow
 
 
@@ -15,6 +16,8 @@ def read_checked(path: Path, *, parallel: bool = False) -> CaptureResult:
     result = read_capture(path)
     slow = _read(str(path), workers=1, progress=None, fast=False)
     assert slow == result, "fast path and general path disagree"
+    with fastpath.python_loop():
+        assert read_capture(path) == result, "compiled and pure-Python loops disagree"
     with pytest.MonkeyPatch.context() as mp:
         # Odd, tiny chunks: records and blocks straddle every buffer refill.
         mp.setattr("auditor.capture.source.CHUNK", 61)

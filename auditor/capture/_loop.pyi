@@ -1,0 +1,44 @@
+"""The compiled packet loops (auditor/capture/_loop.c): pcap.py and pcapng.py run them when
+this install has them, and their own Python loops otherwise, with the same results."""
+
+from auditor.capture.fastpath import Add, Decode, Look, Table
+from auditor.capture.flowtable import FlowTable
+
+def pcap_records(
+    buf: bytearray,
+    pos: int,
+    n: int,
+    frame: int,
+    little: bool,
+    nano: bool,
+    tcp: Table,
+    udp: Table,
+    ft: FlowTable,
+    add: Add,
+    look: Look,
+    decode: Decode,
+    /,
+) -> tuple[int, int]:
+    """pcap.py's fast loop over the Ethernet records of ``buf[pos:n]``: where it stopped, and
+    the last frame number it gave."""
+
+def epb_records(
+    buf: bytearray,
+    pos: int,
+    n: int,
+    frame: int,
+    t: float,
+    little: bool,
+    interfaces: int,
+    div: float,
+    tcp: Table,
+    udp: Table,
+    ft: FlowTable,
+    add: Add,
+    look: Look,
+    decode: Decode,
+    /,
+) -> tuple[int, int, float]:
+    """pcapng.py's fast loop over option-less EPBs on the first ``interfaces`` interfaces (all
+    Ethernet, with one time divisor ``div``): where it stopped, the last frame number and the
+    last packet's time (``t`` when it read none)."""

@@ -1,0 +1,18 @@
+"""The optional compiled packet loop (auditor/capture/_loop.c); everything else is in
+pyproject.toml. Without a compiler the install still succeeds and the pure-Python loops run,
+with the same results (`audit --version` says which)."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "auditor.capture._loop",
+            ["auditor/capture/_loop.c"],
+            # Times are sec + frac * scale in doubles, as Python computes them: a fused
+            # multiply-add (the default on aarch64) would round differently.
+            extra_compile_args=["-O2", "-ffp-contract=off"],
+            optional=True,
+        )
+    ]
+)
