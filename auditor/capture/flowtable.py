@@ -11,7 +11,7 @@ from collections.abc import Callable
 from auditor.capture import limits
 from auditor.capture.columns import FlowColumns
 from auditor.capture.fragments import Fragments
-from auditor.capture.packed import Chunks, Packed
+from auditor.capture.packed import Chunks, pair_directions
 from auditor.capture.records import (
     ACK_TS,
     BYTES,
@@ -24,7 +24,6 @@ from auditor.capture.records import (
     Pending,
     Record,
     count_packet,
-    reverse_key,
 )
 from auditor.capture.spill import Spill, width_of
 from auditor.capture.taps import (
@@ -329,28 +328,10 @@ class FlowTable(NameTaps, Fragments):
         shares no object with the table: its memory is whole pages again once it is emptied.
         """
         chunks = Chunks()
-        kinds, stun_trips = self.kinds, self.stun_trips
         for proto in list(self.tables):
-            table = self.tables[proto]
-            writers: dict[int, Packed] = {}  # by key length: the open chunk's writer
-            while table:
-                key, rec = table.popitem()
-                rkey = reverse_key(key)
-                back = table.pop(rkey, None) if rkey != key else None
-                if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
-                    key, rec, back = rkey, back, rec
-                    rkey = reverse_key(key)
-                writer = writers.get(len(key))
-                if writer is None or writer.full():
-                    writer = writers[len(key)] = chunks.writer(proto, width_of(key))
-                writer.add(
-                    key, rec, back,
-                    kinds.get((proto, key), 0) | kinds.get((proto, rkey), 0) if kinds else 0,
-                    stun_trips.get((proto, rkey)) if stun_trips else None,  # b answering a
-                )  # fmt: skip
+            pair_directions(proto, self.tables[proto], chunks, self.kinds, self.stun_trips)
             # An emptied dict keeps its size until it is dropped: drop it now.
             self.tables[proto] = {}
-            del table
         for proto, pair in self.spill.drain():
             chunks.writer(proto, width_of(pair.first_key)).add_pair(pair)
         self.tables = {6: {}, 17: {}}
@@ -368,4 +349,3 @@ def _ack_across(own: Record, first: float | None) -> None:
     time, which a capture's clock going back can make another packet's."""
     if own[SYN] and first is not None and len(own) == ACK_TS:
         own.append(first)
-

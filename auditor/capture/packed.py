@@ -4,6 +4,11 @@ conversation paired into one row."""
 from __future__ import annotations
 
 import mmap
+import struct
+from array import array
+from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import itemgetter, or_
 from typing import Final
 
 from auditor.capture.columns import NO_DELAY, Chunk, FlowColumns, packed_layout
@@ -16,11 +21,15 @@ from auditor.capture.records import (
     PACKETS,
     SYN,
     Record,
+    reverse_key,
 )
-from auditor.capture.spill import Pair
+from auditor.capture.spill import Pair, width_of
 from auditor.capture.taps import DNS_PORT, QUIC_PORT
 
 PACKED_CHUNK: Final = 65_536  # flows per packed chunk
+# Directions paired together: a batch in which no direction has its other one (a port scan's
+# SYNs) is written in C-speed steps; any other batch one direction at a time.
+PAIR_BATCH: Final = 4096
 
 
 class Chunks:
@@ -94,6 +103,22 @@ class Packed:
             _ack_delay(ab, ba),
         )  # fmt: skip
 
+    def add_one_way(self, keys: list[bytes], recs: list[Record], kinds: Iterable[int]) -> None:
+        """Rows of flows seen in one direction only (see add()), written at once: every field
+        is taken from its record by C (map and itemgetter), not by a Python call per flow."""
+        count = len(keys)  # at most self.room: the caller cuts its batch to it
+        at = self.offset
+        self.offset = at + count * self.layout.size
+        self.count += count
+        self.room -= count
+        zero, none = repeat(0), repeat(NO_DELAY)
+        rows = map(
+            self.layout.pack, keys, map(_packets, recs), zero, map(_bytes, recs), zero,
+            map(_first_ts, recs), map(_last_ts, recs), map(_first_frame, recs), map(_syn, recs),
+            zero, none, kinds, none, zero, none,
+        )  # fmt: skip
+        self.data[at : self.offset] = b"".join(rows)
+
     def add_pair(self, pair: Pair) -> None:
         """A conversation counted per address pair: a flow with its first packet's ports (no
         round trip: the pair's packets were not kept in order)."""
@@ -128,3 +153,142 @@ def _answers_first(proto: int, key: bytes, ab: Record, ba: Record) -> bool:
     if proto == 6:
         return bool(ab[SYN]) and not ba[SYN]
     return proto == 17 and len(key) in (12, 36) and key[-2:] in _ANSWERING_UDP_PORTS
+
+
+_packets, _bytes = itemgetter(PACKETS), itemgetter(BYTES)
+_first_ts, _last_ts = itemgetter(FIRST_TS), itemgetter(LAST_TS)
+_first_frame, _syn = itemgetter(FIRST_FRAME), itemgetter(SYN)
+
+
+def pair_directions(
+    proto: int,
+    table: dict[bytes, Record],
+    chunks: Chunks,
+    kinds: dict[tuple[int, bytes], int],
+    stun_trips: dict[tuple[int, bytes], list[float]],
+) -> None:
+    """Pair the two directions of each of one protocol's conversations into packed rows,
+    emptying ``table`` as they are written (see FlowTable._pair).
+
+    Directions are taken latest first, as dict.popitem gives them, a batch at a time; a pair's
+    row is written where its later direction comes, the other direction taken with it.
+    """
+    pairing = _Pairing(proto, table, chunks, kinds, stun_trips)
+    keys = list(table)
+    while keys:
+        batch = keys[-PAIR_BATCH:]
+        del keys[-PAIR_BATCH:]  # a key lives no longer than its record
+        batch.reverse()
+        pairing.batch(batch)
+
+
+class _Pairing:
+    """One protocol's directions being paired (see pair_directions)."""
+
+    __slots__ = ("chunks", "kinds", "proto", "stun_trips", "table", "taken", "writers")
+
+    def __init__(
+        self,
+        proto: int,
+        table: dict[bytes, Record],
+        chunks: Chunks,
+        kinds: dict[tuple[int, bytes], int],
+        stun_trips: dict[tuple[int, bytes], list[float]],
+    ) -> None:
+        self.proto, self.table, self.chunks = proto, table, chunks
+        self.kinds, self.stun_trips = kinds, stun_trips
+        self.writers: dict[int, Packed] = {}  # by key length: the open chunk's writer
+        self.taken = 0  # directions taken with their later other one (still in the key list)
+
+    def batch(self, keys: list[bytes]) -> None:
+        """These directions, latest first; those already taken with their other one skipped."""
+        table = self.table
+        present = list(compress(keys, map(table.__contains__, keys))) if self.taken else keys
+        if not present:
+            return
+        rkeys = reversed_keys(present)
+        if rkeys is None or self._answered(rkeys):
+            for key in present:
+                self.one(key)
+            return
+        self._one_way(present, rkeys, list(map(table.pop, present)))
+
+    def _answered(self, rkeys: list[bytes]) -> bool:
+        """Whether any of these other directions was seen, or answered STUN."""
+        if any(map(self.table.__contains__, rkeys)):
+            return True
+        stun = self.stun_trips
+        return bool(stun) and any(map(stun.__contains__, self._keyed(rkeys)))
+
+    def _keyed(self, keys: list[bytes]) -> Iterable[tuple[int, bytes]]:
+        return zip(repeat(self.proto), keys)
+
+    def _one_way(self, keys: list[bytes], rkeys: list[bytes], recs: list[Record]) -> None:
+        """Directions none of whose other ones were seen, written in C-speed steps."""
+        kinds = self.kinds
+        bits = [0] * len(keys)
+        if kinds:
+            ab = map(kinds.get, self._keyed(keys), repeat(0))
+            bits = list(map(or_, ab, map(kinds.get, self._keyed(rkeys), repeat(0))))
+        width, done = width_of(keys[0]), 0
+        while done < len(keys):
+            writer = self.chunks.writer(self.proto, width)
+            end = min(len(keys), done + writer.room)
+            writer.add_one_way(keys[done:end], recs[done:end], bits[done:end])
+            done = end
+
+    def one(self, key: bytes) -> None:
+        """One direction and its other one, if seen and not yet taken."""
+        table = self.table
+        rec = table.pop(key, None)
+        if rec is None:
+            return  # taken with its other direction
+        rkey = reverse_key(key)
+        back = table.pop(rkey, None) if rkey != key else None
+        if back is not None:
+            self.taken += 1
+        if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
+            key, rec, back = rkey, back, rec
+            rkey = reverse_key(key)
+        writer = self.writers.get(len(key))
+        if writer is None or writer.full():
+            writer = self.writers[len(key)] = self.chunks.writer(self.proto, width_of(key))
+        proto, kinds, stun_trips = self.proto, self.kinds, self.stun_trips
+        writer.add(
+            key, rec, back,
+            kinds.get((proto, key), 0) | kinds.get((proto, rkey), 0) if kinds else 0,
+            stun_trips.get((proto, rkey)) if stun_trips else None,  # b answering a
+        )  # fmt: skip
+
+
+def _halfword_moves(length: int) -> tuple[tuple[int, int], ...]:
+    """(to, from) 16-bit positions that turn a key of this length into its reverse: addresses
+    swapped, and ports when it has them (see records.reverse_key)."""
+    words = length // 2
+    ported = length in (12, 36)
+    half = (words - 2) // 2 if ported else words // 2
+    moves = [(i, i + half) for i in range(half)] + [(i + half, i) for i in range(half)]
+    if ported:
+        moves += [(words - 2, words - 1), (words - 1, words - 2)]
+    return tuple(moves)
+
+
+_MOVES: Final = {length: _halfword_moves(length) for length in (8, 12, 32, 36)}
+
+
+def reversed_keys(keys: list[bytes]) -> list[bytes] | None:
+    """reverse_key of every key, in C-speed steps: the keys joined, each 16-bit column moved as
+    a whole, the result cut back into keys. None unless the keys are of one known length."""
+    length = len(keys[0])
+    moves = _MOVES.get(length)
+    if moves is None or any(map(length.__ne__, map(len, keys))):
+        return None
+    joined = array("H", b"".join(keys))
+    turned = array("H", bytes(len(joined) * 2))
+    step = length // 2
+    for to, source in moves:
+        turned[to::step] = joined[source::step]
+    return list(map(_first, struct.iter_unpack(f"{length}s", turned)))
+
+
+_first = itemgetter(0)

@@ -1,0 +1,166 @@
+"""Pairing directions into packed rows (packed.pair_directions): a batch none of whose
+directions has its other one is written in C-speed steps, every other batch one direction at a
+time. Both must write exactly the rows, in exactly the order, that taking every direction one
+at a time (latest first, as dict.popitem gives them) writes."""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor.capture import packed, read_capture
+from auditor.capture.columns import FlowColumns, Row
+from auditor.capture.packed import Chunks, pair_directions, reversed_keys
+from auditor.capture.records import Record, reverse_key
+
+SHARED = Path(os.environ.get("AUDITOR_SHARED_DATA", "../shared/data"))
+MEETINGS = sorted(
+    p.name for p in (SHARED / "pcaps" / "meetings").glob("*.pcap*") if p.is_file()
+) if (SHARED / "pcaps" / "meetings").is_dir() else []  # fmt: skip
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-meeting.pcap"
+
+
+def _one_at_a_time(self: packed._Pairing, keys: list[bytes]) -> None:
+    for key in keys:
+        self.one(key)
+
+
+def _rows(columns: FlowColumns) -> list[tuple[int, int, list[Row]]]:
+    return [(chunk.proto, chunk.width, list(chunk.rows())) for chunk in columns.chunks]
+
+
+def _paired(
+    tables: dict[int, dict[bytes, Record]],
+    kinds: dict[tuple[int, bytes], int],
+    stun: dict[tuple[int, bytes], list[float]],
+) -> list[tuple[int, int, list[Row]]]:
+    chunks = Chunks()
+    for proto, table in tables.items():
+        pair_directions(proto, table, chunks, kinds, stun)
+        assert not table  # emptied as the rows are written
+    return _rows(chunks.done())
+
+
+Made = tuple[
+    dict[int, dict[bytes, Record]], dict[tuple[int, bytes], int],
+    dict[tuple[int, bytes], list[float]],
+]  # fmt: skip
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, make: Made) -> list[tuple[int, int, list[Row]]]:
+    tables, kinds, stun = make
+    copy = {proto: {key: [*rec] for key, rec in table.items()} for proto, table in tables.items()}
+    got = _paired(tables, kinds, stun)
+    with monkeypatch.context() as patch:
+        patch.setattr(packed._Pairing, "batch", _one_at_a_time)
+        want = _paired(copy, kinds, stun)
+    assert got == want
+    return got
+
+
+def _key(rng: random.Random, length: int) -> bytes:
+    return rng.randbytes(length)
+
+
+def _table(seed: int, count: int, answered: float, lengths: tuple[int, ...] = (12,)) -> Made:
+    """A table of ``count`` directions, a share of them answered (their other direction put
+    anywhere later in the table), with payload kinds on some."""
+    rng = random.Random(seed)  # noqa: S311 - test data, repeatable
+    table: dict[bytes, Record] = {}
+    kinds: dict[tuple[int, bytes], int] = {}
+    frame = 0
+    for _ in range(count):
+        key = _key(rng, rng.choice(lengths))
+        frame += 1
+        table[key] = [rng.randint(1, 9), rng.randint(40, 1500), 1e9 + frame, 1e9 + frame + 1,
+                      frame, rng.randint(0, 1)]  # fmt: skip
+        if rng.random() < 0.1:
+            kinds[6, key] = rng.randint(1, 15)
+    for key in list(table):
+        if rng.random() < answered:
+            frame += 1
+            table[reverse_key(key)] = [1, 60, 1e9 + frame, 1e9 + frame, frame, 0]
+    items = list(table.items())
+    rng.shuffle(items)  # the answers among the others, anywhere
+    return {6: dict(items)}, kinds, {}
+
+
+def test_one_way_directions_are_written_as_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _both_ways(monkeypatch, _table(1, 3 * packed.PAIR_BATCH + 17, answered=0.0))
+    assert sum(len(chunk) for _p, _w, chunk in rows) == 3 * packed.PAIR_BATCH + 17
+
+
+def test_a_few_answered_directions_among_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Some batches have a pair, some none; the pairs straddle batches.
+    rows = _both_ways(monkeypatch, _table(2, 5 * packed.PAIR_BATCH, answered=0.0005))
+    assert any(row[5] for _p, _w, chunk in rows for row in chunk)  # packets_ba: a pair
+
+
+def test_every_direction_answered(monkeypatch: pytest.MonkeyPatch) -> None:
+    _both_ways(monkeypatch, _table(3, 2 * packed.PAIR_BATCH, answered=1.0))
+
+
+def test_mixed_key_lengths_and_addresses_without_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    _both_ways(monkeypatch, _table(4, 2 * packed.PAIR_BATCH, answered=0.001, lengths=(12, 36)))
+    _both_ways(monkeypatch, _table(5, 2 * packed.PAIR_BATCH, answered=0.0, lengths=(8,)))
+    _both_ways(monkeypatch, _table(6, packed.PAIR_BATCH + 3, answered=0.0, lengths=(32,)))
+
+
+def test_a_chunk_fills_in_the_middle_of_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packed, "PACKED_CHUNK", 1000)
+    monkeypatch.setattr(packed.Packed.__init__, "__defaults__", (1000,))
+    rows = _both_ways(monkeypatch, _table(7, 3 * packed.PAIR_BATCH, answered=0.0))
+    assert [len(chunk) for _p, _w, chunk in rows][:3] == [1000, 1000, 1000]
+
+
+def test_a_direction_its_own_reverse_and_stun_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    tables, kinds, stun = _table(8, 2 * packed.PAIR_BATCH, answered=0.0)
+    own = struct.pack(">4s4sHH", b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x01", 5000, 5000)
+    tables[6][own] = [3, 300, 5.0, 6.0, 99_999, 0]
+    _both_ways(monkeypatch, (tables, kinds, stun))
+    tables, kinds, _ = _table(9, 2 * packed.PAIR_BATCH, answered=0.0)
+    # A STUN answer whose direction went to the spill: the flow's row still carries it.
+    last = next(reversed(tables[6]))
+    stun = {(6, reverse_key(last)): [0.025, 3]}
+    rows = _both_ways(monkeypatch, (tables, kinds, stun))
+    assert [row[15:17] for _p, _w, chunk in rows for row in chunk if row[16]] == [(0.025, 3)]
+
+
+def _keys_of(length: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=length, max_size=length)
+
+
+@given(st.lists(st.sampled_from([8, 12, 32, 36]).flatmap(_keys_of), min_size=1, max_size=50))
+def test_reversed_keys_is_reverse_key(keys: list[bytes]) -> None:
+    same_length = [key for key in keys if len(key) == len(keys[0])]
+    assert reversed_keys(same_length) == [reverse_key(key) for key in same_length]
+    if len(same_length) < len(keys):
+        assert reversed_keys(keys) is None  # mixed lengths: one at a time instead
+
+
+def _read_both_ways(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    got = read_capture(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(packed._Pairing, "batch", _one_at_a_time)
+        want = read_capture(path)
+    assert isinstance(got.flows, FlowColumns)
+    assert isinstance(want.flows, FlowColumns)
+    assert _rows(got.flows) == _rows(want.flows)
+    assert got.summary == want.summary
+
+
+def test_demo_pairs_as_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    _read_both_ways(monkeypatch, DEMO)
+
+
+@pytest.mark.parametrize("name", MEETINGS)
+def test_real_meetings_pair_as_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, shared_data: Path, name: str
+) -> None:
+    _read_both_ways(monkeypatch, shared_data / "pcaps" / "meetings" / name)
