@@ -8,16 +8,18 @@ from __future__ import annotations
 import os
 import random
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.capture import packed, read_capture
+from auditor.capture import flowtable, packed, read_capture
 from auditor.capture.columns import FlowColumns, Row
-from auditor.capture.packed import Chunks, pair_directions, reversed_keys
-from auditor.capture.records import Record, reverse_key
+from auditor.capture.packed import Chunks, Packed, pair_directions, reversed_keys
+from auditor.capture.records import FIRST_FRAME, Record, reverse_key
+from auditor.capture.spill import width_of
 
 SHARED = Path(os.environ.get("AUDITOR_SHARED_DATA", "../shared/data"))
 MEETINGS = sorted(
@@ -26,9 +28,30 @@ MEETINGS = sorted(
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-meeting.pcap"
 
 
-def _one_at_a_time(self: packed._Pairing, keys: list[bytes]) -> None:
-    for key in keys:
-        self.one(key)
+def _popitem_pairing(
+    proto: int,
+    table: dict[bytes, Record],
+    chunks: Chunks,
+    kinds: dict[tuple[int, bytes], int],
+    stun_trips: dict[tuple[int, bytes], list[float]],
+) -> None:
+    """The pairing as it was written before batches (ae489d1's FlowTable._pair), the oracle."""
+    writers: dict[int, Packed] = {}
+    while table:
+        key, rec = table.popitem()
+        rkey = reverse_key(key)
+        back = table.pop(rkey, None) if rkey != key else None
+        if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
+            key, rec, back = rkey, back, rec
+            rkey = reverse_key(key)
+        writer = writers.get(len(key))
+        if writer is None or writer.full():
+            writer = writers[len(key)] = chunks.writer(proto, width_of(key))
+        writer.add(
+            key, rec, back,
+            kinds.get((proto, key), 0) | kinds.get((proto, rkey), 0) if kinds else 0,
+            stun_trips.get((proto, rkey)) if stun_trips else None,
+        )  # fmt: skip
 
 
 def _rows(columns: FlowColumns) -> list[tuple[int, int, list[Row]]]:
@@ -58,7 +81,7 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, make: Made) -> list[tuple[int, i
     copy = {proto: {key: [*rec] for key, rec in table.items()} for proto, table in tables.items()}
     got = _paired(tables, kinds, stun)
     with monkeypatch.context() as patch:
-        patch.setattr(packed._Pairing, "batch", _one_at_a_time)
+        patch.setattr(sys.modules[__name__], "pair_directions", _popitem_pairing)
         want = _paired(copy, kinds, stun)
     assert got == want
     return got
@@ -147,7 +170,7 @@ def test_reversed_keys_is_reverse_key(keys: list[bytes]) -> None:
 def _read_both_ways(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     got = read_capture(path)
     with monkeypatch.context() as patch:
-        patch.setattr(packed._Pairing, "batch", _one_at_a_time)
+        patch.setattr(flowtable, "pair_directions", _popitem_pairing)
         want = read_capture(path)
     assert isinstance(got.flows, FlowColumns)
     assert isinstance(want.flows, FlowColumns)
