@@ -45,30 +45,78 @@ def _frequent_addresses(rows: FlowRows) -> tuple[dict[int, dict[Address, int]], 
     flows, and how many flows it has, in bounded memory (a million servers must not cost a
     million counters): Misra and Gries's frequent-items summary keeps every address that is in
     more than 1/(k+1) of the sightings, and a host is in at least 1/4 of them (a flow gives
-    two); a second pass counts those candidates exactly (list.count per candidate: a few C
-    comparisons a flow, where a Counter hashes every address). The summary is built a batch of
+    two); a second pass counts those candidates exactly. The summary is built a batch of
     flows at a time (a packed chunk: only its address columns unpacked), each batch counted
-    exactly at C speed and merged into it (see _merged).
+    exactly at C speed and merged into it (see _merged). A batch of few address pairs (a port
+    scan's: one) is counted per pair, and those counts are kept for the second pass: when
+    every batch is, the rows are not read again.
     Addresses stay as the rows hold them (raw bytes from a capture): none is parsed."""
     summaries: dict[int, dict[Address, int]] = {4: {}, 6: {}}
-    for version, batch in rows.address_pairs():
-        summaries[version] = _merged(summaries[version], _sightings(batch))
-    exact = {version: dict.fromkeys(summary, 0) for version, summary in summaries.items()}
+    kept: list[tuple[int, Counter[tuple[Address, Address]] | None]] = []
     versioned = {4: 0, 6: 0}
     for version, batch in rows.address_pairs():
         versioned[version] += len(batch)
-        counted = exact[version]
-        if counted:
-            a_side, b_side, both = _sides(batch)
-            for address in counted:
-                counted[address] += a_side.count(address) + b_side.count(address)
-                counted[address] -= both.count(address)
+        pairs = _pair_counts(batch)
+        summaries[version] = _merged(summaries[version], _sightings(batch, pairs))
+        kept.append((version, pairs if pairs is not None and len(pairs) <= MAX_KEPT else None))
+    exact = {version: dict.fromkeys(summary, 0) for version, summary in summaries.items()}
+    if all(pairs is not None for _version, pairs in kept):
+        for version, pairs in kept:
+            _count_pairs(exact[version], pairs or Counter())
+        return exact, versioned
+    for version, batch in rows.address_pairs():
+        if exact[version]:
+            _count_candidates(exact[version], batch)
     return exact, versioned
 
 
-def _sightings(batch: list[tuple[Address, Address]]) -> Counter[Address]:
+def _count_candidates(counted: dict[Address, int], batch: list[tuple[Address, Address]]) -> None:
+    """Add the batch's flows of each candidate address: per address pair when pairs repeat,
+    else with list.count (a few C comparisons a flow, where a Counter hashes every address)."""
+    pairs = _pair_counts(batch)
+    if pairs is not None:
+        _count_pairs(counted, pairs)
+        return
+    a_side, b_side, both = _sides(batch)
+    for address in counted:
+        counted[address] += a_side.count(address) + b_side.count(address)
+        counted[address] -= both.count(address)
+
+
+def _count_pairs(counted: dict[Address, int], pairs: Counter[tuple[Address, Address]]) -> None:
+    for (a, b), flows in pairs.items():
+        if a in counted:
+            counted[a] += flows
+        if b != a and b in counted:
+            counted[b] += flows
+
+
+MAX_KEPT = 1024  # address pairs of a batch kept for the second pass, at most
+PAIR_SAMPLE = 256
+
+
+def _pair_counts(batch: list[tuple[Address, Address]]) -> Counter[tuple[Address, Address]] | None:
+    """How many flows each address pair of the batch has, when its first PAIR_SAMPLE flows
+    share pairs enough (a port scan: one pair) that adding up per pair costs less than per
+    flow; else None."""
+    sample = batch[:PAIR_SAMPLE]
+    if len(set(sample)) * 2 > len(sample):
+        return None
+    return Counter(batch)
+
+
+def _sightings(
+    batch: list[tuple[Address, Address]], pairs: Counter[tuple[Address, Address]] | None
+) -> Counter[Address]:
     """How many of the batch's flows each address is in (a flow from an address to itself
-    counts once)."""
+    counts once); ``pairs``: the batch's flows per address pair, if counted."""
+    if pairs is not None:
+        counts: Counter[Address] = Counter()
+        for (a, b), flows in pairs.items():
+            counts[a] += flows
+            if b != a:
+                counts[b] += flows
+        return counts
     a_side, b_side, both = _sides(batch)
     counts = Counter(a_side)
     counts.update(b_side)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from auditor import hosts
 from auditor.capture import columns
 from auditor.endpoints import (
     capture_hosts,
@@ -200,8 +203,6 @@ def test_names_attach_to_their_server_sni_first() -> None:
 
 def _hosts_by_counting_everything(flows: list[Flow]) -> frozenset[str]:
     """The rule of capture_hosts, written the obvious way: a counter for every address."""
-    from collections import Counter
-
     from auditor.addresses import is_local_host as private
 
     hosts = set()
@@ -291,3 +292,39 @@ def test_no_capture_host_given_is_not_worked_out_again(monkeypatch: pytest.Monke
 
     monkeypatch.setattr("auditor.endpoints.capture_hosts", counted_again)
     assert len(server_endpoints(flows, own_hosts=frozenset())) == 4
+
+
+def _always_per_pair(batch: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    return Counter(batch)
+
+
+def _never_per_pair(_batch: list[tuple[str, str]]) -> None:
+    return None
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ADDRESSES), st.sampled_from(ADDRESSES)).filter(
+            lambda pair: (":" in pair[0]) == (":" in pair[1])
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=7),
+    st.sampled_from(["per pair", "per flow", "some pairs kept"]),
+)
+def test_capture_hosts_counted_per_address_pair_agrees_with_counting_everything(
+    pairs: list[tuple[str, str]], batch: int, how: str
+) -> None:
+    # A batch of few address pairs is counted per pair, and kept for the second pass when its
+    # pairs are few enough; any mix of batches counted either way gives the same hosts.
+    flows = [flow(a, 50000 + i, b, 443, frame=i + 1) for i, (a, b) in enumerate(pairs)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns, "BATCH", batch)
+        if how == "per pair":
+            patch.setattr(hosts, "_pair_counts", _always_per_pair)
+        elif how == "per flow":
+            patch.setattr(hosts, "_pair_counts", _never_per_pair)
+        else:
+            patch.setattr(hosts, "_pair_counts", _always_per_pair)
+            patch.setattr(hosts, "MAX_KEPT", 2)
+        assert capture_hosts(flows) == _hosts_by_counting_everything(flows)
