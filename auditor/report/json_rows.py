@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.model import (
+    CountryAnswer,
     Evidence,
     Finding,
     Judgement,
@@ -24,7 +26,7 @@ from auditor.model import (
     RoleClaim,
 )
 from auditor.report.escape import clean, clean_optional
-from auditor.report.evidence_view import answer_json, evidence_json
+from auditor.report.evidence_view import answer_json, confidence, evidence_json
 from auditor.report.view import flags_of, iso_time
 
 # What json_format's whole-line encoder writes: ", " and ": " between items, text as it is.
@@ -41,6 +43,14 @@ _LIMIT = 20_000
 def located_part(location: Location, finding: Finding) -> dict[str, Any]:
     """The keys the location decides, from "country" to "answers" (the ip is the endpoint's)."""
     return {
+        **_place_part(location, finding),
+        "answers": [answer_json(a) for a in location.answers],
+    }
+
+
+def _place_part(location: Location, finding: Finding) -> dict[str, Any]:
+    """located_part but its last key, "answers"."""
+    return {
         "country": clean_optional(location.country),
         "registered_country": clean_optional(location.registered_country),
         "represented_country": clean_optional(location.represented_country),
@@ -51,7 +61,6 @@ def located_part(location: Location, finding: Finding) -> dict[str, Any]:
         "anycast": location.is_anycast or LocationFlag.ANYCAST in location.flags,
         "accuracy_radius": location.accuracy_radius,
         "flags": list(flags_of(finding)),
-        "answers": [answer_json(a) for a in location.answers],
     }
 
 
@@ -136,24 +145,45 @@ def _is_bare(evidence: Evidence) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _Place:
+    """One place's encoded parts: what the location decides, and its answers (which the
+    evidence repeats); the evidence without round trips or hints, per judgement."""
+
+    answers: tuple[CountryAnswer, ...]  # held: the place's key is this tuple's identity
+    located: str
+    answers_text: str
+    evidence: dict[Judgement, str] = field(default_factory=dict)
+
+
+# A place's bare evidence is kept for this many judgements: more are reasons of their own (one
+# naming each address), encoded each time.
+_JUDGEMENTS_PER_PLACE = 8
+
+
 class EndpointLines:
-    """Encodes endpoint lines for one policy, remembering the parts endpoints share."""
+    """Encodes endpoint lines for one policy, remembering the parts endpoints share.
+
+    A place's parts cost one encoding of each database answer it has never met (answers
+    recur: a country database gives a few hundred, a city database one per city) and the
+    few keys around them; at a hundred thousand servers in twenty thousand places, encoding
+    each place's answers whole twice (its location, its evidence) was most of the report."""
 
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
-        self._located: dict[tuple[Hashable, ...], tuple[object, str]] = {}
+        self._places: dict[tuple[Hashable, ...], _Place] = {}
+        self._answers: dict[CountryAnswer, str] = {}
         self._judged: dict[Judgement, str] = {}
-        self._evidence: dict[tuple[Hashable, ...], tuple[object, str]] = {}
         self._lists: dict[tuple[str, ...], str] = {}
         self._roles: dict[tuple[RoleClaim, ...], str] = {}
 
     def line(self, finding: Finding) -> str:
         """The endpoint's one-line JSON object, as json_format.endpoint_json encodes."""
-        endpoint, location, judgement = finding.endpoint, finding.location, finding.judgement
-        place = _place_key(location)
+        endpoint, judgement = finding.endpoint, finding.judgement
+        place = self._place(finding)
         return (
             f'{{"ip": {_STRING(clean(endpoint.ip))}, "verdict": "{judgement.verdict.value}", '
-            f"{self._located_text(place, location, finding)}, "
+            f"{place.located}, "
             f'"packets": {endpoint.packets!r}, "bytes": {endpoint.bytes!r}, '
             f'"flows": {endpoint.flows!r}, "ports": {self._list(endpoint.ports)}, '
             f'"protocols": {self._list(endpoint.protocols)}, '
@@ -167,16 +197,26 @@ class EndpointLines:
             f'"first_frame": {endpoint.first_frame!r}, '
             f'"captures": {self._list(endpoint.captures)}, '
             f"{self._judged_text(judgement, finding)}, "
-            f'"evidence": {self._evidence_text(place, location, finding)}}}'
+            f'"evidence": {self._evidence_text(place, finding)}}}'
         )
 
-    def _located_text(self, place: tuple[Hashable, ...], location: Location,
-                      finding: Finding) -> str:  # fmt: skip
-        cached = self._located.get(place)
-        if cached is None:
-            cached = (location.answers, _inner(located_part(location, finding)))
-            _remember(self._located, place, cached)
-        return cached[1]
+    def _place(self, finding: Finding) -> _Place:
+        location = finding.location
+        key = _place_key(location)
+        place = self._places.get(key)
+        if place is None:
+            answers = "[" + ", ".join(map(self._answer_text, location.answers)) + "]"
+            located = f'{_inner(_place_part(location, finding))}, "answers": {answers}'
+            place = _Place(location.answers, located, answers)
+            _remember(self._places, key, place)
+        return place
+
+    def _answer_text(self, answer: CountryAnswer) -> str:
+        text = self._answers.get(answer)
+        if text is None:
+            text = ONE_LINE(answer_json(answer))
+            _remember(self._answers, answer, text)
+        return text
 
     def _judged_text(self, judgement: Judgement, finding: Finding) -> str:
         if finding.acceptance is not None:  # the finding's own: not shared
@@ -187,16 +227,15 @@ class EndpointLines:
             _remember(self._judged, judgement, text)
         return text
 
-    def _evidence_text(self, place: tuple[Hashable, ...], location: Location,
-                       finding: Finding) -> str:  # fmt: skip
+    def _evidence_text(self, place: _Place, finding: Finding) -> str:
         if not _is_bare(finding.evidence):
             return ONE_LINE(evidence_json(finding))
-        key = (*place, finding.judgement)
-        cached = self._evidence.get(key)
-        if cached is None:
-            cached = (location.answers, ONE_LINE(evidence_json(finding)))
-            _remember(self._evidence, key, cached)
-        return cached[1]
+        text = place.evidence.get(finding.judgement)
+        if text is None:
+            text = _bare_evidence(finding, place.answers_text)
+            if len(place.evidence) < _JUDGEMENTS_PER_PLACE:
+                place.evidence[finding.judgement] = text
+        return text
 
     def _list(self, items: tuple[str, ...]) -> str:
         text = self._lists.get(items)
@@ -212,6 +251,18 @@ class EndpointLines:
             text = ONE_LINE([{"role": c.role.value, "evidence": clean(c.evidence)} for c in roles])
             _remember(self._roles, roles, text)
         return text
+
+
+def _bare_evidence(finding: Finding, answers: str) -> str:
+    """evidence_json's encoding when nothing beyond the databases is known (_is_bare): every
+    list of its own empty, no bound so no possible countries, the answers as encoded."""
+    radius = finding.location.accuracy_radius
+    return (
+        f'{{"confidence": "{confidence(finding).value}", "answers": {answers}, '
+        f'"accuracy_radius_km": {"null" if radius is None else ONE_LINE(radius)}, '
+        '"round_trips": [], "bounds": [], '
+        '"possible_countries": null, "hints": [], "refutations": [], "set_aside": []}'
+    )
 
 
 def _optional(text: str | None) -> str:

@@ -23,11 +23,19 @@ from auditor.model import (
     RoleClaim,
     RoundTrip,
     RoundTripKind,
+    Verdict,
 )
 from auditor.report.json_format import endpoint_json, sighting_json
 from auditor.report.json_rows import ONE_LINE, EndpointLines, sighting_line
 from auditor.report.view import iso_time
-from tests.report.factory import batch_result, endpoint, finding, policy, sample_result
+from tests.report.factory import (
+    batch_result,
+    endpoint,
+    finding,
+    judgement,
+    policy,
+    sample_result,
+)
 from tests.report.hostile import HOSTILE
 
 
@@ -115,3 +123,20 @@ def test_iso_time_is_datetimes(epoch: float) -> None:
 )
 def test_iso_time_rounds_microseconds_as_datetime_does(epoch: float) -> None:
     assert iso_time(epoch) == _slowly(epoch)
+
+
+def test_a_place_judged_two_ways_and_answers_met_again_elsewhere() -> None:
+    """One place's evidence under two judgements (the confidence differs), and one database
+    answer in two places: each line still the whole encoding, whichever came first."""
+    pol = policy(deny="CN")
+    city = CountryAnswer(
+        "city.mmdb", "US", None, latitude=40.7, longitude=-74.0, accuracy_radius=20
+    )
+    here = Location("", country="US", accuracy_radius=20, answers=(city,))
+    there = Location("", country="US", answers=(city, CountryAnswer("c.mmdb", "US", "CN")))
+    first = finding(endpoint("192.0.2.1"), replace(here, ip="192.0.2.1"), pol)
+    unknown = replace(first, judgement=judgement(Verdict.UNKNOWN, "no verdict"))
+    third = finding(endpoint("192.0.2.3"), replace(there, ip="192.0.2.3"), pol)
+    lines = EndpointLines(pol)
+    for f in (first, unknown, third, first, unknown, third):
+        assert lines.line(f) == ONE_LINE(endpoint_json(f, pol))
