@@ -16,7 +16,8 @@ import mmap
 import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import compress, islice, repeat
+from operator import ne
 from typing import Final, overload
 
 from auditor.model import Flow, PayloadKind
@@ -31,6 +32,7 @@ Row = tuple[
 ]  # fmt: skip
 NO_DELAY: Final = -1.0  # delays are never negative
 BATCH: Final = 65_536  # flows a batch of address pairs holds
+TIMED_SAMPLE: Final = 256  # rows that tell whether a chunk's rows are mostly timed
 # Everything after the key, as packed (big-endian throughout: the key's ports read as numbers).
 COUNTS: Final = "qqqqddqBBdIdqd"
 
@@ -61,6 +63,28 @@ class Chunk:
         layout = row_layout(self.width)
         with memoryview(self.data) as view, view[: self.count * layout.size] as used:
             yield from layout.iter_unpack(used)
+
+    def timed_rows(self) -> Iterator[Row]:
+        """At least the rows with a delay to time a round trip by (answer, STUN or ACK: see
+        Row): the others passed over by C with only their three delays unpacked (a port
+        scan's million one-way flows have none), unless most rows are timed."""
+        layout = row_layout(self.width)
+        at = 2 * self.width + 4 + 58  # the answer delay: after the counts, span, frame, SYNs
+        delays = struct.Struct(f">{at}xd4xd8xd")  # answer, (payload kinds), STUN, (samples), ACK
+        none = (NO_DELAY, NO_DELAY, NO_DELAY)
+        size = layout.size
+        with memoryview(self.data) as view, view[: self.count * size] as used:
+            # Most rows timed (a sample of the first tells): read them all, as rows() does.
+            with used[: TIMED_SAMPLE * size] as sample:
+                timed_share = sum(map(ne, delays.iter_unpack(sample), repeat(none))) * size
+                if timed_share * 2 > len(sample):
+                    return self.rows()
+            # (temporaries only: an iterator left over would keep the mapping exported)
+            return iter([
+                layout.unpack_from(used, offset)
+                for offset in compress(range(0, self.count * size, size),
+                                       map(ne, delays.iter_unpack(used), repeat(none)))
+            ])  # fmt: skip
 
     def address_pairs(self) -> list[tuple[Address, Address]]:
         """Every row's (a, b) addresses, nothing else unpacked."""
@@ -108,6 +132,11 @@ class FlowColumns(Sequence[Flow]):
         """(IP protocol, IP version, rows) for every chunk."""
         for chunk in self.chunks:
             yield chunk.proto, 4 if chunk.width == 4 else 6, chunk.rows()
+
+    def timed_groups(self) -> Iterator[tuple[int, int, Iterable[Row]]]:
+        """groups(), of the rows with a delay only (see Chunk.timed_rows)."""
+        for chunk in self.chunks:
+            yield chunk.proto, 4 if chunk.width == 4 else 6, chunk.timed_rows()
 
     def totals(self) -> tuple[int, int]:
         """IP packets and bytes of every flow."""
@@ -226,6 +255,12 @@ class FlowRows:
             return
         for (proto, version), flows in itertools.groupby(self.flows, _protocol_and_version):
             yield proto, version, (_row(flow) for flow in flows)
+
+    def timed_groups(self) -> Iterator[tuple[int, int, Iterable[Row]]]:
+        """groups(), of at least every row with a delay to time a round trip by."""
+        if self.columns is not None:
+            return self.columns.timed_groups()
+        return self.groups()  # Flow objects: asking each costs what reading its row does
 
     def address_pairs(self) -> Iterator[tuple[int, list[tuple[Address, Address]]]]:
         """(IP version, a batch of flows' (a, b) addresses)."""

@@ -39,7 +39,7 @@ def round_trips(
     host_keys = {key for key in map(rows.key, hosts) if key is not None}
     found: dict[tuple[Address, RoundTripKind], _Minimum] = {}
     no = NO_DELAY
-    for proto, _version, group in rows.groups():
+    for proto, _version, group in rows.timed_groups():
         for (a, b, _a_port, b_port, _pab, _pba, _bab, _bba, first, _last, _frame, _syn_ab,
              _syn_ba, delay, _kinds, stun_delay, stun_samples, ack_delay) in group:  # fmt: skip
             if delay == no and stun_delay == no and ack_delay == no:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 from pathlib import Path
 
 import pytest
 
 from auditor.capture import read_capture
-from auditor.capture.columns import FlowColumns, address_key, address_text
+from auditor.capture.columns import NO_DELAY, FlowColumns, Row, address_key, address_text
+from auditor.capture.packed import Chunks
 from auditor.endpoints import capture_hosts, server_endpoints
 from auditor.geo.roundtrips import round_trips
 
@@ -40,6 +42,35 @@ def _same_stages(path: Path) -> None:
     trips = round_trips("c", flows, hosts, start)
     assert round_trips("c", packed, hosts, start) == trips
     assert round_trips("c", flows[::-1], hosts, start) == trips
+
+
+def _timed(row: Row) -> bool:
+    return {row[13], row[15], row[17]} != {NO_DELAY}
+
+
+def _timed_rows_are_the_rows_with_a_delay(columns: FlowColumns) -> None:
+    for chunk in columns.chunks:
+        timed = list(chunk.timed_rows())
+        assert [row for row in timed if _timed(row)] == [row for row in chunk.rows() if _timed(row)]
+
+
+def test_timed_rows_are_the_rows_with_a_delay() -> None:
+    packed = read_capture(DEMO).flows
+    assert isinstance(packed, FlowColumns)
+    _timed_rows_are_the_rows_with_a_delay(packed)  # mostly timed: read as rows() reads them
+    # A few timed rows among many one-way ones: only those unpacked.
+    chunks = Chunks()
+    writer = chunks.writer(6, 4)
+    for index in range(100):
+        key = struct.pack(">4s4sHH", b"\x0a\0\0\x01", b"\xc0\0\x02\x01", 40000 + index, 443)
+        syn: list[float] = [1, 60, 10.0 + index, 10.0 + index, 2 * index + 1, 1]
+        answer: list[float] = [1, 60, 10.02 + index, 10.02 + index, 2 * index + 2, 0]
+        writer.add(key, syn, answer if index % 10 == 3 else None)
+    columns = chunks.done()
+    timed = [row for _p, _v, rows in columns.timed_groups() for row in rows]
+    assert len(timed) == 10
+    assert all(map(_timed, timed))
+    _timed_rows_are_the_rows_with_a_delay(columns)
 
 
 def test_demo_meeting_rows_answer_as_flows() -> None:
