@@ -7,7 +7,7 @@ import mmap
 import struct
 from array import array
 from collections.abc import Iterable
-from itertools import compress, repeat
+from itertools import repeat
 from operator import itemgetter, or_
 from typing import Final
 
@@ -27,8 +27,8 @@ from auditor.capture.spill import Pair, width_of
 from auditor.capture.taps import DNS_PORT, QUIC_PORT
 
 PACKED_CHUNK: Final = 65_536  # flows per packed chunk
-# Directions paired together: a batch in which no direction has its other one (a port scan's
-# SYNs) is written in C-speed steps; any other batch one direction at a time.
+# Directions looked at together: while a batch has no direction's other one (a port scan's
+# SYNs), it is written in C-speed steps (see pair_directions).
 PAIR_BATCH: Final = 4096
 
 
@@ -183,22 +183,27 @@ def pair_directions(
     """Pair the two directions of each of one protocol's conversations into packed rows,
     emptying ``table`` as they are written (see FlowTable._pair).
 
-    Directions are taken latest first, as dict.popitem gives them, a batch at a time; a pair's
-    row is written where its later direction comes, the other direction taken with it.
+    Directions are taken latest first, as dict.popitem gives them; a pair's row is written
+    where its later direction comes, the other direction taken with it. While a batch of them
+    has no other directions at all (a port scan's SYNs), it is written in C-speed steps; from
+    the first batch that has one, the rest are taken one at a time.
     """
     pairing = _Pairing(proto, table, chunks, kinds, stun_trips)
     keys = list(table)
     while keys:
         batch = keys[-PAIR_BATCH:]
-        del keys[-PAIR_BATCH:]  # a key lives no longer than its record
         batch.reverse()
-        pairing.batch(batch)
+        if not pairing.one_way(batch):
+            break
+        del keys[-PAIR_BATCH:]  # a key lives no longer than its record
+    del keys
+    pairing.one_at_a_time()
 
 
 class _Pairing:
     """One protocol's directions being paired (see pair_directions)."""
 
-    __slots__ = ("chunks", "kinds", "proto", "stun_trips", "table", "taken", "writers")
+    __slots__ = ("chunks", "kinds", "proto", "stun_trips", "table")
 
     def __init__(
         self,
@@ -210,23 +215,26 @@ class _Pairing:
     ) -> None:
         self.proto, self.table, self.chunks = proto, table, chunks
         self.kinds, self.stun_trips = kinds, stun_trips
-        self.writers: dict[int, Packed] = {}  # by key length: the open chunk's writer
-        self.taken = 0  # directions taken with their later other one (still in the key list)
 
-    def batch(self, keys: list[bytes]) -> None:
-        """These directions, latest first; those already taken with their other one skipped."""
-        table = self.table
-        present = list(compress(keys, map(table.__contains__, keys))) if self.taken else keys
-        if not present:
-            return
-        rkeys = reversed_keys(present)
-        if rkeys is None:  # keys of several lengths (IPv4 and IPv6)
-            self._one_at_a_time(present, map(reverse_key, present))
-        elif self._answered(rkeys):
-            self._one_at_a_time(present, rkeys)
-        else:
-            self._one_way(present, rkeys, list(map(table.pop, present)))
-
+    def one_way(self, keys: list[bytes]) -> bool:
+        """Write these directions (the table's last, latest first) if none has its other
+        direction; False, with nothing written, if one has (or keys of several lengths)."""
+        rkeys = reversed_keys(keys)
+        if rkeys is None or self._answered(rkeys):
+            return False
+        kinds = self.kinds
+        bits = [0] * len(keys)
+        if kinds:
+            ab = map(kinds.get, self._keyed(keys), repeat(0))
+            bits = list(map(or_, ab, map(kinds.get, self._keyed(rkeys), repeat(0))))
+        recs = list(map(self.table.pop, keys))
+        width, done = width_of(keys[0]), 0
+        while done < len(keys):
+            writer = self.chunks.writer(self.proto, width)
+            end = min(len(keys), done + writer.room)
+            writer.add_one_way(keys[done:end], recs[done:end], bits[done:end])
+            done = end
+        return True
 
     def _answered(self, rkeys: list[bytes]) -> bool:
         """Whether any of these other directions was seen, or answered STUN."""
@@ -238,35 +246,17 @@ class _Pairing:
     def _keyed(self, keys: list[bytes]) -> Iterable[tuple[int, bytes]]:
         return zip(repeat(self.proto), keys)
 
-    def _one_way(self, keys: list[bytes], rkeys: list[bytes], recs: list[Record]) -> None:
-        """Directions none of whose other ones were seen, written in C-speed steps."""
-        kinds = self.kinds
-        bits = [0] * len(keys)
-        if kinds:
-            ab = map(kinds.get, self._keyed(keys), repeat(0))
-            bits = list(map(or_, ab, map(kinds.get, self._keyed(rkeys), repeat(0))))
-        width, done = width_of(keys[0]), 0
-        while done < len(keys):
-            writer = self.chunks.writer(self.proto, width)
-            end = min(len(keys), done + writer.room)
-            writer.add_one_way(keys[done:end], recs[done:end], bits[done:end])
-            done = end
-
-    def _one_at_a_time(self, keys: list[bytes], rkeys: Iterable[bytes]) -> None:
-        """Each direction with its other one (``rkeys``), if seen; one taken already with its
-        other one is skipped."""
+    def one_at_a_time(self) -> None:
+        """Every direction left with its other one, if seen, latest first."""
         table, proto, kinds, stun_trips = self.table, self.proto, self.kinds, self.stun_trips
-        writers = self.writers
-        for direction, other in zip(keys, rkeys, strict=True):
-            rec = table.pop(direction, None)
-            if rec is None:
-                continue
-            key, rkey = direction, other
+        writers: dict[int, Packed] = {}  # by key length: the open chunk's writer
+        while table:
+            key, rec = table.popitem()
+            rkey = reverse_key(key)
             back = table.pop(rkey, None) if rkey != key else None
-            if back is not None:
-                self.taken += 1
-                if back[FIRST_FRAME] < rec[FIRST_FRAME]:  # a's first packet is the flow's
-                    key, rkey, rec, back = rkey, key, back, rec
+            if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
+                key, rec, back = rkey, back, rec  # a's first packet is the flow's
+                rkey = reverse_key(key)
             writer = writers.get(len(key))
             if writer is None or writer.full():
                 writer = writers[len(key)] = self.chunks.writer(proto, width_of(key))
