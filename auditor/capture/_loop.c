@@ -53,11 +53,22 @@ be16(const unsigned char *p)
 typedef struct {
     PyObject *buf;             /* the bytearray: look() reads payloads from it */
     const unsigned char *data; /* its bytes, exported for the whole call */
-    PyObject *ft, *tcp, *udp;  /* the flow table and its tables[6], tables[17] */
-    PyObject *add, *look, *decode;
+    PyObject *ft;              /* the flow table */
+    /* fastpath.Directions: ft.tables[6], [17], ft.taps[6], [17], and the callables */
+    PyObject *tcp, *udp, *tcp_taps, *udp_taps, *add, *look;
+    Py_ssize_t tcp_budget, quic_budget, udp_budget; /* taps.TAP_PACKETS, QUIC_, UDP_ */
+    PyObject *decode;
 } Loop;
 
 static PyObject *ZERO, *ONE; /* the int objects the Python loops compare with and store */
+static PyObject *FLOWS, *MAX_FLOWS, *ORPHANS, *FIRSTS; /* FlowTable's attribute names */
+
+/* "(...)" of PyArg_ParseTuple for a fastpath.Directions, and where its fields go. */
+#define DIRECTIONS "(O!O!O!O!OO(nnn))"
+#define DIRECTIONS_INTO(lp)                                                                    \
+    &PyDict_Type, &(lp).tcp, &PyDict_Type, &(lp).udp, &PyDict_Type, &(lp).tcp_taps,          \
+        &PyDict_Type, &(lp).udp_taps, &(lp).add, &(lp).look, &(lp).tcp_budget,                \
+        &(lp).quic_budget, &(lp).udp_budget
 
 /* Python's `if t > o` for a record's time: a float compare, or Python's own for anything else. */
 static int
@@ -124,20 +135,154 @@ count_known(PyObject *record, PyObject *nbytes, double t, int syn)
     return 0;
 }
 
+/* A record, [packets, bytes, first_ts, last_ts, first_frame, syn]: its times are one float. */
+static PyObject *
+new_record(PyObject *nbytes, double t, long long frame, int syn)
+{
+    PyObject *record = PyList_New(RECORD_FIELDS);
+    PyObject *ts = PyFloat_FromDouble(t);
+    PyObject *nframe = PyLong_FromLongLong(frame);
+    if (record == NULL || ts == NULL || nframe == NULL) {
+        Py_XDECREF(record);
+        Py_XDECREF(ts);
+        Py_XDECREF(nframe);
+        return NULL;
+    }
+    PyObject *fields[] = {ONE, nbytes, ts, ts, nframe, syn ? ONE : ZERO};
+    for (Py_ssize_t i = 0; i < RECORD_FIELDS; i++) {
+        Py_INCREF(fields[i]);
+        PyList_SET_ITEM(record, i, fields[i]);
+    }
+    Py_DECREF(ts);
+    Py_DECREF(nframe);
+    /* Numbers only, now and later (ACK_TS appends one more): no reference cycle can pass
+     * through a record, so the cyclic collector need not walk it. A port scan makes a million
+     * and each full collection walked them all again (7% of reading 400k new directions). */
+    PyObject_GC_UnTrack(record);
+    return record;
+}
+
+/* add_untabled for a tapped direction's packet that reaches no budget (the TCP direction's
+ * second packet, which may be the ACK of its SYN, goes to Python too): counted in place, and
+ * its index among the direction's packets returned. NULL without an error: Python's case. */
+static PyObject *
+count_tapped(Loop *lp, PyObject *record, int proto, PyObject *nbytes, double t, int syn)
+{
+    if (!PyList_CheckExact(record) || PyList_GET_SIZE(record) < RECORD_FIELDS)
+        return NULL;
+    PyObject *packets = PyList_GET_ITEM(record, PACKETS);
+    int overflow = 0;
+    long long index = PyLong_CheckExact(packets) ? PyLong_AsLongLongAndOverflow(packets, &overflow)
+                                                 : -1;
+    if (index < 0 || overflow)
+        return NULL;
+    int python = proto == 6 ? index == 1 || index + 1 >= lp->tcp_budget
+                            : index + 1 == lp->quic_budget || index + 1 >= lp->udp_budget;
+    if (python)
+        return NULL;
+    Py_INCREF(packets); /* int(record[PACKETS]) is this very int */
+    Py_INCREF(record);
+    int res = count_known(record, nbytes, t, syn);
+    Py_DECREF(record);
+    if (res < 0) {
+        Py_DECREF(packets);
+        return NULL;
+    }
+    return packets;
+}
+
+/* ft.firsts[key] = ts when ft.orphans is not None: a range that starts mid-file keeps the time
+ * of a TCP direction's first packet when it was no SYN (see flowtable._ack_across). */
+static int
+note_first(Loop *lp, PyObject *key, PyObject *ts)
+{
+    PyObject *orphans = PyObject_GetAttr(lp->ft, ORPHANS);
+    if (orphans == NULL)
+        return -1;
+    int mid_file = orphans != Py_None;
+    Py_DECREF(orphans);
+    if (!mid_file)
+        return 0;
+    PyObject *firsts = PyObject_GetAttr(lp->ft, FIRSTS);
+    if (firsts == NULL)
+        return -1;
+    int res = PyObject_SetItem(firsts, key, ts);
+    Py_DECREF(firsts);
+    return res;
+}
+
+/* add_untabled for a new direction while the table has room: ft.flows += 1, the time of a TCP
+ * direction's first packet noted when it is no SYN in a range that starts mid-file, and the
+ * record tapped (every TCP and UDP direction is); index 0. NULL without an error: full. */
+static PyObject *
+count_new(Loop *lp, PyObject *taps, int proto, PyObject *key, PyObject *nbytes, double t,
+          int syn, long long frame)
+{
+    PyObject *flows = PyObject_GetAttr(lp->ft, FLOWS);
+    PyObject *max_flows = PyObject_GetAttr(lp->ft, MAX_FLOWS);
+    PyObject *more = NULL, *record = NULL, *index = NULL;
+    if (flows == NULL || max_flows == NULL)
+        goto done;
+    int full = PyObject_RichCompareBool(flows, max_flows, Py_GE);
+    if (full != 0) /* full (the spill, when_full: Python's), or an error */
+        goto done;
+    more = PyNumber_InPlaceAdd(flows, ONE);
+    if (more == NULL || PyObject_SetAttr(lp->ft, FLOWS, more) < 0)
+        goto done;
+    record = new_record(nbytes, t, frame, syn);
+    if (record == NULL)
+        goto done;
+    if (proto == 6 && !syn) {
+        int res = note_first(lp, key, PyList_GET_ITEM(record, FIRST_TS));
+        if (res < 0)
+            goto done;
+    }
+    if (PyDict_SetItem(taps, key, record) < 0)
+        goto done;
+    index = Py_NewRef(ZERO);
+done:
+    Py_XDECREF(flows);
+    Py_XDECREF(max_flows);
+    Py_XDECREF(more);
+    Py_XDECREF(record);
+    return index;
+}
+
+/* The common cases of FlowTable.add_untabled, in C (a port scan is nothing but new directions,
+ * and every packet of a young direction comes here): the index it returns, or NULL without an
+ * error for the cases left to it (a budget reached, a full table). */
+static PyObject *
+add_here(Loop *lp, int proto, PyObject *key, PyObject *nbytes, double t, int syn,
+         long long frame)
+{
+    PyObject *taps = proto == 17 ? lp->udp_taps : lp->tcp_taps;
+    PyObject *record = PyDict_GetItemWithError(taps, key);
+    if (record != NULL)
+        return count_tapped(lp, record, proto, nbytes, t, syn);
+    if (PyErr_Occurred())
+        return NULL;
+    return count_new(lp, taps, proto, key, nbytes, t, syn, frame);
+}
+
 /* A direction the tables do not hold: i = ft.add_untabled(...), and when it says to look
  * (i >= 0) and the packet may carry a payload, ft.look(proto, key, buf, l4, end, i, frame). */
 static int
-count_untabled(Loop *lp, PyObject *proto, PyObject *key, PyObject *nbytes, double t, int syn,
-               long long frame, int payload, Py_ssize_t l4, Py_ssize_t end)
+count_untabled(Loop *lp, int p, PyObject *proto, PyObject *key, PyObject *nbytes, double t,
+               int syn, long long frame, int payload, Py_ssize_t l4, Py_ssize_t end)
 {
     int res = -1;
-    PyObject *ts = PyFloat_FromDouble(t);
+    PyObject *ts = NULL, *from = NULL, *to = NULL, *none = NULL;
     PyObject *nframe = PyLong_FromLongLong(frame);
-    PyObject *index = NULL, *from = NULL, *to = NULL, *none = NULL;
-    if (ts == NULL || nframe == NULL)
-        goto done;
-    PyObject *added[] = {proto, key, nbytes, ts, nframe, syn ? ONE : ZERO};
-    index = PyObject_Vectorcall(lp->add, added, 6, NULL);
+    if (nframe == NULL)
+        return -1;
+    PyObject *index = add_here(lp, p, key, nbytes, t, syn, frame);
+    if (index == NULL && !PyErr_Occurred()) {
+        ts = PyFloat_FromDouble(t);
+        if (ts == NULL)
+            goto done;
+        PyObject *added[] = {proto, key, nbytes, ts, nframe, syn ? ONE : ZERO};
+        index = PyObject_Vectorcall(lp->add, added, 6, NULL);
+    }
     if (index == NULL)
         goto done;
     int wanted = PyObject_RichCompareBool(index, ZERO, Py_GE);
@@ -182,7 +327,7 @@ count_ip(Loop *lp, int proto, const unsigned char *key_at, Py_ssize_t key_len, l
     else if (!PyErr_Occurred()) {
         PyObject *nproto = PyLong_FromLong(proto); /* 6 or 17: a cached small int */
         if (nproto != NULL) {
-            res = count_untabled(lp, nproto, key, nb, t, syn, frame, payload, l4, end);
+            res = count_untabled(lp, proto, nproto, key, nb, t, syn, frame, payload, l4, end);
             Py_DECREF(nproto);
         }
     }
@@ -322,7 +467,7 @@ open_buffer(Py_buffer *view, PyObject *buf, Py_ssize_t pos, Py_ssize_t n)
 }
 
 PyDoc_STRVAR(pcap_records_doc,
-"pcap_records(buf, pos, n, frame, little, nano, tcp, udp, ft, add, look, decode)\n"
+"pcap_records(buf, pos, n, frame, little, nano, ft, into, decode)\n"
 "--\n\n"
 "The pcap fast loop over buf[pos:n] (Ethernet): (pos, frame) where it stopped.");
 
@@ -334,9 +479,8 @@ pcap_records(PyObject *module, PyObject *args)
     long long frame;
     int little, nano;
     Loop lp;
-    if (!PyArg_ParseTuple(args, "OnnLppO!O!OOOO:pcap_records", &lp.buf, &pos, &n, &frame,
-                          &little, &nano, &PyDict_Type, &lp.tcp, &PyDict_Type, &lp.udp, &lp.ft,
-                          &lp.add, &lp.look, &lp.decode))
+    if (!PyArg_ParseTuple(args, "OnnLppO" DIRECTIONS "O:pcap_records", &lp.buf, &pos, &n,
+                          &frame, &little, &nano, &lp.ft, DIRECTIONS_INTO(lp), &lp.decode))
         return NULL;
     if (open_buffer(&view, lp.buf, pos, n) < 0)
         return NULL;
@@ -364,7 +508,7 @@ pcap_records(PyObject *module, PyObject *args)
 }
 
 PyDoc_STRVAR(epb_records_doc,
-"epb_records(buf, pos, n, frame, t, little, interfaces, div, tcp, udp, ft, add, look, decode)\n"
+"epb_records(buf, pos, n, frame, t, little, interfaces, div, ft, into, decode)\n"
 "--\n\n"
 "The pcapng fast loop over option-less EPBs on the first ``interfaces`` (Ethernet)\n"
 "interfaces: (pos, frame, t) where it stopped, t the last packet's time.");
@@ -378,9 +522,9 @@ epb_records(PyObject *module, PyObject *args)
     double t, div;
     int little;
     Loop lp;
-    if (!PyArg_ParseTuple(args, "OnnLdpndO!O!OOOO:epb_records", &lp.buf, &pos, &n, &frame, &t,
-                          &little, &interfaces, &div, &PyDict_Type, &lp.tcp, &PyDict_Type,
-                          &lp.udp, &lp.ft, &lp.add, &lp.look, &lp.decode))
+    if (!PyArg_ParseTuple(args, "OnnLdpndO" DIRECTIONS "O:epb_records", &lp.buf, &pos, &n,
+                          &frame, &t, &little, &interfaces, &div, &lp.ft, DIRECTIONS_INTO(lp),
+                          &lp.decode))
         return NULL;
     if (open_buffer(&view, lp.buf, pos, n) < 0)
         return NULL;
@@ -425,7 +569,11 @@ PyInit__loop(void)
 {
     ZERO = PyLong_FromLong(0);
     ONE = PyLong_FromLong(1);
-    if (ZERO == NULL || ONE == NULL)
+    FLOWS = PyUnicode_InternFromString("flows");
+    MAX_FLOWS = PyUnicode_InternFromString("max_flows");
+    ORPHANS = PyUnicode_InternFromString("orphans");
+    FIRSTS = PyUnicode_InternFromString("firsts");
+    if (!ZERO || !ONE || !FLOWS || !MAX_FLOWS || !ORPHANS || !FIRSTS)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -1,7 +1,10 @@
 """The compiled packet loops (auditor/capture/_loop.c): pcap.py and pcapng.py run them when
-this install has them, and their own Python loops otherwise, with the same results."""
+this install has them, and their own Python loops otherwise, with the same results.
 
-from auditor.capture.fastpath import Add, Decode, Look, Table
+``into.add`` must be the flow table's add_untabled: its common cases (a tapped direction's
+packet short of a budget, a new direction with room) are done in C, as it does them."""
+
+from auditor.capture.fastpath import Decode, Directions
 from auditor.capture.flowtable import FlowTable
 
 def pcap_records(
@@ -11,11 +14,8 @@ def pcap_records(
     frame: int,
     little: bool,
     nano: bool,
-    tcp: Table,
-    udp: Table,
     ft: FlowTable,
-    add: Add,
-    look: Look,
+    into: Directions,
     decode: Decode,
     /,
 ) -> tuple[int, int]:
@@ -31,11 +31,8 @@ def epb_records(
     little: bool,
     interfaces: int,
     div: float,
-    tcp: Table,
-    udp: Table,
     ft: FlowTable,
-    add: Add,
-    look: Look,
+    into: Directions,
     decode: Decode,
     /,
 ) -> tuple[int, int, float]:

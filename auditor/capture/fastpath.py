@@ -10,6 +10,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from auditor.capture.records import Record, count_packet
+from auditor.capture.taps import QUIC_TAP_PACKETS, TAP_PACKETS
+from auditor.capture.wiretaps import UDP_TAP_PACKETS
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
@@ -20,6 +22,27 @@ Table = dict[bytes, Record]
 Add = Callable[[int, bytes, int, float, int, int], int]  # FlowTable.add_untabled
 Look = Callable[[int, bytes, bytearray, int, int, int, int], None]  # FlowTable.look
 Decode = Callable[["FlowTable", int, bytes, float, int, int], None]  # decode.decode_packet
+
+
+class Directions(NamedTuple):
+    """Where the packet loops count a TCP or UDP packet, taken from the flow table once per
+    call: its tables and taps, add_untabled and look for what a loop does not count itself,
+    and the taps' budgets (the compiled loop hands a packet that reaches one to add_untabled)."""
+
+    tcp: Table
+    udp: Table
+    tcp_taps: Table
+    udp_taps: Table
+    add: Add
+    look: Look
+    budgets: tuple[int, int, int]  # TCP, QUIC (UDP to 443), UDP: packets looked at
+
+
+def directions(ft: FlowTable) -> Directions:
+    return Directions(
+        ft.tables[6], ft.tables[17], ft.taps[6], ft.taps[17], ft.add_untabled, ft.look,
+        (TAP_PACKETS, QUIC_TAP_PACKETS, UDP_TAP_PACKETS),
+    )  # fmt: skip
 
 MAX_CAPLEN: Final = 256 * 1024  # a pcap record claiming more is damage, not an allocation
 MAX_BLOCK: Final = 16 * 1024 * 1024  # same for a pcapng block

@@ -13,12 +13,11 @@ from auditor.capture.fastpath import (
     IPV6_AT_ETH,
     MAX_BLOCK,
     MAX_CAPLEN,
-    Add,
     Decode,
-    Look,
-    Table,
+    Directions,
     constants,
     count_tagged,
+    directions,
 )
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.source import ByteSource, refill, window
@@ -138,9 +137,7 @@ def _read_records(
     scale = 1e-9 if hdr.nano else 1e-6
     record_header = struct.Struct(hdr.endian + "IIII").unpack_from
     ft.link_types[link] = None
-    tcp, udp = ft.tables[6], ft.tables[17]
-    add, look = ft.add_untabled, ft.look
-    decode = decode_packet
+    into = directions(ft)
     ethernet_fast = fast and link == 1
     if ethernet_fast and fastpath.compiled:
         from auditor.capture._loop import pcap_records as records
@@ -151,7 +148,7 @@ def _read_records(
     while True:
         if ethernet_fast:
             pos, frame = records(
-                buf, pos, n, frame, hdr.endian == "<", hdr.nano, tcp, udp, ft, add, look, decode
+                buf, pos, n, frame, hdr.endian == "<", hdr.nano, ft, into, decode_packet
             )
         # The careful path: one record with every check, refilling the buffer as needed.
         if n - pos < 16:
@@ -184,7 +181,7 @@ def _read_records(
                 )
         frame += 1
         wire_len = max(wire_len, incl)
-        decode(
+        decode_packet(
             ft, link, bytes(buf[pos + 16 : pos + 16 + incl]), sec + frac * scale, frame, wire_len
         )
         pos += 16 + incl
@@ -197,17 +194,15 @@ def _pcap_records(  # noqa: PLR0917 - pcap_records' signature: one can stand in 
     frame: int,
     little: bool,
     nano: bool,
-    tcp: Table,
-    udp: Table,
     ft: FlowTable,
-    add: Add,
-    look: Look,
+    into: Directions,
     decode: Decode,
 ) -> tuple[int, int]:
     """The fast loop over Ethernet records in Python (see _loop.pcap_records): the fallback
     when this install has no compiled loop, and the oracle the tests hold it to."""
     endian = "<" if little else ">"
     scale = 1e-9 if nano else 1e-6
+    tcp, udp, add, look = into.tcp, into.udp, into.add, into.look
     record_header = struct.Struct(endian + "IIII").unpack_from
     unpack = struct.Struct(endian + "III4x" + ETH_IPV4_TAIL).unpack_from
     unpack6 = IPV6_AT_ETH.unpack_from

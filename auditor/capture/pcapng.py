@@ -15,12 +15,11 @@ from auditor.capture.decode import decode_packet
 from auditor.capture.fastpath import (
     ETH_IPV4_TAIL,
     IPV6_AT_ETH,
-    Add,
     Decode,
-    Look,
-    Table,
+    Directions,
     constants,
     count_tagged,
+    directions,
 )
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.pcapng_blocks import EPB, IDB, OPB, SHB, SPB, Damage, Interface, Section
@@ -124,8 +123,7 @@ class PcapngReader:
         ft = self.ft
         src = self.src
         buf, base, pos, n = window(src, head)
-        add, look = ft.add_untabled, ft.look
-        tcp, udp = ft.tables[6], ft.tables[17]
+        into = directions(ft)
         if self.fast and fastpath.compiled:
             from auditor.capture._loop import epb_records as records
         else:
@@ -135,8 +133,8 @@ class PcapngReader:
             if nfast:
                 frame, t = ft.frames, self.last_ts
                 pos, frame, t = records(
-                    buf, pos, n, frame, t, endian == "<", nfast, float(divisor), tcp, udp, ft,
-                    add, look, decode_packet,
+                    buf, pos, n, frame, t, endian == "<", nfast, float(divisor), ft, into,
+                    decode_packet,
                 )  # fmt: skip
                 if frame != ft.frames:
                     self.last_ts = t
@@ -274,17 +272,15 @@ def _epb_records(  # noqa: PLR0917 - epb_records' signature: one can stand in fo
     little: bool,
     interfaces: int,
     div: float,
-    tcp: Table,
-    udp: Table,
     ft: FlowTable,
-    add: Add,
-    look: Look,
+    into: Directions,
     decode: Decode,
 ) -> tuple[int, int, float]:
     """The EPB fast loop in Python (see _loop.epb_records): the fallback when this install has
     no compiled loop, and the oracle the tests hold it to."""
     endian = "<" if little else ">"
     nfast = interfaces
+    tcp, udp, add, look = into.tcp, into.udp, into.add, into.look
     hi_scale = 4294967296 / div
     unpack, trailer = _fast_structs(endian)
     wire = trailer

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from auditor.capture import fastpath
 from auditor.capture.decode import decode_packet
+from auditor.capture.fastpath import directions
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.formats import opened
 from auditor.capture.pcap import _pcap_records
@@ -172,26 +173,30 @@ def busy_frame(draw: st.DrawFn, direction: tuple[int, int, int, int, int]) -> by
 
 
 @st.composite
-def busy_directions(draw: st.DrawFn) -> bytes:
+def busy_frames(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     """A few directions with many packets each, so that they leave the taps for the tables
     (past a UDP direction's 32 tapped packets), with times going back and forth and frames
-    cut at every length the loops test."""
+    cut at every length the loops test: (time in ms, frame)."""
     directions = draw(st.lists(
         st.tuples(st.sampled_from([4, 6]), st.sampled_from([6, 17]), st.sampled_from(PORTS),
                   st.sampled_from(PORTS), st.integers(0, 1)),
         min_size=1, max_size=3,
     ))  # fmt: skip
-    frames = [
-        draw(busy_frame(draw(st.sampled_from(directions)))) for _ in range(draw(st.integers(1, 90)))
+    count = draw(st.integers(1, 90))
+    return [
+        (draw(st.integers(0, 10**6)), draw(busy_frame(draw(st.sampled_from(directions)))))
+        for _ in range(count)
     ]
-    times = [draw(st.integers(0, 10**6)) for _ in frames]
+
+
+@st.composite
+def busy_directions(draw: st.DrawFn) -> bytes:
+    frames = draw(busy_frames())
     if draw(st.booleans()):
         endian, nano = draw(st.sampled_from(["<", ">"])), draw(st.booleans())
-        records = [(1_600_000_000 + t / 1000, f) for t, f in zip(times, frames, strict=True)]
-        return pcap_file(records, endian=endian, nano=nano)
-    packets: list[Packet | bytes] = [
-        Packet(f, units=t) for t, f in zip(times, frames, strict=True)
-    ]
+        return pcap_file([(1_600_000_000 + t / 1000, f) for t, f in frames], endian=endian,
+                         nano=nano)  # fmt: skip
+    packets: list[Packet | bytes] = [Packet(f, units=t) for t, f in frames]
     return pcapng_file([PcapngSection(draw(st.sampled_from(["<", ">"])), packets=packets)])
 
 
@@ -229,10 +234,24 @@ def test_random_bytes_after_a_header(little: bool, nano: bool, records: bytes) -
 Loop = Callable[..., tuple[Any, ...]]
 
 
-def call_pcap(records: Loop, buf: bytes, pos: int, n: int) -> tuple[object, object]:
-    ft = FlowTable()
-    out = records(bytearray(buf), pos, n, 0, True, False, ft.tables[6], ft.tables[17], ft,
-                  ft.add_untabled, ft.look, decode_packet)  # fmt: skip
+def new_table(limits: tuple[int | None, bool]) -> FlowTable:
+    """A table with room for ``max_flows`` directions (None: the default), of a byte range
+    that starts mid-file or not (where the first packet's time of a TCP direction is kept)."""
+    max_flows, mid_file = limits
+    ft = FlowTable(max_flows)
+    if mid_file:
+        ft.orphans = []
+    return ft
+
+
+LIMITS = st.tuples(st.sampled_from([None, None, 0, 1, 5]), st.booleans())
+
+
+def call_pcap(
+    records: Loop, buf: bytes, pos: int, n: int, limits: tuple[int | None, bool] = (None, False)
+) -> tuple[object, object]:
+    ft = new_table(limits)
+    out = records(bytearray(buf), pos, n, 0, True, False, ft, directions(ft), decode_packet)
     return out, table_state(ft)
 
 
@@ -246,7 +265,9 @@ def test_the_loops_stop_at_the_same_place_in_a_partly_filled_buffer(data: st.Dat
     buf = data.draw(mutated_records()) + DEMO_RECORDS
     n = data.draw(st.integers(0, len(buf)))
     pos = data.draw(st.integers(0, n))
-    assert call_pcap(pcap_records, buf, pos, n) == call_pcap(_pcap_records, buf, pos, n)
+    limits = data.draw(LIMITS)
+    compiled = call_pcap(pcap_records, buf, pos, n, limits)
+    assert compiled == call_pcap(_pcap_records, buf, pos, n, limits)
 
 
 def pcapng_demo_blocks() -> bytes:
@@ -259,10 +280,11 @@ def pcapng_demo_blocks() -> bytes:
     return section[section.index(b"\x06\x00\x00\x00") :]  # the first EPB on
 
 
-def call_epb(records: Loop, buf: bytes, pos: int, n: int) -> tuple[object, object]:
-    ft = FlowTable()
-    out = records(bytearray(buf), pos, n, 0, 0.0, True, 1, 1e6, ft.tables[6], ft.tables[17], ft,
-                  ft.add_untabled, ft.look, decode_packet)  # fmt: skip
+def call_epb(
+    records: Loop, buf: bytes, pos: int, n: int, limits: tuple[int | None, bool] = (None, False)
+) -> tuple[object, object]:
+    ft = new_table(limits)
+    out = records(bytearray(buf), pos, n, 0, 0.0, True, 1, 1e6, ft, directions(ft), decode_packet)
     return out, table_state(ft)
 
 
@@ -276,7 +298,29 @@ def test_the_epb_loops_agree_on_a_cut_or_changed_buffer(data: st.DataObject) -> 
         buf[data.draw(st.integers(0, len(buf) - 1))] = data.draw(st.integers(0, 255))
     n = data.draw(st.integers(0, len(buf)))
     pos = data.draw(st.sampled_from([0, data.draw(st.integers(0, n))]))
-    assert call_epb(epb_records, bytes(buf), pos, n) == call_epb(_epb_records, bytes(buf), pos, n)
+    limits = data.draw(LIMITS)
+    compiled = call_epb(epb_records, bytes(buf), pos, n, limits)
+    assert compiled == call_epb(_epb_records, bytes(buf), pos, n, limits)
+
+
+@st.composite
+def busy_records(draw: st.DrawFn) -> bytes:
+    """busy_frames as the records of a little-endian pcap, without the file header."""
+    frames = draw(busy_frames())
+    return pcap_file([(1_600_000_000 + t / 1000, f) for t, f in frames])[24:]
+
+
+@EXAMPLES
+@given(busy_records(), LIMITS)
+def test_full_tables_and_ranges_starting_mid_file(
+    buf: bytes, limits: tuple[int | None, bool]
+) -> None:
+    """Directions the table has no room for (the spill), and the first times a range starting
+    mid-file keeps: the compiled loop hands the first to add_untabled and does the second."""
+    from auditor.capture._loop import pcap_records
+
+    compiled = call_pcap(pcap_records, buf, 0, len(buf), limits)
+    assert compiled == call_pcap(_pcap_records, buf, 0, len(buf), limits)
 
 
 def test_every_record_of_the_demo_is_counted_by_the_compiled_loop() -> None:
@@ -284,9 +328,8 @@ def test_every_record_of_the_demo_is_counted_by_the_compiled_loop() -> None:
     from auditor.capture._loop import pcap_records
 
     ft = FlowTable()
-    pos, frame = pcap_records(bytearray(DEMO_RECORDS), 0, len(DEMO_RECORDS), 0, True, False,
-                              ft.tables[6], ft.tables[17], ft, ft.add_untabled, ft.look,
-                              decode_packet)  # fmt: skip
+    buf = bytearray(DEMO_RECORDS)
+    pos, frame = pcap_records(buf, 0, len(buf), 0, True, False, ft, directions(ft), decode_packet)
     assert frame > 50
     assert sum(int(r[0]) for r in [*ft.tables[6].values(), *ft.tables[17].values()]) > 0
     assert len(DEMO_RECORDS) - pos < 16 + 1514  # stopped only within the last record
@@ -301,13 +344,14 @@ def test_an_error_in_a_callback_propagates(which: str) -> None:
     from auditor.capture._loop import pcap_records
 
     ft = FlowTable()
-    calls: dict[str, Any] = {"add": ft.add_untabled, "look": ft.look, "decode": decode_packet}
+    into = directions(ft)
+    calls: dict[str, Any] = {"add": into.add, "look": into.look, "decode": decode_packet}
     calls[which] = _raising
     arp = pcap_file([(1.0, ether(bytes(28), 0x0806))], endian="<")[24:]  # for the decoder
     buf = bytearray(arp + DEMO_RECORDS)
+    into = into._replace(add=calls["add"], look=calls["look"])
     with pytest.raises(RuntimeError, match="from the callback"):
-        pcap_records(buf, 0, len(buf), 0, True, False, ft.tables[6], ft.tables[17], ft,
-                     calls["add"], calls["look"], calls["decode"])  # fmt: skip
+        pcap_records(buf, 0, len(buf), 0, True, False, ft, into, calls["decode"])
     buf.extend(b"x")  # the buffer was released: it can be resized again
 
 
@@ -327,8 +371,7 @@ def test_arguments_outside_the_buffer_are_refused(
 
     ft = FlowTable()
     with pytest.raises(error):
-        pcap_records(buf, pos, n, 0, True, False, ft.tables[6], ft.tables[17], ft,  # type: ignore[arg-type]
-                     ft.add_untabled, ft.look, decode_packet)  # fmt: skip
+        pcap_records(buf, pos, n, 0, True, False, ft, directions(ft), decode_packet)  # type: ignore[arg-type]
 
 
 def test_no_memory_is_kept_per_call() -> None:
@@ -340,8 +383,7 @@ def test_no_memory_is_kept_per_call() -> None:
 
     def once() -> None:
         ft = FlowTable()
-        pcap_records(buf, 0, len(buf), 0, True, False, ft.tables[6], ft.tables[17], ft,
-                     ft.add_untabled, ft.look, decode_packet)  # fmt: skip
+        pcap_records(buf, 0, len(buf), 0, True, False, ft, directions(ft), decode_packet)
 
     for _ in range(20):
         once()
