@@ -28,6 +28,8 @@ def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
         if not versioned[version]:
             continue
         counted = {rows.text(address): count for address, count in seen[version].items()}
+        if not counted:  # the summary kept none: no address is in half the flows (see below)
+            continue
         best = max(counted.items(), key=lambda item: (item[1], is_local_host(item[0]), item[0]))
         address, count = best
         in_most_flows = count > 1 and count * 2 >= versioned[version]
