@@ -7,6 +7,7 @@ import mmap
 import struct
 from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter, or_
 from typing import Final
@@ -200,21 +201,15 @@ def pair_directions(
     pairing.one_at_a_time()
 
 
+@dataclass(frozen=True, slots=True)
 class _Pairing:
     """One protocol's directions being paired (see pair_directions)."""
 
-    __slots__ = ("chunks", "kinds", "proto", "stun_trips", "table")
-
-    def __init__(
-        self,
-        proto: int,
-        table: dict[bytes, Record],
-        chunks: Chunks,
-        kinds: dict[tuple[int, bytes], int],
-        stun_trips: dict[tuple[int, bytes], list[float]],
-    ) -> None:
-        self.proto, self.table, self.chunks = proto, table, chunks
-        self.kinds, self.stun_trips = kinds, stun_trips
+    proto: int
+    table: dict[bytes, Record]
+    chunks: Chunks
+    kinds: dict[tuple[int, bytes], int]
+    stun_trips: dict[tuple[int, bytes], list[float]]
 
     def one_way(self, keys: list[bytes]) -> bool:
         """Write these directions (the table's last, latest first) if none has its other
