@@ -10,8 +10,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from auditor.capture.records import Record, count_packet
-from auditor.capture.taps import QUIC_TAP_PACKETS, TAP_PACKETS
-from auditor.capture.wiretaps import UDP_TAP_PACKETS
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
@@ -39,6 +37,11 @@ class Directions(NamedTuple):
 
 
 def directions(ft: FlowTable) -> Directions:
+    # Imported here: `audit --version` asks this module which loop runs, and the taps bring
+    # the name parsers in (tens of ms of start-up).
+    from auditor.capture.taps import QUIC_TAP_PACKETS, TAP_PACKETS
+    from auditor.capture.wiretaps import UDP_TAP_PACKETS
+
     return Directions(
         ft.tables[6], ft.tables[17], ft.taps[6], ft.taps[17], ft.add_untabled, ft.look,
         (TAP_PACKETS, QUIC_TAP_PACKETS, UDP_TAP_PACKETS),
