@@ -12,6 +12,12 @@ from auditor.addresses import is_local_host
 from auditor.capture.columns import Address, FlowRows
 from auditor.model import Flow
 
+# A batch of flows is counted per address pair when the pairs of its first PAIR_SAMPLE flows
+# repeat (a port scan: one pair), and up to MAX_KEPT of its pair counts are kept for the
+# second pass, which then need not read the rows again.
+PAIR_SAMPLE = 256
+MAX_KEPT = 1024
+
 
 def capture_hosts(flows: Sequence[Flow]) -> frozenset[str]:
     """The capture's own host(s): per IP version, the address that takes part in most flows.
@@ -91,10 +97,6 @@ def _count_pairs(counted: dict[Address, int], pairs: Counter[tuple[Address, Addr
             counted[a] += flows
         if b != a and b in counted:
             counted[b] += flows
-
-
-MAX_KEPT = 1024  # address pairs of a batch kept for the second pass, at most
-PAIR_SAMPLE = 256
 
 
 def _pair_counts(batch: list[tuple[Address, Address]]) -> Counter[tuple[Address, Address]] | None:
