@@ -27,7 +27,8 @@ DEFAULT_SHAPES = ("voip-1m", "headline", "portscan-1m", "public-100k")
 def timed(tree: str, capture: Path) -> tuple[float, int]:
     """CPU seconds (user + sys) and peak RSS in MB of one audit of ``capture`` by ``tree``."""
     cache = Path(tempfile.gettempdir()) / "auditor-bench-pyc"  # byte-code, as when installed
-    env = dict(os.environ, PYTHONPATH=tree, PYTHONPYCACHEPREFIX=str(cache))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=tree, PYTHONPYCACHEPREFIX=str(cache))
     command = [sys.executable, "-m", "auditor", str(capture), "--allow", "US,EU", "-f", "json",
                "-o", os.devnull, "-q", "--workers", "1"]  # fmt: skip
     child = subprocess.Popen(command, cwd=tempfile.gettempdir(), env=env)

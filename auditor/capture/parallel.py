@@ -75,7 +75,7 @@ def read_parallel(
     if not fmt.splittable:
         return None
     ranges = split_ranges(name, fmt, workers)
-    return merge_ranges(ranges, _run(_jobs(ranges, fast), ranges.size, progress), fast=fast)
+    return merge_ranges(ranges, _run(ranges, fast, progress), fast=fast)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +113,18 @@ def split_ranges(name: str, fmt: Format, pieces: int) -> Ranges:
     return Ranges(name, size, tuple(starts), fmt)
 
 
-def read_range(ranges: Ranges, index: int, fast: bool) -> RangeResult:
-    """Read range ``index``; a CaptureError comes back as its parts, raised by the merge."""
+def read_range(
+    ranges: Ranges, index: int, fast: bool, progress: Progress | None = None
+) -> RangeResult:
+    """Read range ``index``; a CaptureError comes back as its parts, raised by the merge.
+    ``progress``: told of the bytes done in the range (in a worker: its shared slot)."""
     start, stop = ranges.bounds[index]
     resume = None if index == 0 else Resume(ranges.format.assumed)
     ft = _range_table(index, ranges.share)
     try:
         complete, overshot, ending = _read_span(
-            ranges, start, stop, resume, ft, fast, _slot_progress(index, start), give_up=True
+            ranges, start, stop, resume, ft, fast, progress or _slot_progress(index, start),
+            give_up=True,
         )
     except CaptureError as exc:
         return Failed.of(exc)
@@ -166,10 +170,6 @@ def _read_span(  # noqa: PLR0917 - internal, every argument needed
         src.close()
 
 
-def _jobs(ranges: Ranges, fast: bool) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
-    return [(read_range, (ranges, index, fast)) for index in range(len(ranges.starts))]
-
-
 def _ranges(starts: Sequence[int], size: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], size], strict=True))
 
@@ -207,25 +207,47 @@ def _slot_progress(slot: int, start: int) -> Callable[[int, int], None] | None:
     return report
 
 
-def _run(
-    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]], size: int, progress: Progress | None
-) -> list[RangeResult]:
+def _run(ranges: Ranges, fast: bool, progress: Progress | None) -> list[RangeResult]:
+    """The first range is read in this process, the others each in a forked one: this process
+    would only wait otherwise, and a process not started and a table not sent back are time
+    saved (a two-worker run starts one process, not two)."""
     global _shared  # noqa: PLW0603 - inherited by the forked workers, never used otherwise
+    count = len(ranges.starts)
     context = multiprocessing.get_context("fork")
-    _shared = context.Array("q", len(jobs), lock=False) if progress is not None else None
+    _shared = context.Array("q", count, lock=False) if progress is not None else None
     try:
-        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-            futures: list[Future[Any]] = [pool.submit(fn, *args) for fn, args in jobs]
+        with ProcessPoolExecutor(max_workers=max(count - 1, 1), mp_context=context) as pool:
+            futures: list[Future[Any]] = [
+                pool.submit(read_range, ranges, index, fast) for index in range(1, count)
+            ]
+            first = read_range(ranges, 0, fast, _here_progress(ranges, progress))
             pending: set[Future[Any]] = set(futures)
             while pending:
                 _done, pending_now = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
                 pending = set(pending_now)
-                if progress is not None and _shared is not None:
-                    progress(min(sum(_shared), size), size)
-            results = [future.result() for future in futures]
+                _report_all(ranges, progress)
+            results = [first, *(future.result() for future in futures)]
     finally:
         _shared = None
     return results
+
+
+def _here_progress(ranges: Ranges, progress: Progress | None) -> Progress | None:
+    """The first range's progress, read here: its slot, and the whole read's so far."""
+    slot = _slot_progress(0, ranges.bounds[0][0])
+    if slot is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        slot(done, total)
+        _report_all(ranges, progress)
+
+    return report
+
+
+def _report_all(ranges: Ranges, progress: Progress | None) -> None:
+    if progress is not None and _shared is not None:
+        progress(min(sum(_shared), ranges.size), ranges.size)
 
 
 def _merge(results: list[WorkerResult], ranges: Ranges, fast: bool) -> Merged:

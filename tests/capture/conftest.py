@@ -16,9 +16,9 @@ def ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     run = parallel._run
 
-    def counting(jobs: list[Any], size: int, progress: Any) -> Any:
-        seen.append(len(jobs))
-        return run(jobs, size, progress)
+    def counting(split: parallel.Ranges, fast: bool, progress: Any) -> Any:
+        seen.append(len(split.starts))
+        return run(split, fast, progress)
 
     monkeypatch.setattr(parallel, "_run", counting)
     return seen

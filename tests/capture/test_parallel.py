@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +62,28 @@ def test_progress_from_workers_reaches_the_total(tmp_path: Path, ranges: list[in
     read_capture(path, workers=2, progress=lambda done, total: calls.append((done, total)))
     size = path.stat().st_size
     assert calls[-1] == (size, size)
+    assert ranges == [2]
+
+
+def test_the_first_range_is_read_here_and_the_second_in_one_process(
+    tmp_path: Path, ranges: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This process reads too: a two-worker read forks one process, not two that it waits for.
+    path = tmp_path / "p.pcap"
+    path.write_bytes(pcap_file([(float(i), FILLER) for i in range(200)]))
+    readers = tmp_path / "readers"
+    read_span = parallel._read_span
+
+    def noting(split: parallel.Ranges, start: int, *more: Any, **named: Any) -> Any:
+        with readers.open("a") as noted:  # from the forked process too
+            noted.write(f"{split.starts.index(start)} {os.getpid()}\n")
+        return read_span(split, start, *more, **named)
+
+    monkeypatch.setattr(parallel, "_read_span", noting)
+    assert read_capture(path, workers=2) == read_capture(path)
+    by_range = dict(line.split() for line in readers.read_text().splitlines()[:2])
+    assert by_range["0"] == str(os.getpid())
+    assert by_range["1"] != str(os.getpid())
     assert ranges == [2]
 
 
