@@ -84,7 +84,7 @@ def _judged(request: AuditRequest, outcomes: list[CaptureOutcome], locator: Loca
         # With a million servers, the per-capture endpoints and round trips must not live
         # until the report is written, nor the mapped databases count in the peak memory.
         outcomes = [dataclasses.replace(o, endpoints=()) for o in outcomes]
-        locations = tuple(locator.locate(endpoint.ip) for endpoint in endpoints)
+        locations = locator.locate_all([endpoint.ip for endpoint in endpoints])
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
         locator.close()

@@ -112,7 +112,7 @@ def profile(
     with open_locator(databases) as locator:
         merged = stages.run("merge", merge_endpoints, [outcome.endpoints])
         outcome = dataclasses.replace(outcome, endpoints=())
-        locations = stages.run("locate", lambda m: tuple(locator.locate(e.ip) for e in m), merged)
+        locations = stages.run("locate", lambda m: locator.locate_all([e.ip for e in m]), merged)
         evidence = stages.run("evidence", audit._evidence, [outcome], locations, locator, None)
         infos = locator.databases
     outcome = dataclasses.replace(outcome, trips=None)

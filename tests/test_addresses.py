@@ -5,8 +5,18 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from auditor.addresses import classify_address, is_local_host, lookup_address, parse_address
+from auditor.addresses import (
+    _V4_CLASSES,
+    _V6_CLASSES,
+    class_of,
+    classify_address,
+    is_local_host,
+    lookup_address,
+    parse_address,
+)
 from auditor.endpoints import choose_server
 from auditor.model import Flow
 
@@ -182,3 +192,37 @@ def test_a_group_never_makes_its_sender_a_server(group: str) -> None:
     side = choose_server(_flow(_public_beside(group), group, port=5353), frozenset())
     assert side is not None
     assert side.server == group
+
+
+def _first_block_class(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The oracle: the IANA tables read block by block, first match wins, as they are written."""
+    table = _V4_CLASSES if address.version == 4 else _V6_CLASSES
+    for network, name in table:
+        if address in ipaddress.ip_network(network):
+            return name or None
+    return None
+
+
+def _edges() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every block's first and last address and the addresses either side of them."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for table, top in ((_V4_CLASSES, 2**32), (_V6_CLASSES, 2**128)):
+        for network, _name in table:
+            block = ipaddress.ip_network(network)
+            for value in (int(block.network_address), int(block.broadcast_address)):
+                for near in (value - 1, value, value + 1):
+                    if 0 <= near < top:
+                        found.append(ipaddress.ip_address(near) if top == 2**32 else
+                                     ipaddress.IPv6Address(near))  # fmt: skip
+    return found
+
+
+def test_class_of_gives_the_first_matching_block_at_every_edge() -> None:
+    for address in _edges():
+        assert class_of(address.version, int(address)) == _first_block_class(address), address
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**128 - 1))
+def test_class_of_gives_the_first_matching_block_anywhere(v4: int, v6: int) -> None:
+    for address in (ipaddress.IPv4Address(v4), ipaddress.IPv6Address(v6)):
+        assert class_of(address.version, int(address)) == _first_block_class(address)
