@@ -145,6 +145,9 @@ class _Database:
         self.info, self.layout = _inspect(path)
         self.cache = NetworkCache()
         self._records: dict[bytes, Answer] = {}  # a record's marshal bytes -> its answer
+        # id(answer) -> (the answer, held so that its id is not reused; its CountryAnswer; and
+        # whether a code in it is no country code)
+        self._country_answers: dict[int, tuple[Answer, CountryAnswer, bool]] = {}
         self._flatten = answer_from_geoip2_record if self.layout.uses_geoip2 else answer_from_record
         self._raw: maxminddb.Reader | None = None
         try:
@@ -215,6 +218,20 @@ class _Database:
                 self._records.clear()
             self._records[key] = answer
         return answer
+
+    def country_answer(self, answer: Answer) -> tuple[CountryAnswer, bool]:
+        """(the answer as a CountryAnswer, whether a code in it is no country code), made once
+        per answer object: the record cache gives each distinct record one, which many places
+        share. By identity, not ==: equal answers may still differ (a 0.0 and a -0.0)."""
+        held = self._country_answers.get(id(answer))
+        if held is not None and held[0] is answer:
+            return held[1], held[2]
+        made = _country_answer(self.path, answer)
+        defective = any(not is_country_code(code) for code in made.codes)
+        if len(self._country_answers) >= _CACHE_LIMIT:
+            self._country_answers.clear()
+        self._country_answers[id(answer)] = (answer, made, defective)
+        return made, defective
 
     def close(self) -> None:
         if self._raw is not None:
@@ -390,7 +407,8 @@ def merge_answers(
 ) -> Location:
     """One Location from each database's answer, first database first; flags the doubts."""
     placed = [(db, a) for db, a in answers if a.has_country]
-    country_answers = tuple([_country_answer(db.path, a) for db, a in placed])
+    made = [db.country_answer(a) for db, a in placed]
+    country_answers = tuple([country_answer for country_answer, _ in made])
     primary = next((a for _, a in placed if a.country), None) or (
         placed[0][1] if placed else UNKNOWN
     )
@@ -413,8 +431,9 @@ def merge_answers(
         is_anycast,
         radius,
         country_answers,
-        _flags(primary, country_answers, is_anycast, radius, coarse_radius_km),
-    )
+        _flags(primary, country_answers, is_anycast, radius, coarse_radius_km,
+               defective=any(defective for _, defective in made)),
+    )  # fmt: skip
 
 
 def _country_answer(database: str, answer: Answer) -> CountryAnswer:
@@ -436,6 +455,8 @@ def _flags(
     is_anycast: bool,
     radius: int | None,
     coarse_radius_km: int,
+    *,
+    defective: bool,
 ) -> tuple[LocationFlag, ...]:
     flags: list[LocationFlag] = []
     if is_anycast:
@@ -447,7 +468,7 @@ def _flags(
         flags.append(LocationFlag.DISPUTED)
     if radius is not None and radius > coarse_radius_km:
         flags.append(LocationFlag.COARSE)
-    if any(not is_country_code(code) for answer in answers for code in answer.codes):
+    if defective:
         # A full-width "ＣＮ", a lower-case "cn", a region "EU": not a place a policy can judge,
         # and a sign the database is not what it claims to be.
         flags.append(LocationFlag.DEFECTIVE)

@@ -124,6 +124,29 @@ def test_records_alike_only_by_equality_keep_their_own_answers(make_db: MakeDb) 
     assert owners == [(1, True), (None, False), (None, False)]
 
 
+def test_answers_equal_but_for_a_signed_zero_keep_their_own_coordinates(make_db: MakeDb) -> None:
+    """Two places (the network owners differ) whose country answers are == (0.0 == -0.0):
+    each keeps its own latitude in its CountryAnswer."""
+    city = _exact_records(
+        make_db,
+        {
+            "8.8.8.0/24": {"country": {"iso_code": "US"}, "location": {"latitude": 0.0}},
+            "8.8.9.0/24": {"country": {"iso_code": "US"}, "location": {"latitude": -0.0}},
+        },
+    )
+    asn = make_db(
+        "GeoLite2-ASN",
+        {
+            "8.8.8.0/24": {"autonomous_system_number": 1},
+            "8.8.9.0/24": {"autonomous_system_number": 2},
+        },
+    )
+    ips = ["8.8.8.8", "8.8.9.9", "8.8.8.9", "8.8.9.8"]
+    together = _together([city, asn], ips)
+    assert together == _alone([city, asn], ips)
+    assert [str(loc.answers[0].latitude) for loc in together] == ["0.0", "-0.0", "0.0", "-0.0"]
+
+
 def _first_failure(paths: list[str], ips: list[str]) -> str:
     """What locate() raises for the first address, in this order, that fails."""
     located = _in_turn(paths, ips)
