@@ -225,15 +225,16 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
     from auditor.geo.evidence import capture_trips
 
     summary = capture.summary
-    hosts = capture.own_hosts or capture_hosts(capture.flows)
-    endpoints = merge_endpoints([
-        server_endpoints(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
-        signalled_endpoints(capture.signalled, hosts, summary.path, summary.first_seen or 0.0),
-    ])  # fmt: skip
     mapped = [(s.client, s.address) for s in capture.signalled if s.kind is SignalledKind.MAPPED]
-    trips = capture_trips(
-        summary.path, capture.flows, capture.names, hosts, summary.first_seen, mapped=mapped
-    )
+    with collector_paused():  # a record per server and per timed flow: see collector_paused
+        hosts = capture.own_hosts or capture_hosts(capture.flows)
+        endpoints = merge_endpoints([
+            server_endpoints(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
+            signalled_endpoints(capture.signalled, hosts, summary.path, summary.first_seen or 0.0),
+        ])  # fmt: skip
+        trips = capture_trips(
+            summary.path, capture.flows, capture.names, hosts, summary.first_seen, mapped=mapped
+        )
     return CaptureOutcome(summary, endpoints, None, trips)
 
 
