@@ -49,6 +49,8 @@ be16(const unsigned char *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
+#define MAX_TUNNEL_PORTS 8
+
 /* What one call of a loop works with; every object is borrowed from the call's arguments. */
 typedef struct {
     PyObject *buf;             /* the bytearray: look() reads payloads from it */
@@ -57,6 +59,13 @@ typedef struct {
     /* fastpath.Directions: ft.tables[6], [17], ft.taps[6], [17], and the callables */
     PyObject *tcp, *udp, *tcp_taps, *udp_taps, *add, *look;
     Py_ssize_t tcp_budget, quic_budget, udp_budget; /* taps.TAP_PACKETS, QUIC_, UDP_ */
+    PyObject *kinds, *hellos; /* ft.kinds and ft.hellos: what look() would compare with */
+    /* The UDP ports look() acts on whatever the payload: taps.DNS_PORT, taps.QUIC_PORT and
+     * tunnels.UDP_TUNNEL_WIRE_PORTS, as numbers */
+    Py_ssize_t dns_port, quic_port;
+    PyObject *tunnel_ports;
+    unsigned tunnels[MAX_TUNNEL_PORTS];
+    Py_ssize_t n_tunnels;
     PyObject *decode;
 } Loop;
 
@@ -64,11 +73,31 @@ static PyObject *ZERO, *ONE; /* the int objects the Python loops compare with an
 static PyObject *FLOWS, *MAX_FLOWS, *ORPHANS, *FIRSTS; /* FlowTable's attribute names */
 
 /* "(...)" of PyArg_ParseTuple for a fastpath.Directions, and where its fields go. */
-#define DIRECTIONS "(O!O!O!O!OO(nnn))"
+#define DIRECTIONS "(O!O!O!O!OO(nnn)O!O!(nnO!))"
 #define DIRECTIONS_INTO(lp)                                                                    \
     &PyDict_Type, &(lp).tcp, &PyDict_Type, &(lp).udp, &PyDict_Type, &(lp).tcp_taps,          \
         &PyDict_Type, &(lp).udp_taps, &(lp).add, &(lp).look, &(lp).tcp_budget,                \
-        &(lp).quic_budget, &(lp).udp_budget
+        &(lp).quic_budget, &(lp).udp_budget, &PyDict_Type, &(lp).kinds, &PyDict_Type,         \
+        &(lp).hellos, &(lp).dns_port, &(lp).quic_port, &PyTuple_Type, &(lp).tunnel_ports
+
+/* The tunnel ports of a Directions, as numbers the loop compares with. */
+static int
+read_tunnel_ports(Loop *lp)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(lp->tunnel_ports);
+    if (n > MAX_TUNNEL_PORTS) {
+        PyErr_SetString(PyExc_ValueError, "more UDP tunnel ports than the loop holds");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long port = PyLong_AsLong(PyTuple_GET_ITEM(lp->tunnel_ports, i));
+        if (port == -1 && PyErr_Occurred())
+            return -1;
+        lp->tunnels[i] = (unsigned)port;
+    }
+    lp->n_tunnels = n;
+    return 0;
+}
 
 /* Python's `if t > o` for a record's time: a float compare, or Python's own for anything else. */
 static int
@@ -176,8 +205,10 @@ count_tapped(Loop *lp, PyObject *record, int proto, PyObject *nbytes, double t, 
                                                  : -1;
     if (index < 0 || overflow)
         return NULL;
+    /* A UDP direction's QUIC budget spent: add_untabled drops its open Initials, if any. */
     int python = proto == 6 ? index == 1 || index + 1 >= lp->tcp_budget
-                            : index + 1 == lp->quic_budget || index + 1 >= lp->udp_budget;
+                            : (index + 1 == lp->quic_budget && PyDict_GET_SIZE(lp->hellos))
+                                  || index + 1 >= lp->udp_budget;
     if (python)
         return NULL;
     Py_INCREF(packets); /* int(record[PACKETS]) is this very int */
@@ -264,6 +295,141 @@ add_here(Loop *lp, int proto, PyObject *key, PyObject *nbytes, double t, int syn
     return count_new(lp, taps, proto, key, nbytes, t, syn, frame);
 }
 
+/* PayloadKind bits (auditor/role_records.py), as roles.payload_kind gives them. */
+#define KIND_RTP 1
+#define KIND_RTCP 2
+#define KIND_ZOOM_MEDIA 4
+#define KIND_STUN 8
+#define KIND_TURN 16
+#define KIND_DTLS 32
+#define KIND_QUIC 256
+
+static inline uint32_t
+be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* roles._stun_kind: the message types stun.CLASSIC_TYPES lists, and roles._TURN_METHODS. */
+static unsigned
+stun_kind(const unsigned char *p, Py_ssize_t n)
+{
+    static const unsigned classic_types[] = {
+        0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112, 0x0003, 0x0103, 0x0113, 0x0004, 0x0104,
+        0x0114, 0x0115, 0x0016, 0x0017, 0x0008, 0x0108, 0x0118, 0x0009, 0x0109, 0x0119};
+    if (n < 20)
+        return 0;
+    unsigned kind = be16(p);
+    int classic = be32(p + 4) != 0x2112A442; /* the magic cookie */
+    if (classic) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof classic_types / sizeof classic_types[0]; i++)
+            known |= classic_types[i] == kind;
+        if (!known)
+            return 0;
+    }
+    Py_ssize_t length = be16(p + 2);
+    if (20 + length > n || (length % 4 && 20 + length != n))
+        return 0;
+    if (classic && 20 + length != n)
+        return 0;
+    unsigned method = (kind & 0x000F) | ((kind & 0x00E0) >> 1) | ((kind & 0x3E00) >> 2);
+    int turn = method == 3 || method == 4 || (method >= 6 && method <= 9);
+    return KIND_STUN | (turn ? KIND_TURN : 0);
+}
+
+/* roles._rtp */
+static unsigned
+rtp_kind(const unsigned char *p, Py_ssize_t n)
+{
+    if (n < 12 || p[0] < 128 || p[0] > 191)
+        return 0;
+    if (p[1] >= 200 && p[1] <= 206)
+        return KIND_RTCP;
+    unsigned type = p[1] & 0x7F;
+    if ((type < 35 || type >= 96) && be32(p + 8) != 0)
+        return KIND_RTP;
+    return 0;
+}
+
+/* roles._udp_kind, for a payload of ``n`` bytes (roles.payload_kind's length test first). The
+ * tests compare it with the Python over every first byte, STUN type, version and length. */
+static unsigned
+udp_kind(const unsigned char *p, Py_ssize_t n)
+{
+    if (n < 4)
+        return 0;
+    unsigned first = p[0];
+    if (first < 4)
+        return stun_kind(p, n);
+    if (first >= 0x40 && first <= 0x4F) { /* TURN ChannelData */
+        Py_ssize_t length = be16(p + 2), padded = 4 + (length + 3) / 4 * 4;
+        return (n == 4 + length || n == padded) && length ? KIND_TURN : 0;
+    }
+    if (first >= 20 && first <= 63) {
+        if (n < 13 || first > 25)
+            return 0;
+        unsigned version = be16(p + 1);
+        return version == 0xFEFF || version == 0xFEFD || version == 0xFEFC ? KIND_DTLS : 0;
+    }
+    if (first >= 128 && first <= 191)
+        return rtp_kind(p, n);
+    if (first == 0x05 && n >= 24)
+        return KIND_ZOOM_MEDIA;
+    if (first >= 0xC0 && n >= 5 && (be32(p + 1) == 1 || be32(p + 1) == 0x6B3343CF))
+        return KIND_QUIC;
+    return 0;
+}
+
+/* Whether ft.look would do anything with a young UDP direction's packet: most (media past its
+ * first packet, payloads nothing recognises) it classifies only to drop, and a call costs a
+ * microsecond or two. It acts on a DNS or tunnel port, a datagram to the QUIC port within its
+ * budget that may be a client Initial (quic.is_client_initial's first test, loosened) or
+ * continue one being gathered, a STUN message, and kinds its direction has not shown yet.
+ * 1: call it (also when unsure), 0: it would do nothing, -1: an error. */
+static int
+udp_looks(Loop *lp, PyObject *proto, PyObject *key, long long index, Py_ssize_t l4,
+          Py_ssize_t end)
+{
+    Py_ssize_t len = PyBytes_GET_SIZE(key);
+    if (len < 4)
+        return 1;
+    const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(key) + len - 4;
+    unsigned sport = be16(k), dport = be16(k + 2);
+    if (sport == lp->dns_port || dport == lp->dns_port)
+        return 1;
+    for (Py_ssize_t i = 0; i < lp->n_tunnels; i++)
+        if (sport == lp->tunnels[i] || dport == lp->tunnels[i])
+            return 1;
+    const unsigned char *p = lp->data + l4 + 8;
+    Py_ssize_t n = end - (l4 + 8);
+    if (n < 0)
+        n = 0;
+    if (dport == lp->quic_port && index < lp->quic_budget
+        && (PyDict_GET_SIZE(lp->hellos) || (n >= 7 && p[0] & 0x80)))
+        return 1;
+    unsigned kinds = udp_kind(p, n);
+    if (kinds == 0)
+        return 0;
+    if (kinds & KIND_STUN) /* parsed for its addresses and transaction, every time */
+        return 1;
+    PyObject *at = PyTuple_Pack(2, proto, key);
+    if (at == NULL)
+        return -1;
+    PyObject *known = PyDict_GetItemWithError(lp->kinds, at);
+    Py_DECREF(at);
+    if (known == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    int overflow = 0;
+    /* _keep stores PayloadKind flags: ints, read as ints without running Python code */
+    long long bits = PyLong_Check(known) ? PyLong_AsLongLongAndOverflow(known, &overflow) : -1;
+    if (bits < 0 || overflow) { /* not what _keep stores: Python's to say */
+        PyErr_Clear();
+        return 1;
+    }
+    return (kinds & ~(unsigned long long)bits) != 0;
+}
+
 /* A direction the tables do not hold: i = ft.add_untabled(...), and when it says to look
  * (i >= 0) and the packet may carry a payload, ft.look(proto, key, buf, l4, end, i, frame). */
 static int
@@ -286,6 +452,15 @@ count_untabled(Loop *lp, int p, PyObject *proto, PyObject *key, PyObject *nbytes
     if (index == NULL)
         goto done;
     int wanted = PyObject_RichCompareBool(index, ZERO, Py_GE);
+    if (wanted > 0 && payload && p == 17) {
+        int overflow = 1; /* anything but a small int: look() is called, as in Python */
+        long long i = PyLong_CheckExact(index) ? PyLong_AsLongLongAndOverflow(index, &overflow)
+                                               : 0;
+        if (i == -1 && PyErr_Occurred())
+            goto done;
+        if (!overflow)
+            wanted = udp_looks(lp, proto, key, i, l4, end);
+    }
     if (wanted <= 0 || !payload) {
         res = wanted < 0 ? -1 : 0;
         goto done;
@@ -482,7 +657,7 @@ pcap_records(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "OnnLppO" DIRECTIONS "O:pcap_records", &lp.buf, &pos, &n,
                           &frame, &little, &nano, &lp.ft, DIRECTIONS_INTO(lp), &lp.decode))
         return NULL;
-    if (open_buffer(&view, lp.buf, pos, n) < 0)
+    if (read_tunnel_ports(&lp) < 0 || open_buffer(&view, lp.buf, pos, n) < 0)
         return NULL;
     lp.data = view.buf;
     double scale = nano ? 1e-9 : 1e-6;
@@ -526,7 +701,7 @@ epb_records(PyObject *module, PyObject *args)
                           &frame, &t, &little, &interfaces, &div, &lp.ft, DIRECTIONS_INTO(lp),
                           &lp.decode))
         return NULL;
-    if (open_buffer(&view, lp.buf, pos, n) < 0)
+    if (read_tunnel_ports(&lp) < 0 || open_buffer(&view, lp.buf, pos, n) < 0)
         return NULL;
     lp.data = view.buf;
     double hi_scale = 4294967296.0 / div;
@@ -553,7 +728,24 @@ epb_records(PyObject *module, PyObject *args)
     return Py_BuildValue("nLd", pos, frame, t);
 }
 
+PyDoc_STRVAR(udp_payload_kind_doc,
+"udp_payload_kind(payload)\n"
+"--\n\n"
+"roles.payload_kind(17, payload) as the loop computes it (for the tests).");
+
+static PyObject *
+udp_payload_kind(PyObject *module, PyObject *payload)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    unsigned kinds = udp_kind(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(kinds);
+}
+
 static PyMethodDef methods[] = {
+    {"udp_payload_kind", udp_payload_kind, METH_O, udp_payload_kind_doc},
     {"pcap_records", pcap_records, METH_VARARGS, pcap_records_doc},
     {"epb_records", epb_records, METH_VARARGS, epb_records_doc},
     {NULL, NULL, 0, NULL},

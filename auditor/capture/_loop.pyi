@@ -39,3 +39,7 @@ def epb_records(
     """pcapng.py's fast loop over option-less EPBs on the first ``interfaces`` interfaces (all
     Ethernet, with one time divisor ``div``): where it stopped, the last frame number and the
     last packet's time (``t`` when it read none)."""
+
+def udp_payload_kind(payload: bytes | bytearray, /) -> int:
+    """roles.payload_kind(17, payload) as the compiled loop computes it, to decide whether
+    FlowTable.look would act on a packet (for the tests)."""

@@ -13,6 +13,7 @@ from auditor.capture.records import Record, count_packet
 
 if TYPE_CHECKING:
     from auditor.capture.flowtable import FlowTable
+    from auditor.capture.taps import Gathering
 
 # What the packet loops are given (see _loop.pyi): a protocol's table, and the callables they
 # hand every packet they do not count inline.
@@ -25,7 +26,12 @@ Decode = Callable[["FlowTable", int, bytes, float, int, int], None]  # decode.de
 class Directions(NamedTuple):
     """Where the packet loops count a TCP or UDP packet, taken from the flow table once per
     call: its tables and taps, add_untabled and look for what a loop does not count itself,
-    and the taps' budgets (the compiled loop hands a packet that reaches one to add_untabled)."""
+    and the taps' budgets (the compiled loop hands a packet that reaches one to add_untabled).
+
+    The compiled loop calls look on a young UDP direction's packet only when look would act
+    on it (see udp_looks in _loop.c): it compares the payload's kind with the direction's in
+    ``kinds``, and looks on while ``hellos`` holds a ClientHello being gathered. Neither dict
+    is replaced while a loop runs."""
 
     tcp: Table
     udp: Table
@@ -34,17 +40,23 @@ class Directions(NamedTuple):
     add: Add
     look: Look
     budgets: tuple[int, int, int]  # TCP, QUIC (UDP to 443), UDP: packets looked at
+    kinds: dict[tuple[int, bytes], int]  # FlowTable.kinds
+    hellos: dict[bytes, Gathering]  # FlowTable.hellos
+    ports: tuple[int, int, tuple[int, ...]]  # UDP: DNS, QUIC, tunnels (look always acts)
 
 
 def directions(ft: FlowTable) -> Directions:
     # Imported here: `audit --version` asks this module which loop runs, and the taps bring
     # the name parsers in (tens of ms of start-up).
-    from auditor.capture.taps import QUIC_TAP_PACKETS, TAP_PACKETS
+    from auditor.capture.taps import DNS_PORT, QUIC_PORT, QUIC_TAP_PACKETS, TAP_PACKETS
     from auditor.capture.wiretaps import UDP_TAP_PACKETS
+    from auditor.tunnels import UDP_TUNNEL_WIRE_PORTS
 
+    tunnels = tuple(int.from_bytes(port, "big") for port in UDP_TUNNEL_WIRE_PORTS)
+    ports = (int.from_bytes(DNS_PORT, "big"), int.from_bytes(QUIC_PORT, "big"), tunnels)
     return Directions(
         ft.tables[6], ft.tables[17], ft.taps[6], ft.taps[17], ft.add_untabled, ft.look,
-        (TAP_PACKETS, QUIC_TAP_PACKETS, UDP_TAP_PACKETS),
+        (TAP_PACKETS, QUIC_TAP_PACKETS, UDP_TAP_PACKETS), ft.kinds, ft.hellos, ports,
     )  # fmt: skip
 
 MAX_CAPLEN: Final = 256 * 1024  # a pcap record claiming more is damage, not an allocation
