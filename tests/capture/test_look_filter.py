@@ -79,6 +79,14 @@ def test_versions_and_lengths_are_classified_as_python_does(first: int) -> None:
                 assert compiled_kind(payload) == python_kind(payload), payload
 
 
+def test_channel_data_lengths_are_classified_as_python_does() -> None:
+    for channel in range(0x40, 0x50):
+        for length in range(48):
+            for size in range(4, 56):
+                payload = (struct.pack(">BBH", channel, 1, length) + b"x" * 60)[:size]
+                assert compiled_kind(payload) == python_kind(payload), (channel, length, size)
+
+
 PREFIXES = [
     b"", b"\x00\x01", b"\x01\x01", b"\x00\x03", b"\x00\x17", b"\x40\x01", b"\x16\xfe\xfd", b"\x80",
     b"\x80\xc8", b"\x05", b"\xc3\x00\x00\x00\x01", b"\xc0\x6b\x33\x43\xcf",
