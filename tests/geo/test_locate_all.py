@@ -12,6 +12,7 @@ import mmdb_writer
 import pytest
 
 from auditor.errors import DatabaseError
+from auditor.geo import locator as locator_module
 from auditor.geo import open_locator
 from auditor.model import Location
 from tests.geo.conftest import MakeDb
@@ -229,3 +230,18 @@ def test_a_corrupt_database_fails_or_answers_as_one_by_one(bad_data: Path, name:
     ips = _test_addresses()
     assert _at_once([str(bad_data / name)], ips) == _in_turn([str(bad_data / name)], ips)
 
+
+
+def test_in_small_blocks_every_answer_and_failure_is_the_same(
+    test_data: Path, make_db: MakeDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locator_module, "_BLOCK", 3)
+    paths = [str(test_data / "GeoIP2-City-Test.mmdb"), str(test_data / "GeoLite2-ASN-Test.mmdb")]
+    ips = _test_addresses()
+    assert _together(paths, ips) == _alone(paths, ips)
+    path = make_db(
+        "GeoIP2-City", {"8.8.8.0/24": {"country": "US"}, "9.9.9.0/24": {"country": "DE"}}
+    )
+    ips = ["1.1.1.1", "2.2.2.2", "3.3.3.3", "9.9.9.9", "4.4.4.4", "8.8.8.8"]
+    assert _at_once([path], ips) == _in_turn([path], ips)
+    assert "lookup of 9.9.9.9 failed" in str(_at_once([path], ips))
