@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # rich is imported only where a terminal is written to: start-up time
@@ -45,6 +46,15 @@ def clean(text: str, limit: int | None = None) -> str:
     if text.isascii() and text.isprintable():
         return text
     return "".join(_visible(c) if _is_unsafe(c) else c for c in text)
+
+
+def clean_each(texts: Sequence[str]) -> list[str]:
+    """clean() of each text. A column of them (every endpoint's address) is checked at once:
+    when all of it is printable ASCII, so is each text, which clean() then returns as it is."""
+    joined = "".join(texts)
+    if joined.isascii() and joined.isprintable():
+        return list(texts)
+    return [clean(text) for text in texts]
 
 
 def clean_optional(text: str | None, limit: int | None = None) -> str | None:

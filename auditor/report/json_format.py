@@ -31,7 +31,7 @@ from auditor.report.json_rows import (
     judged_part,
     located_part,
     own_part,
-    sighting_line,
+    sighting_lines,
 )
 from auditor.report.sections import CaptureSection, capture_sections
 from auditor.report.view import build_date, generated_at, iso_time, sorted_findings
@@ -70,7 +70,7 @@ def _section(section: CaptureSection) -> JsonObject:
         **_capture(section.capture),
         "verdict": own.verdict.value,
         "summary": _summary(own),
-        "endpoints": _Rows(sighting_line(f) for f in sorted_findings(own.findings)),
+        "endpoints": _Rows(sighting_lines(sorted_findings(own.findings))),
     }
 
 
@@ -183,7 +183,7 @@ class JsonFormat(ReportFormat):
             "captures": [_section(s) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-            "endpoints": _Rows(map(EndpointLines(result.policy).line,
+            "endpoints": _Rows(EndpointLines(result.policy).lines(
                                    sorted_findings(result.findings))),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],

@@ -11,8 +11,10 @@ same C encoder the whole line would be; a test holds each line equal to that who
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice, repeat
+from operator import attrgetter
 from typing import Any
 
 from auditor.model import (
@@ -24,16 +26,36 @@ from auditor.model import (
     LocationFlag,
     Policy,
     RoleClaim,
+    ServerEndpoint,
+    Verdict,
 )
-from auditor.report.escape import clean, clean_optional
+from auditor.report.escape import clean, clean_each, clean_optional
 from auditor.report.evidence_view import answer_json, confidence, evidence_json
-from auditor.report.view import flags_of, iso_time
+from auditor.report.view import flags_of, iso_time, iso_times
 
 # What json_format's whole-line encoder writes: ", " and ": " between items, text as it is.
-ONE_LINE: Callable[[object], str] = json.JSONEncoder(
-    ensure_ascii=False, separators=(", ", ": ")
-).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 _STRING: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _one_line_by_c(encode: Callable[[object, int], list[str]]) -> Callable[[object], str]:
+    def one_line(value: object) -> str:
+        return "".join(encode(value, 0))
+
+    return one_line
+
+
+# The C encoder JSONEncoder.encode builds anew on each call, built once: encode's own set-up
+# cost more than encoding a place's few keys (a test holds the two equal). Without the C
+# accelerator (another interpreter), JSONEncoder.encode itself.
+_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+ONE_LINE: Callable[[object], str] = (
+    _ENCODER.encode
+    if _MAKE_ENCODER is None
+    else _one_line_by_c(
+        _MAKE_ENCODER(None, _ENCODER.default, _STRING, None, ": ", ", ", False, False, True)
+    )
+)
 
 # Each cache starts again past this many parts: a million endpoints each with a reason of its
 # own (one naming its address) cost encodings, never unbounded memory.
@@ -115,25 +137,6 @@ def _inner(part: dict[str, Any]) -> str:
     return ONE_LINE(part)[1:-1]
 
 
-def _place_key(location: Location) -> tuple[Hashable, ...]:
-    """Every field of a location but its address. The answers tuple is keyed by identity (the
-    locator shares one per place; hashing its records field by field cost more than the
-    encoding saved): the cache holds the tuple, so its identity cannot pass to another."""
-    return (
-        id(location.answers),
-        location.country,
-        location.registered_country,
-        location.represented_country,
-        location.city,
-        location.asn,
-        location.org,
-        location.address_class,
-        location.is_anycast,
-        location.accuracy_radius,
-        location.flags,
-    )
-
-
 def _is_bare(evidence: Evidence) -> bool:
     """Nothing beyond the databases: the evidence part follows from location and judgement."""
     return not (
@@ -160,6 +163,43 @@ class _Place:
 # naming each address), encoded each time.
 _JUDGEMENTS_PER_PLACE = 8
 
+# Endpoint lines are made this many at a time, a column (every address, every count, every
+# place) per step, each step one C-level pass over the column; the lines are then joined
+# from the columns' texts. A line made finding by finding took some forty Python calls.
+CHUNK = 2048
+
+_ENDPOINT = attrgetter("endpoint")
+_LOCATION = attrgetter("location")
+_JUDGEMENT = attrgetter("judgement")
+_VERDICT = attrgetter("judgement.verdict")
+_ACCEPTANCE = attrgetter("acceptance")
+_EVIDENCE_LISTS = attrgetter("evidence.round_trips", "evidence.bounds", "evidence.hints",
+                             "evidence.refutations", "evidence.set_aside")
+_IP = attrgetter("ip")
+_ANSWERS = attrgetter("answers")
+# A place is every field of a location but its address. Its answers tuple is keyed by identity
+# (the locator shares one per place; hashing its records field by field cost more than the
+# encoding saved): the place's entry holds the tuple, so its identity cannot pass to another.
+_PLACE_FIELDS = attrgetter(
+    "country", "registered_country", "represented_country", "city", "asn", "org",
+    "address_class", "is_anycast", "accuracy_radius", "flags",
+)
+_OWN_FIELDS = attrgetter(
+    "ports", "protocols", "hostnames", "platform", "platform_basis", "roles", "reason"
+)
+_PACKETS = attrgetter("packets")
+_BYTES = attrgetter("bytes")
+_FLOWS = attrgetter("flows")
+_FIRST_FRAME = attrgetter("first_frame")
+_FIRST_SEEN = attrgetter("first_seen")
+_LAST_SEEN = attrgetter("last_seen")
+_CAPTURES = attrgetter("captures")
+_VERDICT_TEXT = {verdict: _STRING(verdict.value) for verdict in Verdict}
+
+PlaceKey = tuple[int, tuple[Hashable, ...]]  # the answers' identity, the other fields
+# Captures, the place's and the judgement's identity (both held while the key is).
+TailKey = tuple[tuple[str, ...], int, int]
+
 
 class EndpointLines:
     """Encodes endpoint lines for one policy, remembering the parts endpoints share.
@@ -167,49 +207,131 @@ class EndpointLines:
     A place's parts cost one encoding of each database answer it has never met (answers
     recur: a country database gives a few hundred, a city database one per city) and the
     few keys around them; at a hundred thousand servers in twenty thousand places, encoding
-    each place's answers whole twice (its location, its evidence) was most of the report."""
+    each place's answers whole twice (its location, its evidence) was most of the report.
+    The parts an endpoint shares with others (its place; its ports, names, platform and roles;
+    its captures, judgement and evidence) are each looked up once per line by a key made in C."""
 
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
-        self._places: dict[tuple[Hashable, ...], _Place] = {}
+        self._places: dict[PlaceKey, _Place] = {}
         self._answers: dict[CountryAnswer, str] = {}
         self._judged: dict[Judgement, str] = {}
         self._lists: dict[tuple[str, ...], str] = {}
         self._roles: dict[tuple[RoleClaim, ...], str] = {}
+        self._own: dict[tuple[Hashable, ...], str] = {}
+        self._tails: dict[TailKey, str] = {}
+        self._held: list[object] = []
 
     def line(self, finding: Finding) -> str:
         """The endpoint's one-line JSON object, as json_format.endpoint_json encodes."""
-        endpoint, judgement = finding.endpoint, finding.judgement
-        place = self._place(finding)
+        (line,) = self.chunk([finding])
+        return line
+
+    def lines(self, findings: Iterable[Finding]) -> Iterator[str]:
+        """Each finding's line, in order, made CHUNK at a time."""
+        remaining = iter(findings)
+        while chunk := list(islice(remaining, CHUNK)):
+            yield from self.chunk(chunk)
+
+    def chunk(self, findings: list[Finding]) -> list[str]:
+        """The findings' lines: each column worked out in one pass, then joined line by line."""
+        endpoints = list(map(_ENDPOINT, findings))
+        locations = list(map(_LOCATION, findings))
+        keys: list[PlaceKey] = list(
+            zip(map(id, map(_ANSWERS, locations)), map(_PLACE_FIELDS, locations), strict=True)
+        )
+        places = self._places_of(keys, findings)
+        own_keys = list(map(_OWN_FIELDS, endpoints))
+        own = _texts(self._own, own_keys, endpoints, self._own_text)
+        tails = self._tails_of(places, findings)
+        return list(map("".join, zip(
+            repeat('{"ip": '), map(_STRING, clean_each(list(map(_IP, endpoints)))),
+            repeat(', "verdict": '), map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings)),
+            repeat(", "), map(_LOCATED, places),
+            repeat(', "packets": '), map(repr, map(_PACKETS, endpoints)),
+            repeat(', "bytes": '), map(repr, map(_BYTES, endpoints)),
+            repeat(', "flows": '), map(repr, map(_FLOWS, endpoints)),
+            own,
+            json_times(list(map(_FIRST_SEEN, endpoints))),
+            repeat(', "last_seen": '), json_times(list(map(_LAST_SEEN, endpoints))),
+            repeat(', "first_frame": '), map(repr, map(_FIRST_FRAME, endpoints)),
+            tails,
+        )))
+
+    def _places_of(self, keys: list[PlaceKey], findings: list[Finding]) -> list[_Place]:
+        found: list[_Place | None] = list(map(self._places.get, keys))
+        if not all(found):  # (a place is always true: `None in found` would call its __eq__)
+            for index, place in enumerate(found):
+                if place is None:
+                    found[index] = self._place_of(keys[index], findings[index])
+        return found  # type: ignore[return-value]
+
+    def _place_of(self, key: PlaceKey, finding: Finding) -> _Place:
+        place = self._places.get(key)  # met earlier in the same chunk
+        if place is None:
+            place = self._place(finding)
+            _remember(self._places, key, place)
+        return place
+
+    def _place(self, finding: Finding) -> _Place:
+        location = finding.location
+        answers = "[" + ", ".join(map(self._answer_text, location.answers)) + "]"
+        located = f'{_inner(_place_part(location, finding))}, "answers": {answers}'
+        return _Place(location.answers, located, answers)
+
+    def _own_text(self, endpoint: ServerEndpoint) -> str:
+        """The keys between "flows" and "last_seen" but the first time: an endpoint's ports,
+        names, platform, roles and server reason, which many endpoints share."""
         return (
-            f'{{"ip": {_STRING(clean(endpoint.ip))}, "verdict": "{judgement.verdict.value}", '
-            f"{place.located}, "
-            f'"packets": {endpoint.packets!r}, "bytes": {endpoint.bytes!r}, '
-            f'"flows": {endpoint.flows!r}, "ports": {self._list(endpoint.ports)}, '
+            f', "ports": {self._list(endpoint.ports)}, '
             f'"protocols": {self._list(endpoint.protocols)}, '
             f'"hostnames": {self._list(endpoint.hostnames)}, '
             f'"platform": {_optional(endpoint.platform)}, '
             f'"platform_basis": {_raw(endpoint.platform_basis)}, '
-            f'"roles": {self._roles_text(finding)}, '
+            f'"roles": {self._roles_text(endpoint.roles)}, '
             f'"server_reason": "{endpoint.reason.value}", '
-            f'"first_seen": {_raw(iso_time(endpoint.first_seen))}, '
-            f'"last_seen": {_raw(iso_time(endpoint.last_seen))}, '
-            f'"first_frame": {endpoint.first_frame!r}, '
-            f'"captures": {self._list(endpoint.captures)}, '
-            f"{self._judged_text(judgement, finding)}, "
-            f'"evidence": {self._evidence_text(place, finding)}}}'
+            '"first_seen": '
         )
 
-    def _place(self, finding: Finding) -> _Place:
-        location = finding.location
-        key = _place_key(location)
-        place = self._places.get(key)
-        if place is None:
-            answers = "[" + ", ".join(map(self._answer_text, location.answers)) + "]"
-            located = f'{_inner(_place_part(location, finding))}, "answers": {answers}'
-            place = _Place(location.answers, located, answers)
-            _remember(self._places, key, place)
-        return place
+    def _tails_of(self, places: list[_Place], findings: list[Finding]) -> list[str]:
+        """From "captures" to the end of each line: what the finding's captures, place and
+        judgement decide, shared unless the finding has an acceptance or evidence of its own."""
+        keys: list[TailKey] = list(zip(map(_CAPTURES, map(_ENDPOINT, findings)), map(id, places),
+                                       map(id, map(_JUDGEMENT, findings)), strict=True))
+        own = list(map(any, map(_EVIDENCE_LISTS, findings)))
+        acceptances = list(map(_ACCEPTANCE, findings))
+        if True in own or acceptances.count(None) != len(acceptances):
+            return [
+                self._tail(place, finding) if is_own or acceptance is not None  # its own
+                else self._shared_tail(key, place, finding)
+                for key, place, finding, is_own, acceptance
+                in zip(keys, places, findings, own, acceptances, strict=True)
+            ]
+        found: list[str | None] = list(map(self._tails.get, keys))
+        if None in found:
+            for index, text in enumerate(found):
+                if text is None:
+                    found[index] = self._shared_tail(keys[index], places[index], findings[index])
+        return found  # type: ignore[return-value]
+
+    def _shared_tail(self, key: TailKey, place: _Place, finding: Finding) -> str:
+        text = self._tails.get(key)  # met earlier in the same chunk
+        if text is None:
+            if len(self._tails) >= _LIMIT:
+                self._tails.clear()
+                self._held.clear()
+            text = self._tails[key] = self._tail(place, finding)
+            # The key names the place and the judgement by identity: both are held while it
+            # is, so an id is never another's.
+            self._held.extend((place, finding.judgement))
+        return text
+
+    def _tail(self, place: _Place, finding: Finding) -> str:
+        return (
+            f', "captures": {self._list(finding.endpoint.captures)}, '
+            f"{self._judged_text(finding.judgement, finding)}, "
+            f'"evidence": {self._evidence_text(place, finding)}}}'
+        )
 
     def _answer_text(self, answer: CountryAnswer) -> str:
         text = self._answers.get(answer)
@@ -244,13 +366,39 @@ class EndpointLines:
             _remember(self._lists, items, text)
         return text
 
-    def _roles_text(self, finding: Finding) -> str:
-        roles = finding.endpoint.roles
+    def _roles_text(self, roles: tuple[RoleClaim, ...]) -> str:
         text = self._roles.get(roles)
         if text is None:
             text = ONE_LINE([{"role": c.role.value, "evidence": clean(c.evidence)} for c in roles])
             _remember(self._roles, roles, text)
         return text
+
+
+_LOCATED = attrgetter("located")
+
+
+def _texts(
+    cache: dict[Any, str], keys: list[Any], items: list[Any], make: Callable[[Any], str]
+) -> list[str]:
+    """The cached text of each key, made from the first item with that key where missing."""
+    missing = set(keys).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _LIMIT:
+            cache.clear()
+            missing = set(keys)
+        first = dict(zip(keys, items, strict=True))
+        for key in missing:
+            cache[key] = make(first[key])
+    return list(map(cache.__getitem__, keys))
+
+
+def json_times(epochs: list[float | None]) -> list[str]:
+    """Each time as the encoder writes iso_time's text: quoted (it has nothing to escape), or
+    null."""
+    texts = iso_times(epochs)
+    if None in texts:
+        return [_raw(text) for text in texts]
+    return list(map('"{}"'.format, texts))
 
 
 def _bare_evidence(finding: Finding, answers: str) -> str:
@@ -276,14 +424,30 @@ def _raw(text: str | None) -> str:
 
 def sighting_line(finding: Finding) -> str:
     """A capture section's endpoint line: json_format's sighting row, encoded."""
-    endpoint = finding.endpoint
-    return (
-        f'{{"ip": {_STRING(clean(endpoint.ip))}, "verdict": "{finding.judgement.verdict.value}", '
-        f'"packets": {endpoint.packets!r}, "bytes": {endpoint.bytes!r}, '
-        f'"flows": {endpoint.flows!r}, "first_frame": {endpoint.first_frame!r}, '
-        f'"first_seen": {_raw(iso_time(endpoint.first_seen))}, '
-        f'"last_seen": {_raw(iso_time(endpoint.last_seen))}}}'
-    )
+    (line,) = sighting_chunk([finding])
+    return line
+
+
+def sighting_lines(findings: Iterable[Finding]) -> Iterator[str]:
+    """Each finding's sighting line, in order, made CHUNK at a time as EndpointLines does."""
+    remaining = iter(findings)
+    while chunk := list(islice(remaining, CHUNK)):
+        yield from sighting_chunk(chunk)
+
+
+def sighting_chunk(findings: list[Finding]) -> list[str]:
+    endpoints = list(map(_ENDPOINT, findings))
+    return list(map("".join, zip(
+        repeat('{"ip": '), map(_STRING, clean_each(list(map(_IP, endpoints)))),
+        repeat(', "verdict": '), map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings)),
+        repeat(', "packets": '), map(repr, map(_PACKETS, endpoints)),
+        repeat(', "bytes": '), map(repr, map(_BYTES, endpoints)),
+        repeat(', "flows": '), map(repr, map(_FLOWS, endpoints)),
+        repeat(', "first_frame": '), map(repr, map(_FIRST_FRAME, endpoints)),
+        repeat(', "first_seen": '), json_times(list(map(_FIRST_SEEN, endpoints))),
+        repeat(', "last_seen": '), json_times(list(map(_LAST_SEEN, endpoints))),
+        repeat("}"),
+    )))
 
 
 def _remember(cache: dict[Any, Any], key: object, value: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,15 +20,24 @@ from auditor.model import (
     HintSource,
     HostnameHint,
     Location,
+    Policy,
     Role,
     RoleClaim,
     RoundTrip,
     RoundTripKind,
     Verdict,
 )
+from auditor.report import json_rows
+from auditor.report.escape import clean, clean_each
 from auditor.report.json_format import endpoint_json, sighting_json
-from auditor.report.json_rows import ONE_LINE, EndpointLines, sighting_line
-from auditor.report.view import iso_time
+from auditor.report.json_rows import (
+    ONE_LINE,
+    EndpointLines,
+    sighting_chunk,
+    sighting_line,
+    sighting_lines,
+)
+from auditor.report.view import iso_time, iso_times
 from tests.report.factory import (
     batch_result,
     endpoint,
@@ -140,3 +150,94 @@ def test_a_place_judged_two_ways_and_answers_met_again_elsewhere() -> None:
     lines = EndpointLines(pol)
     for f in (first, unknown, third, first, unknown, third):
         assert lines.line(f) == ONE_LINE(endpoint_json(f, pol))
+
+
+def _whole(f: Finding, pol: Policy) -> str:
+    """The oracle: the stdlib's own encoding of the whole endpoint object."""
+    return json.dumps(endpoint_json(f, pol), ensure_ascii=False, separators=(", ", ": "))
+
+
+def _mixed_findings() -> list[Finding]:
+    """One place and one judgement shared by a plain finding, an accepted one and one with
+    evidence of its own (which must never be given the plain one's cached text), beside every
+    other case, each met twice."""
+    plain = CASES["sample"][0]
+    accepted = replace(
+        plain, acceptance=Acceptance(AcceptedBy.EXCEPTION, "asn 1", HOSTILE["ansi"], "2027-01-31")
+    )
+    trips = Evidence(round_trips=(RoundTrip("a.pcap", RoundTripKind.TCP_HANDSHAKE, 0.02, 1),))
+    own = replace(plain, evidence=trips)
+    every = [f for case in CASES.values() for f in case]
+    return [plain, accepted, own, *every, own, accepted, plain, *every]
+
+
+@pytest.mark.parametrize("limit", [3, 20_000])
+def test_lines_made_a_chunk_at_a_time_are_each_whole_encoding(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many findings per chunk, shared parts met in any order, caches emptied (limit 3) or
+    not: each line is still that finding's whole encoding."""
+    monkeypatch.setattr(json_rows, "_LIMIT", limit)
+    pol = policy(deny="CN")
+    findings = _mixed_findings()
+    lines = EndpointLines(pol)
+    for chunk in (findings, findings[::-1], findings[:3]):
+        assert lines.chunk(chunk) == [_whole(f, pol) for f in chunk]
+    assert list(lines.lines(findings)) == [_whole(f, pol) for f in findings]
+    sightings = [json.dumps(sighting_json(f), ensure_ascii=False, separators=(", ", ": "))
+                 for f in findings]
+    assert sighting_chunk(findings) == sightings
+    assert list(sighting_lines(findings)) == sightings
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_JSON)
+def test_one_line_is_the_stdlib_encoding(value: object) -> None:
+    assert ONE_LINE(value) == json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+_EPOCHS = st.lists(
+    st.one_of(st.none(), st.floats(), st.floats(0, 4e10), st.floats(1.7e9, 1.7e9 + 3)),
+    max_size=30,
+)
+
+
+@given(_EPOCHS)
+def test_iso_times_are_each_iso_time(epochs: list[float | None]) -> None:
+    assert iso_times(epochs) == [iso_time(e) for e in epochs]
+
+
+@pytest.mark.parametrize(
+    "epochs",
+    [
+        # One second, different microseconds: the second's text is shared, never the fraction.
+        [1700000000.25, 1700000000.000001, 1700000000.999999, 1700000000.0, 1700000001.5],
+        [1700000000.9999996, 1700000000.5],  # rounds up into the next second
+        [1700000000.0000005, 1700000000.0000015, 0.0, 2.5e-6],  # half to even, as datetime
+        [1700000000.5, None, math.nan],
+        [-1.5, 1700000000.5],
+        [1e20, 1700000000.5],
+    ],
+)
+def test_iso_times_of_a_column_as_datetime_writes_them(epochs: list[float | None]) -> None:
+    assert iso_times(epochs) == [_slowly(e) if e is not None else None for e in epochs]
+
+
+@given(st.lists(st.text() | st.sampled_from(list(HOSTILE.values())), max_size=8))
+def test_clean_each_is_clean_of_each(texts: list[str]) -> None:
+    assert clean_each(texts) == [clean(t) for t in texts]
+
+
+def test_clean_each_escapes_one_hostile_text_among_safe_ones() -> None:
+    texts = ["192.0.2.1", HOSTILE["ansi"], "2001:db8::1"]
+    cleaned = clean_each(texts)
+    assert cleaned[0] == texts[0]
+    assert cleaned[2] == texts[2]
+    assert "\x1b" not in cleaned[1]
+    assert cleaned[1] == clean(HOSTILE["ansi"])
