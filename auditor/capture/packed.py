@@ -3,14 +3,15 @@ conversation paired into one row."""
 
 from __future__ import annotations
 
+import math
 import mmap
 import struct
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter, or_
-from typing import Final
+from itertools import count, repeat
+from operator import and_, is_not, itemgetter, or_
+from typing import Final, cast
 
 from auditor.capture.columns import NO_DELAY, Chunk, FlowColumns, packed_layout
 from auditor.capture.records import (
@@ -78,43 +79,53 @@ class Packed:
         totals = int(self.packets), int(self.bytes)
         return Chunk(self.proto, self.width, self.data, self.count, totals)
 
-    def add(
+    def add_rows(
         self,
-        key: bytes,
-        ab: Record,
-        ba: Record | None,
-        kinds: int = 0,
-        stun: list[float] | None = None,
+        keys: list[bytes],
+        recs: list[Record],
+        backs: list[Record | None],
+        kinds: Iterable[int],
+        stuns: list[list[float] | None] | None,
     ) -> None:
-        """One flow: direction ``ab`` (its first packet is the flow's first), and ``ba``, the
-        other, if seen. Counts, frames and SYN flags are ints in a Record (its type says float
-        for the times), so they are packed as they are: this runs once per flow."""
+        """Flows, written at once: direction ``recs[i]`` (its first packet is the flow's first)
+        and ``backs[i]``, the other, if seen; ``stuns[i]``: b's STUN answers to a (None: no
+        flow has any). Counts, frames and SYN flags are ints in a Record (its type says float
+        for the times), so they are packed as they are; every field is taken by C (map and
+        itemgetter) but the two delays, which need both directions."""
+        count = len(keys)  # at most self.room: the caller cuts its batch to it
         at = self.offset
-        self.offset = at + self.layout.size
-        self.count += 1
-        self.room -= 1
-        stun_delay, stun_samples = (NO_DELAY, 0) if stun is None else (stun[0], int(stun[1]))
-        self.packets += ab[PACKETS]
-        self.bytes += ab[BYTES]
-        if ba is None:  # one-way: no answer, no ACK of an answer
-            self.layout.pack_into(
-                self.data, at, key, ab[PACKETS], 0, ab[BYTES], 0, ab[FIRST_TS], ab[LAST_TS],
-                ab[FIRST_FRAME], ab[SYN], 0, NO_DELAY, kinds, stun_delay, stun_samples, NO_DELAY,
-            )  # fmt: skip
-            return
-        self.packets += ba[PACKETS]
-        self.bytes += ba[BYTES]
-        first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
-        answers = _answers_first(self.proto, key, ab, ba)
-        delay = ba[FIRST_TS] - ab[FIRST_TS] if answers else NO_DELAY
-        self.layout.pack_into(
-            self.data, at, key, ab[PACKETS], ba[PACKETS], ab[BYTES], ba[BYTES], first, last,
-            ab[FIRST_FRAME], ab[SYN], ba[SYN], delay, kinds, stun_delay, stun_samples,
-            _ack_delay(ab, ba),
-        )  # fmt: skip
+        self.offset = at + count * self.layout.size
+        self.count += count
+        self.room -= count
+        others = [_NOT_SEEN if back is None else back for back in backs]
+        self.packets += sum(map(_packets, recs)) + sum(map(_packets, others))
+        self.bytes += sum(map(_bytes, recs)) + sum(map(_bytes, others))
+        # An ACK's time is kept on a TCP direction that opened with a bare SYN only.
+        acks = map(_ack_delay, recs, backs) if max(map(len, recs)) > ACK_TS else repeat(NO_DELAY)
+        stun_delays: Iterable[float] = repeat(NO_DELAY)
+        stun_samples: Iterable[int] = repeat(0)
+        if stuns is not None:
+            stun_delays = [NO_DELAY if stun is None else stun[0] for stun in stuns]
+            stun_samples = [0 if stun is None else int(stun[1]) for stun in stuns]
+        pack = self.layout.pack
+        # min and max of the two directions' times written out (as min() and max() choose:
+        # the first unless the second is below, or above); the answer's delay as Flow's.
+        rows = [
+            pack(key, a_packets, b_packets, a_bytes, b_bytes,
+                 b_first if b_first < a_first else a_first, b_last if b_last > a_last else a_last,
+                 a_frame, a_syn, b_syn,
+                 b_first - a_first if answers and not b_first < a_first else NO_DELAY,
+                 bits, stun_delay, samples, ack)
+            for key, (a_packets, a_bytes, a_first, a_last, a_frame, a_syn),
+            (b_packets, b_bytes, b_first, b_last, _b_frame, b_syn), answers, bits, stun_delay,
+            samples, ack in zip(keys, map(_counts, recs), map(_counts, others),
+                                _answering(self.proto, keys, recs, backs), kinds, stun_delays,
+                                stun_samples, acks, strict=False)
+        ]  # fmt: skip
+        self.data[at : self.offset] = b"".join(rows)
 
     def add_one_way(self, keys: list[bytes], recs: list[Record], kinds: Iterable[int]) -> None:
-        """Rows of flows seen in one direction only (see add()), written at once: every field
+        """Rows of flows seen in one direction only (see add_rows), written at once: every field
         is taken from its record by C (map and itemgetter), not by a Python call per flow."""
         count = len(keys)  # at most self.room: the caller cuts its batch to it
         at = self.offset
@@ -148,6 +159,9 @@ class Packed:
 
 
 _ANSWERING_UDP_PORTS: Final = (DNS_PORT, QUIC_PORT)  # servers that never speak first
+# The other direction of a flow seen one way: no packets, no bytes, no SYN, and times that are
+# never the flow's first or last (min and max keep the direction's own, as they are).
+_NOT_SEEN: Final[Record] = [0, 0, math.inf, -math.inf, 0, 0]
 
 
 def _ack_delay(ab: Record, ba: Record | None) -> float:
@@ -160,15 +174,28 @@ def _ack_delay(ab: Record, ba: Record | None) -> float:
     return ab[ACK_TS] - ba[FIRST_TS]
 
 
-def _answers_first(proto: int, key: bytes, ab: Record, ba: Record) -> bool:
-    """Whether b's first packet can only be an answer to a's first (see Flow.answer_delay)."""
-    if ba[FIRST_TS] < ab[FIRST_TS]:
-        return False
+def _answering(
+    proto: int, keys: list[bytes], recs: list[Record], backs: list[Record | None]
+) -> Iterable[bool]:
+    """Whether each flow's b, if seen, can only have answered a with its first packet, unless
+    that came before a's (see Flow.answer_delay): a SYN met with no SYN, or a datagram from a
+    server that never speaks first (DNS, QUIC)."""
     if proto == 6:
-        return bool(ab[SYN]) and not ba[SYN]
-    return proto == 17 and len(key) in (12, 36) and key[-2:] in _ANSWERING_UDP_PORTS
+        return [
+            back is not None and bool(ab[SYN]) and not back[SYN]
+            for ab, back in zip(recs, backs, strict=True)
+        ]
+    if proto != 17:
+        return repeat(False)
+    seen = map(is_not, backs, repeat(None))
+    ported = map(_PORTED.__contains__, map(len, keys))
+    return map(and_, map(and_, seen, ported), map(_ANSWERING_UDP_PORTS.__contains__,
+                                                  map(_last_port, keys)))  # fmt: skip
 
 
+_PORTED: Final = (12, 36)  # the lengths of keys with ports
+_counts = itemgetter(PACKETS, BYTES, FIRST_TS, LAST_TS, FIRST_FRAME, SYN)
+_last_port = itemgetter(slice(-2, None))
 _packets, _bytes = itemgetter(PACKETS), itemgetter(BYTES)
 _first_ts, _last_ts = itemgetter(FIRST_TS), itemgetter(LAST_TS)
 _first_frame, _syn = itemgetter(FIRST_FRAME), itemgetter(SYN)
@@ -184,21 +211,19 @@ def pair_directions(
     """Pair the two directions of each of one protocol's conversations into packed rows,
     emptying ``table`` as they are written (see FlowTable._pair).
 
-    Directions are taken latest first, as dict.popitem gives them; a pair's row is written
-    where its later direction comes, the other direction taken with it. While a batch of them
-    has no other directions at all (a port scan's SYNs), it is written in C-speed steps; from
-    the first batch that has one, the rest are taken one at a time.
+    The rows are those, in the order, that taking the directions latest first, as
+    dict.popitem gives them, one at a time writes: a pair's row where its later direction
+    comes, the other direction taken with it. They are taken PAIR_BATCH at a time and each
+    batch is written in C-speed steps, a batch none of whose directions has its other one (a
+    port scan's SYNs) in the fewest.
     """
     pairing = _Pairing(proto, table, chunks, kinds, stun_trips)
     keys = list(table)
     while keys:
         batch = keys[-PAIR_BATCH:]
         batch.reverse()
-        if not pairing.one_way(batch):
-            break
+        pairing.batch(batch)
         del keys[-PAIR_BATCH:]  # a key lives no longer than its record
-    del keys
-    pairing.one_at_a_time()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,25 +236,89 @@ class _Pairing:
     kinds: dict[tuple[int, bytes], int]
     stun_trips: dict[tuple[int, bytes], list[float]]
 
-    def one_way(self, keys: list[bytes]) -> bool:
-        """Write these directions (the table's last, latest first) if none has its other
-        direction; False, with nothing written, if one has (or keys of several lengths)."""
+    def batch(self, keys: list[bytes]) -> None:
+        """Write the rows of these directions (the table's last, latest first)."""
         rkeys = reversed_keys(keys)
-        if rkeys is None or self._answered(rkeys):
-            return False
-        kinds = self.kinds
-        bits = [0] * len(keys)
-        if kinds:
-            ab = map(kinds.get, self._keyed(keys), repeat(0))
-            bits = list(map(or_, ab, map(kinds.get, self._keyed(rkeys), repeat(0))))
-        recs = list(map(self.table.pop, keys))
+        one_length = rkeys is not None
+        if rkeys is None:
+            rkeys = list(map(reverse_key, keys))
+        answered = self._answered(rkeys)  # asked before any is taken: a pair within counts
+        # None: a direction taken already, with its other one from an earlier batch.
+        recs = list(map(self.table.pop, keys, repeat(None)))
+        if one_length and not answered and all(recs):
+            self._one_way(keys, rkeys, cast("list[Record]", recs))
+        else:
+            self._two_way(keys, rkeys, recs)
+
+    def _one_way(self, keys: list[bytes], rkeys: list[bytes], recs: list[Record]) -> None:
+        """Directions of one key length none of which has its other one, nor a STUN answer."""
+        bits = self._kinds(keys, rkeys)
         width, done = width_of(keys[0]), 0
         while done < len(keys):
             writer = self.chunks.writer(self.proto, width)
             end = min(len(keys), done + writer.room)
             writer.add_one_way(keys[done:end], recs[done:end], bits[done:end])
             done = end
-        return True
+
+    def _two_way(self, keys: list[bytes], rkeys: list[bytes], recs: list[Record | None]) -> None:
+        """Any directions: each with its other one if seen, here or later in the table."""
+        later = list(map(self.table.pop, rkeys, repeat(None)))  # those here are taken already
+        partner = list(map(dict(zip(keys, count())).get, rkeys))
+        row_keys: list[bytes] = []
+        row_rkeys: list[bytes] = []
+        abs_: list[Record] = []
+        bas: list[Record | None] = []
+        for i, key, rkey, rec, back, j in zip(count(), keys, rkeys, recs, later, partner):
+            if rec is None or (j is not None and j < i):
+                continue  # taken already, with its other direction
+            other = recs[j] if j is not None and j != i else back  # the other in this batch
+            if other is not None and other[FIRST_FRAME] < rec[FIRST_FRAME]:
+                key, rkey, rec, other = rkey, key, other, rec  # noqa: PLW2901 - a's is the first
+            row_keys.append(key)
+            row_rkeys.append(rkey)  # (reverse_key is an involution: this is key's reverse)
+            abs_.append(rec)
+            bas.append(other)
+        if not row_keys:
+            return
+        stuns = self._stuns(row_rkeys)
+        self._write(row_keys, abs_, bas, self._kinds(row_keys, row_rkeys), stuns)
+
+    def _write(
+        self,
+        keys: list[bytes],
+        recs: list[Record],
+        backs: list[Record | None],
+        bits: list[int],
+        stuns: list[list[float] | None] | None,
+    ) -> None:
+        """Rows into the open chunks of their address width, in order, a new chunk opened
+        as one fills (keys of several widths: as each run of one width comes)."""
+        done = 0
+        while done < len(keys):
+            width = width_of(keys[done])
+            writer = self.chunks.writer(self.proto, width)
+            end = min(len(keys), done + writer.room)
+            run = list(map(width.__eq__, map(width_of, keys[done:end])))
+            if not all(run):
+                end = done + run.index(False)
+            writer.add_rows(keys[done:end], recs[done:end], backs[done:end], bits[done:end],
+                            None if stuns is None else stuns[done:end])  # fmt: skip
+            done = end
+
+    def _kinds(self, keys: list[bytes], rkeys: list[bytes]) -> list[int]:
+        """Each flow's payload kinds: both directions'."""
+        kinds = self.kinds
+        if not kinds:
+            return [0] * len(keys)
+        ab = map(kinds.get, self._keyed(keys), repeat(0))
+        return list(map(or_, ab, map(kinds.get, self._keyed(rkeys), repeat(0))))
+
+    def _stuns(self, rkeys: list[bytes]) -> list[list[float] | None] | None:
+        """b's STUN answers to a, by b's key; None when no flow has any."""
+        stun = self.stun_trips
+        if not stun:
+            return None
+        return list(map(stun.get, self._keyed(rkeys)))
 
     def _answered(self, rkeys: list[bytes]) -> bool:
         """Whether any of these other directions was seen, or answered STUN."""
@@ -240,26 +329,6 @@ class _Pairing:
 
     def _keyed(self, keys: list[bytes]) -> Iterable[tuple[int, bytes]]:
         return zip(repeat(self.proto), keys)
-
-    def one_at_a_time(self) -> None:
-        """Every direction left with its other one, if seen, latest first."""
-        table, proto, kinds, stun_trips = self.table, self.proto, self.kinds, self.stun_trips
-        writers: dict[int, Packed] = {}  # by key length: the open chunk's writer
-        while table:
-            key, rec = table.popitem()
-            rkey = reverse_key(key)
-            back = table.pop(rkey, None) if rkey != key else None
-            if back is not None and back[FIRST_FRAME] < rec[FIRST_FRAME]:
-                key, rec, back = rkey, back, rec  # a's first packet is the flow's
-                rkey = reverse_key(key)
-            writer = writers.get(len(key))
-            if writer is None or writer.full():
-                writer = writers[len(key)] = self.chunks.writer(proto, width_of(key))
-            writer.add(
-                key, rec, back,
-                kinds.get((proto, key), 0) | kinds.get((proto, rkey), 0) if kinds else 0,
-                stun_trips.get((proto, rkey)) if stun_trips else None,  # b answering a
-            )  # fmt: skip
 
 
 def _halfword_moves(length: int) -> tuple[tuple[int, int], ...]:

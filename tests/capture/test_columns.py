@@ -65,7 +65,7 @@ def test_timed_rows_are_the_rows_with_a_delay() -> None:
         key = struct.pack(">4s4sHH", b"\x0a\0\0\x01", b"\xc0\0\x02\x01", 40000 + index, 443)
         syn: list[float] = [1, 60, 10.0 + index, 10.0 + index, 2 * index + 1, 1]
         answer: list[float] = [1, 60, 10.02 + index, 10.02 + index, 2 * index + 2, 0]
-        writer.add(key, syn, answer if index % 10 == 3 else None)
+        writer.add_rows([key], [syn], [answer if index % 10 == 3 else None], [0], None)
     columns = chunks.done()
     timed = [row for _p, _v, rows in columns.timed_groups() for row in rows]
     assert len(timed) == 10

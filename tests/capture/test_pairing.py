@@ -16,9 +16,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.capture import flowtable, packed, read_capture
-from auditor.capture.columns import FlowColumns, Row
-from auditor.capture.packed import Chunks, Packed, pair_directions, reversed_keys
-from auditor.capture.records import FIRST_FRAME, Record, reverse_key
+from auditor.capture.columns import NO_DELAY, FlowColumns, Row
+from auditor.capture.packed import (
+    Chunks,
+    Packed,
+    _ack_delay,
+    pair_directions,
+    reversed_keys,
+)
+from auditor.capture.records import (
+    BYTES,
+    FIRST_FRAME,
+    FIRST_TS,
+    LAST_TS,
+    PACKETS,
+    SYN,
+    Record,
+    reverse_key,
+)
 from auditor.capture.spill import width_of
 
 SHARED = Path(os.environ.get("AUDITOR_SHARED_DATA", "../shared/data"))
@@ -47,22 +62,67 @@ def _popitem_pairing(
         writer = writers.get(len(key))
         if writer is None or writer.full():
             writer = writers[len(key)] = chunks.writer(proto, width_of(key))
-        writer.add(
-            key, rec, back,
+        _add_row(
+            writer, key, rec, back,
             kinds.get((proto, key), 0) | kinds.get((proto, rkey), 0) if kinds else 0,
             stun_trips.get((proto, rkey)) if stun_trips else None,
         )  # fmt: skip
 
 
-def _rows(columns: FlowColumns) -> list[tuple[int, int, list[Row]]]:
-    return [(chunk.proto, chunk.width, list(chunk.rows())) for chunk in columns.chunks]
+def _add_row(  # noqa: PLR0917 - as it was written
+    writer: Packed,
+    key: bytes,
+    ab: Record,
+    ba: Record | None,
+    kinds: int = 0,
+    stun: list[float] | None = None,
+) -> None:
+    """One row as Packed.add wrote it (650f092), the oracle of Packed.add_rows."""
+    at = writer.offset
+    writer.offset = at + writer.layout.size
+    writer.count += 1
+    writer.room -= 1
+    stun_delay, stun_samples = (NO_DELAY, 0) if stun is None else (stun[0], int(stun[1]))
+    writer.packets += ab[PACKETS]
+    writer.bytes += ab[BYTES]
+    if ba is None:  # one-way: no answer, no ACK of an answer
+        writer.layout.pack_into(
+            writer.data, at, key, ab[PACKETS], 0, ab[BYTES], 0, ab[FIRST_TS], ab[LAST_TS],
+            ab[FIRST_FRAME], ab[SYN], 0, NO_DELAY, kinds, stun_delay, stun_samples, NO_DELAY,
+        )  # fmt: skip
+        return
+    writer.packets += ba[PACKETS]
+    writer.bytes += ba[BYTES]
+    first, last = min(ab[FIRST_TS], ba[FIRST_TS]), max(ab[LAST_TS], ba[LAST_TS])
+    answers = _answers_first(writer.proto, key, ab, ba)
+    delay = ba[FIRST_TS] - ab[FIRST_TS] if answers else NO_DELAY
+    writer.layout.pack_into(
+        writer.data, at, key, ab[PACKETS], ba[PACKETS], ab[BYTES], ba[BYTES], first, last,
+        ab[FIRST_FRAME], ab[SYN], ba[SYN], delay, kinds, stun_delay, stun_samples,
+        _ack_delay(ab, ba),
+    )  # fmt: skip
+
+
+def _answers_first(proto: int, key: bytes, ab: Record, ba: Record) -> bool:
+    """packed._answers_first as it was (650f092)."""
+    if ba[FIRST_TS] < ab[FIRST_TS]:
+        return False
+    if proto == 6:
+        return bool(ab[SYN]) and not ba[SYN]
+    return proto == 17 and len(key) in (12, 36) and key[-2:] in (b"\x00\x35", b"\x01\xbb")
+
+
+def _rows(columns: FlowColumns) -> Rows:
+    return [
+        (chunk.proto, chunk.width, chunk.totals, list(chunk.rows())) for chunk in columns.chunks
+    ]
 
 
 def _paired(
     tables: dict[int, dict[bytes, Record]],
     kinds: dict[tuple[int, bytes], int],
     stun: dict[tuple[int, bytes], list[float]],
-) -> list[tuple[int, int, list[Row]]]:
+) -> Rows:
     chunks = Chunks()
     for proto, table in tables.items():
         pair_directions(proto, table, chunks, kinds, stun)
@@ -76,7 +136,10 @@ Made = tuple[
 ]  # fmt: skip
 
 
-def _both_ways(monkeypatch: pytest.MonkeyPatch, make: Made) -> list[tuple[int, int, list[Row]]]:
+Rows = list[tuple[int, int, tuple[int, int], list[Row]]]  # per chunk, with its totals
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, make: Made) -> Rows:
     tables, kinds, stun = make
     copy = {proto: {key: [*rec] for key, rec in table.items()} for proto, table in tables.items()}
     got = _paired(tables, kinds, stun)
@@ -116,13 +179,13 @@ def _table(seed: int, count: int, answered: float, lengths: tuple[int, ...] = (1
 
 def test_one_way_directions_are_written_as_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = _both_ways(monkeypatch, _table(1, 3 * packed.PAIR_BATCH + 17, answered=0.0))
-    assert sum(len(chunk) for _p, _w, chunk in rows) == 3 * packed.PAIR_BATCH + 17
+    assert sum(len(chunk) for _p, _w, _t, chunk in rows) == 3 * packed.PAIR_BATCH + 17
 
 
 def test_a_few_answered_directions_among_many(monkeypatch: pytest.MonkeyPatch) -> None:
     # Some batches have a pair, some none; the pairs straddle batches.
     rows = _both_ways(monkeypatch, _table(2, 5 * packed.PAIR_BATCH, answered=0.0005))
-    assert any(row[5] for _p, _w, chunk in rows for row in chunk)  # packets_ba: a pair
+    assert any(row[5] for _p, _w, _t, chunk in rows for row in chunk)  # packets_ba: a pair
 
 
 def test_every_direction_answered(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,7 +202,7 @@ def test_a_chunk_fills_in_the_middle_of_a_batch(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(packed, "PACKED_CHUNK", 1000)
     monkeypatch.setattr(packed.Packed.__init__, "__defaults__", (1000,))
     rows = _both_ways(monkeypatch, _table(7, 3 * packed.PAIR_BATCH, answered=0.0))
-    assert [len(chunk) for _p, _w, chunk in rows][:3] == [1000, 1000, 1000]
+    assert [len(chunk) for _p, _w, _t, chunk in rows][:3] == [1000, 1000, 1000]
 
 
 def test_a_direction_its_own_reverse_and_stun_answers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +215,7 @@ def test_a_direction_its_own_reverse_and_stun_answers(monkeypatch: pytest.Monkey
     last = next(reversed(tables[6]))
     stun = {(6, reverse_key(last)): [0.025, 3]}
     rows = _both_ways(monkeypatch, (tables, kinds, stun))
-    assert [row[15:17] for _p, _w, chunk in rows for row in chunk if row[16]] == [(0.025, 3)]
+    assert [row[15:17] for _p, _w, _t, chunk in rows for row in chunk if row[16]] == [(0.025, 3)]
 
 
 def _keys_of(length: int) -> st.SearchStrategy[bytes]:
@@ -187,3 +250,61 @@ def test_real_meetings_pair_as_one_at_a_time(
     monkeypatch: pytest.MonkeyPatch, shared_data: Path, name: str
 ) -> None:
     _read_both_ways(monkeypatch, shared_data / "pcaps" / "meetings" / name)
+
+
+ADDRESSES = [b"\x0a\x00\x00\x01", b"\xc6\x33\x64\x07", b"\xc6\x33\x64\x08"]
+ADDRESSES6 = [a * 4 for a in ADDRESSES]
+
+
+@st.composite
+def _direction_key(draw: st.DrawFn) -> bytes:
+    """A key among few addresses and ports, so that many have their other direction (and
+    some are their own), of any length a table holds: 12 or 36 with ports, 8 or 32 without."""
+    pool = draw(st.sampled_from([ADDRESSES, ADDRESSES6]))
+    a, b = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+    if draw(st.integers(0, 5)) == 0:
+        return a + b
+    ports = draw(st.sampled_from([53, 443, 5000])), draw(st.sampled_from([53, 443, 5000]))
+    return a + b + struct.pack(">HH", *ports)
+
+
+@st.composite
+def _record(draw: st.DrawFn) -> Record:
+    first = draw(st.sampled_from([1.0, 2.0, 2.5, 3.0]))
+    rec: Record = [draw(st.integers(1, 9)), draw(st.integers(40, 1500)), first,
+                   first + draw(st.sampled_from([0.0, 1.0])), draw(st.integers(1, 6)),
+                   draw(st.integers(0, 1))]  # fmt: skip
+    if draw(st.integers(0, 3)) == 0:
+        rec.append(draw(st.sampled_from([1.5, 2.0, 2.75, 9.0])))  # an ACK's time
+    return rec
+
+
+@given(
+    st.dictionaries(_direction_key(), _record(), max_size=40),
+    st.sets(_direction_key(), max_size=6),
+    st.sets(_direction_key(), max_size=4),
+    st.integers(1, 9),
+    st.integers(1, 12),
+    st.sampled_from([6, 17]),
+)
+def test_any_table_pairs_as_one_at_a_time(  # noqa: PLR0917 - hypothesis's draws
+    table: dict[bytes, Record],
+    kinded: set[bytes],
+    answered: set[bytes],
+    batch: int,
+    chunk: int,
+    proto: int,
+) -> None:
+    """Pairs within a batch and across batches, taken first by either direction, chunks that
+    fill part-way through a batch, keys of both widths and with or without ports, records
+    with and without an ACK's time, payload kinds and STUN answers."""
+    kinds = {(proto, key): 1 << n for n, key in enumerate(sorted(kinded))}
+    stun = {(proto, key): [0.01 * (n + 1), n + 1] for n, key in enumerate(sorted(answered))}
+    copy = {key: [*rec] for key, rec in table.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(packed, "PAIR_BATCH", batch)
+        patch.setattr(packed.Packed.__init__, "__defaults__", (chunk,))
+        got = _paired({proto: table}, kinds, stun)
+        patch.setattr(sys.modules[__name__], "pair_directions", _popitem_pairing)
+        want = _paired({proto: copy}, kinds, stun)
+    assert got == want
