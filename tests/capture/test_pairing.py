@@ -5,6 +5,7 @@ at a time (latest first, as dict.popitem gives them) writes."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import struct
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.capture import flowtable, packed, read_capture
@@ -270,17 +271,32 @@ def _direction_key(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def _record(draw: st.DrawFn) -> Record:
-    first = draw(st.sampled_from([1.0, 2.0, 2.5, 3.0]))
+    # Times and frames from few values: the two directions of a flow often tie (and -0.0 and
+    # NaN pin down which of two equal or unordered times min and max keep).
+    first = draw(st.sampled_from([1.0, 2.0, 2.5, 0.0, -0.0, math.nan]))
     rec: Record = [draw(st.integers(1, 9)), draw(st.integers(40, 1500)), first,
-                   first + draw(st.sampled_from([0.0, 1.0])), draw(st.integers(1, 6)),
+                   first + draw(st.sampled_from([0.0, 1.0])), draw(st.integers(1, 3)),
                    draw(st.integers(0, 1))]  # fmt: skip
     if draw(st.integers(0, 3)) == 0:
         rec.append(draw(st.sampled_from([1.5, 2.0, 2.75, 9.0])))  # an ACK's time
     return rec
 
 
+@st.composite
+def _any_table(draw: st.DrawFn) -> dict[bytes, Record]:
+    """Directions, many with their other one, in any order."""
+    items: dict[bytes, Record] = {}
+    for key in draw(st.lists(_direction_key(), max_size=30)):
+        items[key] = draw(_record())
+        if draw(st.booleans()):
+            items[reverse_key(key)] = draw(_record())
+    order = draw(st.permutations(list(items)))
+    return {key: items[key] for key in order}
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    st.dictionaries(_direction_key(), _record(), max_size=40),
+    _any_table(),
     st.sets(_direction_key(), max_size=6),
     st.sets(_direction_key(), max_size=4),
     st.integers(1, 9),
@@ -307,4 +323,4 @@ def test_any_table_pairs_as_one_at_a_time(  # noqa: PLR0917 - hypothesis's draws
         got = _paired({proto: table}, kinds, stun)
         patch.setattr(sys.modules[__name__], "pair_directions", _popitem_pairing)
         want = _paired({proto: copy}, kinds, stun)
-    assert got == want
+    assert repr(got) == repr(want)  # NaN is no NaN's equal: compared as text
