@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from auditor.countries import is_country_code
 from auditor.model import (
     Basis,
+    CountryAnswer,
     Evidence,
     Finding,
     JudgeBy,
@@ -204,7 +206,7 @@ def judge_findings(
     """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
     weighed = evidence or {}
-    shared: dict[tuple[object, ...], Judgement] = {}
+    shared = _Shared()
     findings = []
     for endpoint in endpoints:
         location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
@@ -219,6 +221,38 @@ def judge_findings(
             worst = _judged(location, found, policy, None, shared)
         findings.append(Finding(endpoint, location, worst, found))
     return tuple(findings)
+
+
+class _Shared:
+    """The judgements shared by endpoints placed alike, and what each place's answers give."""
+
+    def __init__(self) -> None:
+        self.judgements: dict[tuple[object, ...], Judgement] = {}
+        # The countries each answers tuple gives, by the tuple's identity (the locator shares
+        # one per place; the tuple is held beside them, so its identity cannot pass to another).
+        self._codes: dict[int, tuple[tuple[CountryAnswer, ...], tuple[object, ...]]] = {}
+
+    def key(self, label: str | None, location: Location) -> tuple[object, ...]:
+        """Everything judge() reads from a location but its address (which only reasons naming
+        it read, and those are never shared): its class and flags, the countries it and each
+        database answer give, whether any database knew its network. Not its city, radius or
+        organisation: endpoints of one country then share a judgement, however many networks
+        they are in. A field judge() comes to read must be added here (tests/policy/
+        test_judge.py checks each)."""
+        answers = location.answers
+        held = self._codes.get(id(answers))
+        if held is None:
+            if len(self._codes) >= _ANSWER_SETS:
+                self._codes.clear()
+            codes = tuple((a.country, a.registered_country, a.represented_country) for a in answers)
+            held = self._codes[id(answers)] = (answers, codes)
+        return (label, _JUDGED_FIELDS(location), held[1], location.asn is not None)
+
+
+_JUDGED_FIELDS = attrgetter(
+    "address_class", "flags", "is_anycast", "country", "registered_country", "represented_country"
+)
+_ANSWER_SETS = 100_000  # past this many places' answers, the remembered countries start again
 
 
 # An endpoint judged under several role rules gets the worst of its judgements.
@@ -254,18 +288,18 @@ def _judged(
     found: Evidence,
     policy: Policy,
     label: str | None,
-    shared: dict[tuple[object, ...], Judgement],
+    shared: _Shared,
 ) -> Judgement:
     """The judgement under one role's policy; shared by every endpoint placed alike when
     nothing beyond the databases is weighed."""
     if found.bounds or found.hints:
         return _scoped(_weigh(location, found, policy), label)
-    key = (label, *_judged_place(location))
-    judgement = shared.get(key)
+    key = shared.key(label, location)
+    judgement = shared.judgements.get(key)
     if judgement is None:
         judgement = _scoped(_weigh(location, found, policy), label)
         if location.ip not in judgement.reason:  # a reason naming its address is its own
-            shared[key] = judgement
+            shared.judgements[key] = judgement
     return judgement
 
 
@@ -278,21 +312,3 @@ def _weigh(location: Location, found: Evidence, policy: Policy) -> Judgement:
     from auditor.policy.weigh import weigh
 
     return weigh(location, found, policy)
-
-
-def _judged_place(location: Location) -> tuple[object, ...]:
-    """Everything judge() reads from a location but its address (which only reasons naming it
-    read, and those are never shared): its class and flags, the countries it and each database
-    answer give, whether any database knew its network. Not its city, radius or organisation:
-    endpoints of one country then share a judgement, however many networks they are in.
-    A field judge() comes to read must be added here (tests/policy/test_judge.py checks each)."""
-    return (
-        location.address_class,
-        location.flags,
-        location.is_anycast,
-        location.country,
-        location.registered_country,
-        location.represented_country,
-        tuple((a.country, a.registered_country, a.represented_country) for a in location.answers),
-        location.asn is not None,
-    )

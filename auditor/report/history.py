@@ -15,7 +15,7 @@ from auditor.errors import HistoryError
 from auditor.model import AuditResult, Verdict
 from auditor.report.escape import clean
 from auditor.report.interface import RenderOptions
-from auditor.report.json_format import JsonFormat, endpoint_json
+from auditor.report.json_format import JsonFormat, attention_json
 from auditor.report.view import generated_at, sorted_findings
 
 HISTORY_SCHEMA = "auditor.history/1"
@@ -46,11 +46,8 @@ def history_line(
         "databases": [d["path"] for d in head["databases"]],
         "summary": tail["summary"],
         "attention": [
-            {key: e[key] for key in ("ip", "verdict", "country", "hostnames", "platform")}
-            for e in (
-                endpoint_json(f, result.policy) for f in
-                sorted_findings(f for f in result.findings if f.judgement.verdict in attention)
-            )
+            attention_json(f) for f in
+            sorted_findings(f for f in result.findings if f.judgement.verdict in attention)
         ],
     }
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -23,7 +23,7 @@ from io import StringIO
 from typing import Any, TextIO
 
 from auditor.model import AuditResult, CaptureSummary, DatabaseInfo, Finding, Policy
-from auditor.report.escape import clean
+from auditor.report.escape import clean, clean_optional
 from auditor.report.evidence_view import evidence_json
 from auditor.report.interface import ReportFormat
 from auditor.report.json_rows import (
@@ -130,6 +130,22 @@ def endpoint_json(finding: Finding, policy: Policy) -> JsonObject:
         **own_part(finding),
         **judged_part(finding.judgement, finding, policy),
         "evidence": evidence_json(finding),
+    }
+
+
+ATTENTION_KEYS = ("ip", "verdict", "country", "hostnames", "platform")
+
+
+def attention_json(finding: Finding) -> JsonObject:
+    """endpoint_json's ATTENTION_KEYS alone (a history line's entry for an endpoint that needs
+    attention), without encoding the rest: its evidence cost most of a history line."""
+    endpoint = finding.endpoint
+    return {
+        "ip": clean(endpoint.ip),
+        "verdict": finding.judgement.verdict.value,
+        "country": clean_optional(finding.location.country),
+        "hostnames": [clean(h) for h in endpoint.hostnames],
+        "platform": clean_optional(endpoint.platform),
     }
 
 

@@ -94,8 +94,13 @@ def network_label(location: Location) -> str:
 
 def flags_of(finding: Finding) -> tuple[str, ...]:
     """The location's flags, with anycast added when only the boolean says so."""
-    flags = list(finding.location.flags)
-    if finding.location.is_anycast and LocationFlag.ANYCAST not in flags:
+    return location_flags(finding.location)
+
+
+def location_flags(location: Location) -> tuple[str, ...]:
+    """flags_of, from the location alone."""
+    flags = list(location.flags)
+    if location.is_anycast and LocationFlag.ANYCAST not in flags:
         flags.insert(0, LocationFlag.ANYCAST)
     return tuple(flag.value for flag in flags)
 
