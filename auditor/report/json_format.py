@@ -17,7 +17,7 @@ appear as visible escapes (``\\x1b``), so a consumer printing a value cannot be 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from io import StringIO
 from typing import Any, TextIO
@@ -70,7 +70,7 @@ def _section(section: CaptureSection) -> JsonObject:
         **_capture(section.capture),
         "verdict": own.verdict.value,
         "summary": _summary(own),
-        "endpoints": _Rows(sighting_lines(sorted_findings(own.findings))),
+        "endpoints": _Rows(_sorted_then(sighting_lines, own.findings)),
     }
 
 
@@ -170,6 +170,14 @@ class _Rows:
     rows: Iterable[str]
 
 
+def _sorted_then(
+    encode: Callable[[Iterable[Finding]], Iterator[str]], findings: Iterable[Finding]
+) -> Iterator[str]:
+    """The findings' lines in report order, sorted only once written: parts() (the history
+    line) builds the document without writing its endpoints."""
+    yield from encode(sorted_findings(findings))
+
+
 class JsonFormat(ReportFormat):
     """The machine-readable report: one JSON object, keys in a fixed order."""
 
@@ -199,8 +207,8 @@ class JsonFormat(ReportFormat):
             "captures": [_section(s) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-            "endpoints": _Rows(EndpointLines(result.policy).lines(
-                                   sorted_findings(result.findings))),
+            "endpoints": _Rows(_sorted_then(EndpointLines(result.policy).lines,
+                                            result.findings)),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],
