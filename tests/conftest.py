@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGINT handled, even in a run started with it ignored: its children inherit that.
+
+    A shell without job control starts a background command (`pytest ... &` in a script) with
+    SIGINT ignored, and the audit deliberately keeps an ignored signal ignored (nohup,
+    background jobs); the tests that interrupt an audit would then see it shrug SIGINT off.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
