@@ -39,10 +39,6 @@ class Answer(NamedTuple):
     latitude: float | None = None
     longitude: float | None = None
 
-    @property
-    def has_country(self) -> bool:
-        return bool(self.country or self.registered_country or self.represented_country)
-
 
 UNKNOWN = Answer()
 

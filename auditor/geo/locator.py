@@ -7,7 +7,6 @@ import os
 import socket
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import repeat
 from types import TracebackType
 from typing import Any, Self
 
@@ -129,18 +128,6 @@ def network_bounds(version: int, value: int, prefix_len: int) -> tuple[int, int]
     return first, first | ((1 << host_bits) - 1)
 
 
-# An address as one int, its spot: IPv4's value, IPv6's with bit 128 set. One comparison then
-# orders both (IPv4 first) and tells whether a network holds an address of either version.
-_V6_SPOT = 1 << 128
-# Addresses located together: public-100k's servers in one block; a million in ten, each
-# block's sort keys and answer columns let go before the next.
-_BLOCK = 1 << 17
-
-
-def spot(version: int, value: int) -> int:
-    return value if version == 4 else value | _V6_SPOT
-
-
 _Cached = tuple[int, int, Answer]
 _BITS = {4: 32, 6: 128}
 _BLOCK_SHIFT = {4: 32 - 16, 6: 128 - 32}  # an IPv4 /16, an IPv6 /32
@@ -176,34 +163,11 @@ class _Database:
         cached = self.cache.get(version, value)
         if cached is not None:
             return cached
-        answer, prefix_len = self._lookup(text)
+        answer, prefix_len = self.lookup(text)
         self.cache.put(version, value, prefix_len, answer)
         return answer
 
-    def answers_in_order(self, spots: Sequence[int]) -> list[Answer]:
-        """answer() of each address given as its spot (see spot()), best in ascending order:
-        the network last looked up is asked first, and in that order it holds every later
-        address of it, so each network met costs one lookup and no cache bookkeeping. Any
-        order is answered right; this order is the fast one."""
-        answers: list[Answer] = []
-        append = answers.append
-        ipv4_only = self.info.ip_version == 4
-        first, last, answer = 1, 0, UNKNOWN  # no network held yet
-        for at in spots:
-            if first <= at <= last:
-                append(answer)
-                continue
-            version, value = (4, at) if at < _V6_SPOT else (6, at - _V6_SPOT)
-            if version == 6 and ipv4_only:
-                append(UNKNOWN)  # as answer() says
-                continue
-            answer, prefix_len = self._lookup(_text(version, value))
-            append(answer)
-            bounds = network_bounds(version, value, prefix_len)
-            first, last = (spot(version, bounds[0]), spot(version, bounds[1])) if bounds else (1, 0)
-        return answers
-
-    def _lookup(self, text: str) -> tuple[Answer, int]:
+    def lookup(self, text: str) -> tuple[Answer, int]:
         """(the answer, the prefix length of its network); DatabaseError if the lookup or the
         record is corrupt."""
         assert self._raw is not None  # noqa: S101 - open until close()
@@ -301,13 +265,18 @@ class Locator:
         self._databases = tuple(databases)
         self._coarse_radius_km = coarse_radius_km
         self._locations: dict[str, Location] = {}
-        # Every database's (cached, per-network) answers -> their merged Location, for an
-        # empty address: addresses of one network then share its answers, flags and strings.
-        self._merged: dict[tuple[Answer, ...], Location] = {}
+        # Every database's (cached, per-network) answers -> the place they merge into:
+        # addresses of one network then share its answers, flags and strings.
+        self._places: dict[tuple[Answer, ...], Place] = {}
 
     @property
     def databases(self) -> tuple[DatabaseInfo, ...]:
         return tuple(db.info for db in self._databases)
+
+    @property
+    def opened(self) -> tuple[_Database, ...]:
+        """The open databases, in the order asked."""
+        return self._databases
 
     def locate(self, ip: str) -> Location:
         """Where the databases place ``ip``; local classes are returned without a lookup.
@@ -324,62 +293,31 @@ class Locator:
         return location
 
     def locate_all(self, ips: Sequence[str]) -> tuple[Location, ...]:
-        """locate() of each address, in the order given: the public ones looked up in address
-        order, so that the addresses of one network come together and it is asked once. In
-        blocks of _BLOCK addresses, so that a million servers' sort keys are never all held.
+        """locate() of each address, in the order given, and as locate() raises; faster for
+        many addresses (see auditor.geo.bulk)."""
+        from auditor.geo.bulk import locate_all
 
-        Raises as locate() would for the first address, in the order given, that fails: a
-        failure met in address order is located again one by one, in the order given.
-        """
-        try:
-            located: list[Location] = []
-            for start in range(0, len(ips), _BLOCK):
-                located.extend(self._located_in_address_order(ips[start : start + _BLOCK]))
-            return tuple(located)
-        except (DatabaseError, ValueError):
-            return tuple([self.locate(ip) for ip in ips])
-
-    def _located_in_address_order(self, ips: Sequence[str]) -> list[Location]:
-        located: list[Location | None] = [None] * len(ips)
-        public: list[int] = []  # indices into ips
-        spots: list[int] = [0] * len(ips)  # each public index's spot
-        for index, ip in enumerate(ips):
-            version, value = address_value(ip)
-            address_class = class_of(version, value)
-            if address_class is None:
-                public.append(index)
-                spots[index] = spot(version, value)
-            else:
-                located[index] = Location(ip, address_class=address_class)
-        public.sort(key=spots.__getitem__)
-        in_order = [spots[index] for index in public]
-        del spots
-        columns = [db.answers_in_order(in_order) for db in self._databases]
-        del in_order
-        keys = zip(*columns, strict=True) if columns else repeat((), len(public))
-        for index, key in zip(public, keys, strict=True):
-            located[index] = at_address(self._merged_location(key), ips[index])
-        return located  # type: ignore[return-value] # every index was filled above
+        return locate_all(self, ips)
 
     def _locate(self, ip: str) -> Location:
         version, value = address_value(ip)
         address_class = class_of(version, value)
         if address_class is not None:
             return Location(ip, address_class=address_class)
-        text = _text(version, value)  # canonical, and a mapped address's IPv4
+        text = text_of(version, value)  # canonical, and a mapped address's IPv4
         key = tuple([db.answer(version, value, text) for db in self._databases])
-        return at_address(self._merged_location(key), ip)
+        return Location(ip, *self.place(key))
 
-    def _merged_location(self, key: tuple[Answer, ...]) -> Location:
-        """The databases' answers (one each, in order) merged, for an empty address."""
-        merged = self._merged.get(key)
-        if merged is None:
-            answers = list(zip(self._databases, key, strict=True))
-            merged = merge_answers("", answers, self._coarse_radius_km)
-            if len(self._merged) >= _CACHE_LIMIT:
-                self._merged.clear()
-            self._merged[key] = merged
-        return merged
+    def place(self, key: tuple[Answer, ...]) -> Place:
+        """The databases' answers (one each, in order) merged: Location's fields after ip."""
+        place = self._places.get(key)
+        if place is None:
+            place = merged_place(list(zip(self._databases, key, strict=True)),
+                                 self._coarse_radius_km)  # fmt: skip
+            if len(self._places) >= _CACHE_LIMIT:
+                self._places.clear()
+            self._places[key] = place
+        return place
 
     def close(self) -> None:
         for db in self._databases:
@@ -397,63 +335,66 @@ class Locator:
         self.close()
 
 
-def at_address(location: Location, ip: str) -> Location:
-    """``location`` for ``ip``: dataclasses.replace, without the field introspection that cost
-    more than the lookup (a test checks that every field is carried over)."""
-    return Location(
-        ip,
-        location.address_class,
-        location.country,
-        location.registered_country,
-        location.represented_country,
-        location.city,
-        location.asn,
-        location.org,
-        location.is_anycast,
-        location.accuracy_radius,
-        location.answers,
-        location.flags,
-    )
-
-
-def _text(version: int, value: int) -> str:
+def text_of(version: int, value: int) -> str:
     if version == 4:
         return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
     return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
 
 
-def merge_answers(
-    ip: str, answers: Sequence[tuple[_Database, Answer]], coarse_radius_km: int
-) -> Location:
-    """One Location from each database's answer, first database first; flags the doubts."""
-    placed = [(db, a) for db, a in answers if a.has_country]
-    made = [db.country_answer(a) for db, a in placed]
-    country_answers = tuple([country_answer for country_answer, _ in made])
-    primary = next((a for _, a in placed if a.country), None) or (
-        placed[0][1] if placed else UNKNOWN
-    )
-    network_owner = next((a for _, a in answers if a.asn is not None or a.org), UNKNOWN)
-    radius = primary.accuracy_radius
-    if radius is None:
-        radius = next((a.accuracy_radius for _, a in answers if a.accuracy_radius), None)
-    is_anycast = any(a.is_anycast for _, a in answers)
-    # Positional, in Location's field order, flags worked out first: keywords and a replace()
-    # for the flags cost more than the rest of a merge.
-    return Location(
-        ip,
+# Location's fields after ip, in order: one place, shared by every address of its networks.
+Place = tuple[
+    None, str | None, str | None, str | None, str | None, int | None, str | None, bool,
+    int | None, tuple[CountryAnswer, ...], tuple[LocationFlag, ...],
+]  # fmt: skip
+
+
+def merged_place(answers: Sequence[tuple[_Database, Answer]], coarse_radius_km: int) -> Place:
+    """One place from each database's answer, first database first; flags the doubts.
+
+    Of the databases that give a country, the first that
+    gives a location country is the primary (else the first of them); the network owner is the
+    first answer with an AS number or organisation; a city or radius the primary lacks comes
+    from the first answer that has one. One pass over the answers: a place is merged once,
+    but a capture of public servers has tens of thousands of places."""
+    country_answers: list[CountryAnswer] = []
+    primary = first_placed = owner = None
+    city = radius = None  # the first of any answer's
+    is_anycast = defective = False
+    for db, answer in answers:
+        if answer.country or answer.registered_country or answer.represented_country:
+            made, bad = db.country_answer(answer)
+            country_answers.append(made)
+            defective = defective or bad
+            if first_placed is None:
+                first_placed = answer
+            if primary is None and answer.country:
+                primary = answer
+        if owner is None and (answer.asn is not None or answer.org):
+            owner = answer
+        if city is None and answer.city:
+            city = answer.city
+        if radius is None and answer.accuracy_radius:
+            radius = answer.accuracy_radius
+        if answer.is_anycast:
+            is_anycast = True
+    primary = primary or first_placed or UNKNOWN
+    owner = owner or UNKNOWN
+    if primary.accuracy_radius is not None:
+        radius = primary.accuracy_radius
+    placed = tuple(country_answers)
+    return (
         None,
         primary.country,
         primary.registered_country,
         primary.represented_country,
-        primary.city or next((a.city for _, a in answers if a.city), None),
-        network_owner.asn,
-        network_owner.org,
+        primary.city or city,
+        owner.asn,
+        owner.org,
         is_anycast,
         radius,
-        country_answers,
-        _flags(primary, country_answers, is_anycast, radius, coarse_radius_km,
-               defective=any(defective for _, defective in made)),
-    )  # fmt: skip
+        placed,
+        _flags(primary, placed, is_anycast, radius, coarse_radius_km, defective=defective),
+    )
 
 
 def _country_answer(database: str, answer: Answer) -> CountryAnswer:

@@ -12,8 +12,7 @@ import mmdb_writer
 import pytest
 
 from auditor.errors import DatabaseError
-from auditor.geo import locator as locator_module
-from auditor.geo import open_locator
+from auditor.geo import bulk, open_locator
 from auditor.model import Location
 from tests.geo.conftest import MakeDb
 
@@ -235,7 +234,7 @@ def test_a_corrupt_database_fails_or_answers_as_one_by_one(bad_data: Path, name:
 def test_in_small_blocks_every_answer_and_failure_is_the_same(
     test_data: Path, make_db: MakeDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(locator_module, "_BLOCK", 3)
+    monkeypatch.setattr(bulk, "_BLOCK", 3)
     paths = [str(test_data / "GeoIP2-City-Test.mmdb"), str(test_data / "GeoLite2-ASN-Test.mmdb")]
     ips = _test_addresses()
     assert _together(paths, ips) == _alone(paths, ips)

@@ -419,16 +419,3 @@ def test_coordinates_are_kept_per_answer_only_when_they_are_a_place(
         (*expected, None),
         (*expected, None),
     ]
-
-
-def test_a_shared_location_is_moved_to_an_address_whole() -> None:
-    """at_address is dataclasses.replace(ip=...), written out: every field is carried over."""
-    import dataclasses
-
-    from auditor.geo.locator import at_address
-
-    values: dict[str, object] = {"ip": "192.0.2.1"}
-    for index, field in enumerate(dataclasses.fields(Location)[1:]):
-        values[field.name] = f"field-{index}"  # distinct, so a swapped pair shows too
-    location = Location(**values)  # type: ignore[arg-type]
-    assert at_address(location, "2001:db8::1") == dataclasses.replace(location, ip="2001:db8::1")
