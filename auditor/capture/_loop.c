@@ -28,6 +28,7 @@
 #define BYTES 1
 #define FIRST_TS 2
 #define LAST_TS 3
+#define FIRST_FRAME 4
 #define SYN 5
 #define RECORD_FIELDS 6
 
@@ -744,10 +745,213 @@ udp_payload_kind(PyObject *module, PyObject *payload)
     return PyLong_FromUnsignedLong(kinds);
 }
 
+PyDoc_STRVAR(pair_rows_doc,
+"pair_rows(keys, rkeys, recs, later, partner, /)\n"
+"--\n\n"
+"packed.pair_rows, compiled: the rows a batch of directions makes, with their other ones.");
+
+/* packed.pair_rows step by step (its docstring says why each test is there): the same lists,
+ * the same objects in them, in the same order. */
+static PyObject *
+pair_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "pair_rows takes 5 arguments");
+        return NULL;
+    }
+    for (int a = 0; a < 5; a++) {
+        if (!PyList_Check(args[a])) {
+            PyErr_SetString(PyExc_TypeError, "pair_rows takes lists");
+            return NULL;
+        }
+    }
+    PyObject *keys = args[0], *rkeys = args[1], *recs = args[2], *later = args[3];
+    PyObject *partner = args[4];
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    if (PyList_GET_SIZE(rkeys) != n || PyList_GET_SIZE(recs) != n || PyList_GET_SIZE(later) != n
+        || PyList_GET_SIZE(partner) != n) {
+        PyErr_SetString(PyExc_ValueError, "pair_rows takes lists of one length");
+        return NULL;
+    }
+    PyObject *out[4] = {PyList_New(0), PyList_New(0), PyList_New(0), PyList_New(0)};
+    if (!out[0] || !out[1] || !out[2] || !out[3])
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *rec = PyList_GET_ITEM(recs, i), *pj = PyList_GET_ITEM(partner, i);
+        Py_ssize_t j = -1;
+        if (rec == Py_None)
+            continue;
+        if (pj != Py_None) {
+            j = PyLong_AsSsize_t(pj);
+            if (j == -1 && PyErr_Occurred())
+                goto fail;
+            if (j < 0 || j >= n) {
+                PyErr_SetString(PyExc_IndexError, "pair_rows: a partner out of the batch");
+                goto fail;
+            }
+            if (j < i)
+                continue; /* taken already, with its other direction */
+        }
+        PyObject *other = j >= 0 && j != i ? PyList_GET_ITEM(recs, j) : PyList_GET_ITEM(later, i);
+        PyObject *key = PyList_GET_ITEM(keys, i), *rkey = PyList_GET_ITEM(rkeys, i);
+        if (other != Py_None) {
+            if (!PyList_Check(rec) || !PyList_Check(other) || PyList_GET_SIZE(rec) <= FIRST_FRAME
+                || PyList_GET_SIZE(other) <= FIRST_FRAME) {
+                PyErr_SetString(PyExc_TypeError, "pair_rows: a record is not a flow record");
+                goto fail;
+            }
+            int earlier = PyObject_RichCompareBool(PyList_GET_ITEM(other, FIRST_FRAME),
+                                                   PyList_GET_ITEM(rec, FIRST_FRAME), Py_LT);
+            if (earlier < 0)
+                goto fail;
+            if (earlier) { /* a's is the first */
+                PyObject *swap = key;
+                key = rkey;
+                rkey = swap;
+                swap = rec;
+                rec = other;
+                other = swap;
+            }
+        }
+        if (PyList_Append(out[0], key) < 0 || PyList_Append(out[1], rkey) < 0
+            || PyList_Append(out[2], rec) < 0 || PyList_Append(out[3], other) < 0)
+            goto fail;
+    }
+    return Py_BuildValue("(NNNN)", out[0], out[1], out[2], out[3]);
+fail:
+    for (int a = 0; a < 4; a++)
+        Py_XDECREF(out[a]);
+    return NULL;
+}
+
+PyDoc_STRVAR(pack_rows_doc,
+"pack_rows(pack, size, keys, recs, others, answers, kinds, stun_delays, stun_samples, acks,\n"
+"          no_delay, /)\n"
+"--\n\n"
+"Packed.add_rows's rows, compiled: each row pack(...) made, all of them joined.");
+
+/* The next item of an iterator that must have one: NULL with an error set otherwise. */
+static PyObject *
+next_of(PyObject *it)
+{
+    PyObject *item = PyIter_Next(it);
+    if (!item && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "pack_rows: a column shorter than the keys");
+    return item;
+}
+
+/* One row of Packed.add_rows's comprehension (see it for what each field is): a's and b's
+ * records, the answer flag and the other columns' items for this row. A new reference to the
+ * packed bytes, or NULL. */
+static PyObject *
+pack_row(PyObject *pack, PyObject *key, PyObject *a, PyObject *b, int answers, PyObject *bits,
+         PyObject *stun_delay, PyObject *samples, PyObject *ack, PyObject *no_delay)
+{
+    PyObject *a_first = PyList_GET_ITEM(a, FIRST_TS), *b_first = PyList_GET_ITEM(b, FIRST_TS);
+    PyObject *a_last = PyList_GET_ITEM(a, LAST_TS), *b_last = PyList_GET_ITEM(b, LAST_TS);
+    int b_earlier = PyObject_RichCompareBool(b_first, a_first, Py_LT);
+    if (b_earlier < 0)
+        return NULL;
+    int b_later = PyObject_RichCompareBool(b_last, a_last, Py_GT);
+    if (b_later < 0)
+        return NULL;
+    PyObject *delay;
+    if (answers && !b_earlier) {
+        delay = PyNumber_Subtract(b_first, a_first);
+        if (!delay)
+            return NULL;
+    } else {
+        delay = Py_NewRef(no_delay);
+    }
+    PyObject *args[15] = {
+        key, PyList_GET_ITEM(a, PACKETS), PyList_GET_ITEM(b, PACKETS), PyList_GET_ITEM(a, BYTES),
+        PyList_GET_ITEM(b, BYTES), b_earlier ? b_first : a_first, b_later ? b_last : a_last,
+        PyList_GET_ITEM(a, FIRST_FRAME), PyList_GET_ITEM(a, SYN), PyList_GET_ITEM(b, SYN), delay,
+        bits, stun_delay, samples, ack,
+    };
+    PyObject *row = PyObject_Vectorcall(pack, args, 15, NULL);
+    Py_DECREF(delay);
+    return row;
+}
+
+static PyObject *
+pack_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "pack_rows takes 11 arguments");
+        return NULL;
+    }
+    PyObject *pack = args[0], *keys = args[2], *recs = args[3], *others = args[4];
+    PyObject *no_delay = args[10];
+    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(keys) || !PyList_Check(recs) || !PyList_Check(others)) {
+        PyErr_SetString(PyExc_TypeError, "pack_rows takes lists of keys and records");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    if (size <= 0 || PyList_GET_SIZE(recs) != n || PyList_GET_SIZE(others) != n) {
+        PyErr_SetString(PyExc_ValueError, "pack_rows: columns of different lengths");
+        return NULL;
+    }
+    PyObject *its[5] = {NULL, NULL, NULL, NULL, NULL}, *out = NULL;
+    for (int c = 0; c < 5; c++) {
+        its[c] = PyObject_GetIter(args[5 + c]);
+        if (!its[c])
+            goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, n * size);
+    if (!out)
+        goto done;
+    char *to = PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyList_GET_ITEM(recs, i), *b = PyList_GET_ITEM(others, i);
+        if (!PyList_Check(a) || !PyList_Check(b) || PyList_GET_SIZE(a) < RECORD_FIELDS
+            || PyList_GET_SIZE(b) < RECORD_FIELDS) {
+            PyErr_SetString(PyExc_TypeError, "pack_rows: a record is not a flow record");
+            goto fail;
+        }
+        PyObject *item[5] = {NULL, NULL, NULL, NULL, NULL}, *row = NULL;
+        int answers = -1;
+        for (int c = 0; c < 5; c++) {
+            item[c] = next_of(its[c]);
+            if (!item[c])
+                goto row_done;
+        }
+        answers = PyObject_IsTrue(item[0]);
+        if (answers < 0)
+            goto row_done;
+        row = pack_row(pack, PyList_GET_ITEM(keys, i), a, b, answers, item[1], item[2], item[3],
+                       item[4], no_delay);
+        if (row && (!PyBytes_Check(row) || PyBytes_GET_SIZE(row) != size)) {
+            PyErr_SetString(PyExc_ValueError, "pack_rows: a row of another size");
+            Py_CLEAR(row);
+        }
+        if (row)
+            memcpy(to + i * size, PyBytes_AS_STRING(row), (size_t)size);
+    row_done:
+        for (int c = 0; c < 5; c++)
+            Py_XDECREF(item[c]);
+        if (!row)
+            goto fail;
+        Py_DECREF(row);
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    for (int c = 0; c < 5; c++)
+        Py_XDECREF(its[c]);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"udp_payload_kind", udp_payload_kind, METH_O, udp_payload_kind_doc},
     {"pcap_records", pcap_records, METH_VARARGS, pcap_records_doc},
     {"epb_records", epb_records, METH_VARARGS, epb_records_doc},
+    {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
+    {"pair_rows", (PyCFunction)(void (*)(void))pair_rows, METH_FASTCALL, pair_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,8 +4,12 @@ this install has them, and their own Python loops otherwise, with the same resul
 ``into.add`` must be the flow table's add_untabled: its common cases (a tapped direction's
 packet short of a budget, a new direction with room) are done in C, as it does them."""
 
+from collections.abc import Callable, Iterable
+
 from auditor.capture.fastpath import Decode, Directions
 from auditor.capture.flowtable import FlowTable
+from auditor.capture.packed import Rows
+from auditor.capture.records import Record
 
 def pcap_records(
     buf: bytearray,
@@ -43,3 +47,29 @@ def epb_records(
 def udp_payload_kind(payload: bytes | bytearray, /) -> int:
     """roles.payload_kind(17, payload) as the compiled loop computes it, to decide whether
     FlowTable.look would act on a packet (for the tests)."""
+
+def pair_rows(
+    keys: list[bytes],
+    rkeys: list[bytes],
+    recs: list[Record | None],
+    later: list[Record | None],
+    partner: list[int | None],
+    /,
+) -> Rows:
+    """packed.pair_rows, compiled: the same four columns, the same objects in them."""
+
+def pack_rows(
+    pack: Callable[..., bytes],
+    size: int,
+    keys: list[bytes],
+    recs: list[Record],
+    others: list[Record],
+    answers: Iterable[bool],
+    kinds: Iterable[int],
+    stun_delays: Iterable[float],
+    stun_samples: Iterable[int],
+    acks: Iterable[float],
+    no_delay: float,
+    /,
+) -> bytes:
+    """Packed.add_rows's rows, compiled: pack(...) of each row (``size`` bytes), joined."""

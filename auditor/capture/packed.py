@@ -7,12 +7,13 @@ import math
 import mmap
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import count, repeat
 from operator import and_, is_not, itemgetter, or_
 from typing import Final, cast
 
+from auditor.capture import fastpath
 from auditor.capture.columns import NO_DELAY, Chunk, FlowColumns, packed_layout
 from auditor.capture.records import (
     ACK_TS,
@@ -107,22 +108,12 @@ class Packed:
         if stuns is not None:
             stun_delays = [NO_DELAY if stun is None else stun[0] for stun in stuns]
             stun_samples = [0 if stun is None else int(stun[1]) for stun in stuns]
-        pack = self.layout.pack
-        # min and max of the two directions' times written out (as min() and max() choose:
-        # the first unless the second is below, or above); the answer's delay as Flow's.
-        rows = [
-            pack(key, a_packets, b_packets, a_bytes, b_bytes,
-                 b_first if b_first < a_first else a_first, b_last if b_last > a_last else a_last,
-                 a_frame, a_syn, b_syn,
-                 b_first - a_first if answers and not b_first < a_first else NO_DELAY,
-                 bits, stun_delay, samples, ack)
-            for key, (a_packets, a_bytes, a_first, a_last, a_frame, a_syn),
-            (b_packets, b_bytes, b_first, b_last, _b_frame, b_syn), answers, bits, stun_delay,
-            samples, ack in zip(keys, map(_counts, recs), map(_counts, others),
-                                _answering(self.proto, keys, recs, backs), kinds, stun_delays,
-                                stun_samples, acks, strict=False)
-        ]  # fmt: skip
-        self.data[at : self.offset] = b"".join(rows)
+        pack_rows = _compiled_pack_rows() if fastpath.compiled else _pack_rows
+        self.data[at : self.offset] = pack_rows(
+            self.layout.pack, self.layout.size, keys, recs, others,
+            _answering(self.proto, keys, recs, backs), kinds, stun_delays, stun_samples, acks,
+            NO_DELAY,
+        )  # fmt: skip
 
     def add_one_way(self, keys: list[bytes], recs: list[Record], kinds: Iterable[int]) -> None:
         """Rows of flows seen in one direction only (see add_rows), written at once: every field
@@ -162,6 +153,45 @@ _ANSWERING_UDP_PORTS: Final = (DNS_PORT, QUIC_PORT)  # servers that never speak 
 # The other direction of a flow seen one way: no packets, no bytes, no SYN, and times that are
 # never the flow's first or last (min and max keep the direction's own, as they are).
 _NOT_SEEN: Final[Record] = [0, 0, math.inf, -math.inf, 0, 0]
+
+
+def _pack_rows(  # noqa: PLR0917 - the columns of a row, as _loop.pack_rows takes them
+    pack: Callable[..., bytes],
+    size: int,  # each row's, which _loop.pack_rows checks
+    keys: list[bytes],
+    recs: list[Record],
+    others: list[Record],
+    answering: Iterable[bool],
+    kinds: Iterable[int],
+    stun_delays: Iterable[float],
+    stun_samples: Iterable[int],
+    acks: Iterable[float],
+    no_delay: float,
+) -> bytes:
+    """Packed.add_rows's rows, joined: a's and b's counts, times and flags (b: others[i], the
+    all-zero direction when not seen) and the row's other columns. _loop.pack_rows is this in C.
+    """
+    # min and max of the two directions' times written out (as min() and max() choose:
+    # the first unless the second is below, or above); the answer's delay as Flow's.
+    rows = [
+        pack(key, a_packets, b_packets, a_bytes, b_bytes,
+             b_first if b_first < a_first else a_first, b_last if b_last > a_last else a_last,
+             a_frame, a_syn, b_syn,
+             b_first - a_first if answers and not b_first < a_first else no_delay,
+             bits, stun_delay, samples, ack)
+        for key, (a_packets, a_bytes, a_first, a_last, a_frame, a_syn),
+        (b_packets, b_bytes, b_first, b_last, _b_frame, b_syn), answers, bits, stun_delay,
+        samples, ack in zip(keys, map(_counts, recs), map(_counts, others), answering, kinds,
+                            stun_delays, stun_samples, acks, strict=False)
+    ]  # fmt: skip
+    return b"".join(rows)
+
+
+def _compiled_pack_rows() -> Callable[..., bytes]:
+    # Imported when the compiled loops run, which they do only where they were built.
+    from auditor.capture._loop import pack_rows as compiled
+
+    return compiled
 
 
 def _ack_delay(ab: Record, ba: Record | None) -> float:
@@ -264,20 +294,8 @@ class _Pairing:
         """Any directions: each with its other one if seen, here or later in the table."""
         later = list(map(self.table.pop, rkeys, repeat(None)))  # those here are taken already
         partner = list(map(dict(zip(keys, count())).get, rkeys))
-        row_keys: list[bytes] = []
-        row_rkeys: list[bytes] = []
-        abs_: list[Record] = []
-        bas: list[Record | None] = []
-        for i, key, rkey, rec, back, j in zip(count(), keys, rkeys, recs, later, partner):
-            if rec is None or (j is not None and j < i):
-                continue  # taken already, with its other direction
-            other = recs[j] if j is not None and j != i else back  # the other in this batch
-            if other is not None and other[FIRST_FRAME] < rec[FIRST_FRAME]:
-                key, rkey, rec, other = rkey, key, other, rec  # noqa: PLW2901 - a's is the first
-            row_keys.append(key)
-            row_rkeys.append(rkey)  # (reverse_key is an involution: this is key's reverse)
-            abs_.append(rec)
-            bas.append(other)
+        pair = _compiled_pair_rows() if fastpath.compiled else pair_rows
+        row_keys, row_rkeys, abs_, bas = pair(keys, rkeys, recs, later, partner)
         if not row_keys:
             return
         stuns = self._stuns(row_rkeys)
@@ -329,6 +347,45 @@ class _Pairing:
 
     def _keyed(self, keys: list[bytes]) -> Iterable[tuple[int, bytes]]:
         return zip(repeat(self.proto), keys)
+
+
+Rows = tuple[list[bytes], list[bytes], list[Record], list[Record | None]]
+
+
+def pair_rows(
+    keys: list[bytes],
+    rkeys: list[bytes],
+    recs: list[Record | None],
+    later: list[Record | None],
+    partner: list[int | None],
+) -> Rows:
+    """A batch's rows: each direction ``recs[i]`` (keyed ``keys[i]``, None when taken already)
+    with its other one, ``recs[partner[i]]`` when that is in the batch, else ``later[i]`` (taken
+    from further in the table, or None); a pair once, where its first direction in the batch
+    comes, and the direction whose first frame came first as a. Four columns: a's key, b's
+    key, a's record, b's (or None). _loop.pair_rows does the same in C."""
+    row_keys: list[bytes] = []
+    row_rkeys: list[bytes] = []
+    abs_: list[Record] = []
+    bas: list[Record | None] = []
+    for i, key, rkey, rec, back, j in zip(count(), keys, rkeys, recs, later, partner):
+        if rec is None or (j is not None and j < i):
+            continue  # taken already, with its other direction
+        other = recs[j] if j is not None and j != i else back  # the other in this batch
+        if other is not None and other[FIRST_FRAME] < rec[FIRST_FRAME]:
+            key, rkey, rec, other = rkey, key, other, rec  # noqa: PLW2901 - a's is the first
+        row_keys.append(key)
+        row_rkeys.append(rkey)  # (reverse_key is an involution: this is key's reverse)
+        abs_.append(rec)
+        bas.append(other)
+    return row_keys, row_rkeys, abs_, bas
+
+
+def _compiled_pair_rows() -> Callable[..., Rows]:
+    # Imported when the compiled loops run, which they do only where they were built.
+    from auditor.capture._loop import pair_rows as compiled
+
+    return compiled
 
 
 def _halfword_moves(length: int) -> tuple[tuple[int, int], ...]:

@@ -5,6 +5,8 @@ at a time (latest first, as dict.popitem gives them) writes."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import random
@@ -16,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.capture import flowtable, packed, read_capture
-from auditor.capture.columns import NO_DELAY, FlowColumns, Row
+from auditor.capture import fastpath, flowtable, packed, read_capture
+from auditor.capture.columns import NO_DELAY, FlowColumns, Row, packed_layout
 from auditor.capture.packed import (
     Chunks,
     Packed,
@@ -294,6 +296,19 @@ def _any_table(draw: st.DrawFn) -> dict[bytes, Record]:
     return {key: items[key] for key in order}
 
 
+LOOPS = ["compiled", "python"]
+
+
+def _loop_of(which: str) -> contextlib.AbstractContextManager[None]:
+    """The pairing as the compiled loop runs it (_loop.pair_rows), or the pure-Python one."""
+    if which == "python":
+        return fastpath.python_loop()
+    if not fastpath.BUILT:
+        pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
 @settings(max_examples=300, deadline=None)
 @given(
     _any_table(),
@@ -304,6 +319,7 @@ def _any_table(draw: st.DrawFn) -> dict[bytes, Record]:
     st.sampled_from([6, 17]),
 )
 def test_any_table_pairs_as_one_at_a_time(  # noqa: PLR0917 - hypothesis's draws
+    loop: str,
     table: dict[bytes, Record],
     kinded: set[bytes],
     answered: set[bytes],
@@ -317,10 +333,86 @@ def test_any_table_pairs_as_one_at_a_time(  # noqa: PLR0917 - hypothesis's draws
     kinds = {(proto, key): 1 << n for n, key in enumerate(sorted(kinded))}
     stun = {(proto, key): [0.01 * (n + 1), n + 1] for n, key in enumerate(sorted(answered))}
     copy = {key: [*rec] for key, rec in table.items()}
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, _loop_of(loop):
         patch.setattr(packed, "PAIR_BATCH", batch)
         patch.setattr(packed.Packed.__init__, "__defaults__", (chunk,))
         got = _paired({proto: table}, kinds, stun)
         patch.setattr(sys.modules[__name__], "pair_directions", _popitem_pairing)
         want = _paired({proto: copy}, kinds, stun)
     assert repr(got) == repr(want)  # NaN is no NaN's equal: compared as text
+
+
+@st.composite
+def _batch(draw: st.DrawFn) -> tuple[list[bytes], list[bytes], list[Record | None],
+                                     list[Record | None], list[int | None]]:
+    """pair_rows's arguments as _two_way makes them: keys, their reverses, the directions
+    (None: taken already), the other directions taken from the table, and where each key's
+    reverse stands in the batch."""
+    keys = draw(st.lists(_direction_key(), max_size=12, unique=True))
+    rkeys = [reverse_key(key) for key in keys]
+    recs = [draw(st.one_of(st.none(), _record())) for _ in keys]
+    later = [draw(st.one_of(st.none(), _record())) for _ in keys]
+    at = {key: i for i, key in enumerate(keys)}
+    return keys, rkeys, recs, later, [at.get(rkey) for rkey in rkeys]
+
+
+@settings(max_examples=500, deadline=None)
+@given(_batch())
+def test_the_compiled_pair_rows_is_the_python_one(
+    batch: tuple[list[bytes], list[bytes], list[Record | None], list[Record | None],
+                 list[int | None]],
+) -> None:
+    """The same rows, in the same order, holding the very same objects."""
+    if not fastpath.BUILT:
+        pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    from auditor.capture import _loop
+
+    want = packed.pair_rows(*batch)
+    got = _loop.pair_rows(*batch)
+    assert [list(map(id, column)) for column in got] == [list(map(id, c)) for c in want]
+    assert repr(got) == repr(want)
+
+
+def test_the_compiled_pair_rows_refuses_what_is_not_a_batch() -> None:
+    if not fastpath.BUILT:
+        pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    from auditor.capture import _loop
+
+    rec: Record = [1, 60, 1.0, 1.0, 1, 0]
+    key = b"\x0a\x00\x00\x01" * 2
+    with pytest.raises(ValueError, match="one length"):
+        _loop.pair_rows([key], [key], [rec], [], [None])
+    with pytest.raises(IndexError, match="out of the batch"):
+        _loop.pair_rows([key], [key], [rec], [None], [5])
+    with pytest.raises(TypeError, match="not a flow record"):
+        _loop.pair_rows([key], [key], [rec], [[1, 2]], [None])
+
+
+def test_the_compiled_pack_rows_is_the_python_one() -> None:
+    """Every pair of times among the values where min, max and the answer's delay can differ by
+    which side they take (ties, 0.0 against -0.0, NaN), answered or not: the same bytes."""
+    if not fastpath.BUILT:
+        pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    from auditor.capture import _loop
+
+    times = [0.0, -0.0, 1.0, 2.0, math.nan, math.inf]
+    recs: list[Record] = []
+    others: list[Record] = []
+    for first_a, last_a, first_b, last_b in itertools.product(times, repeat=4):
+        recs.append([3, 300, first_a, last_a, 7, 1])
+        others.append([2, 200, first_b, last_b, 9, 0])
+    keys = [bytes([n % 251]) * 12 for n in range(len(recs))]
+    layout = packed_layout(4)
+    n = len(keys)
+    for answering in (True, False):
+        want = packed._pack_rows(layout.pack, layout.size, keys, recs, others, [answering] * n,
+                                 range(n), [0.5] * n, [2] * n, [0.25] * n, NO_DELAY)  # fmt: skip
+        got = _loop.pack_rows(layout.pack, layout.size, keys, recs, others, [answering] * n,
+                              range(n), [0.5] * n, [2] * n, [0.25] * n, NO_DELAY)  # fmt: skip
+        assert got == want
+    with pytest.raises(ValueError, match="shorter than the keys"):
+        _loop.pack_rows(layout.pack, layout.size, keys, recs, others, [], [], [], [], [], 0.0)
+    with pytest.raises(TypeError, match="not a flow record"):
+        _loop.pack_rows(layout.pack, layout.size, keys[:1], [[1]], others[:1], [True], [0],
+                        [0.0], [0], [0.0], 0.0)  # fmt: skip
+
