@@ -1,6 +1,7 @@
-"""The optional compiled packet loop (auditor/capture/_loop.c); everything else is in
-pyproject.toml. Without a compiler the install still succeeds and the pure-Python loops run,
-with the same results (`audit --version` says which)."""
+"""The optional compiled packet loop (auditor/capture/_loop.c) and mmdb tree walk
+(auditor/geo/_tree.c); everything else is in pyproject.toml. Without a compiler the install
+still succeeds and the pure-Python loops run, with the same results (`audit --version` says
+which loop)."""
 
 from setuptools import Extension, setup
 
@@ -13,6 +14,10 @@ setup(
             # multiply-add (the default on aarch64) would round differently.
             extra_compile_args=["-O2", "-ffp-contract=off"],
             optional=True,
-        )
+        ),
+        # The mmdb search tree walked for many addresses at once (auditor/geo/bulk.py).
+        Extension(
+            "auditor.geo._tree", ["auditor/geo/_tree.c"], extra_compile_args=["-O2"], optional=True
+        ),
     ]
 )

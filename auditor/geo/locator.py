@@ -8,7 +8,7 @@ import socket
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 import maxminddb
 
@@ -152,7 +152,12 @@ class _Database:
         self._raw: maxminddb.Reader | None = None
         try:
             self._raw = maxminddb.open_database(path, maxminddb.MODE_AUTO)
+            # The file again, for bulk.py to read the search tree from: opened with the reader,
+            # so that both read the same file if the path is replaced later (a db update).
+            self._file: BinaryIO | None = open(path, "rb")  # noqa: SIM115 - closed by close()
         except Exception as exc:
+            if self._raw is not None:
+                self._raw.close()
             raise DatabaseError(path, f"cannot open: {one_line(exc)}") from exc
 
     def answer(self, version: int, value: int, text: str) -> Answer:
@@ -166,6 +171,25 @@ class _Database:
         answer, prefix_len = self.lookup(text)
         self.cache.put(version, value, prefix_len, answer)
         return answer
+
+    @property
+    def tree_size(self) -> int:
+        """The bytes of the search tree section (the metadata's word for it)."""
+        assert self._raw is not None  # noqa: S101 - open until close()
+        metadata = self._raw.metadata()
+        return int(metadata.node_count * metadata.record_size // 4)
+
+    def search_tree(self) -> tuple[bytes, int, int] | None:
+        """(the search tree section, its node count, its record size bits), read from the
+        file; None when the file is shorter (the reader says what is wrong when asked)."""
+        assert self._raw is not None  # noqa: S101 - open until close()
+        assert self._file is not None  # noqa: S101 - open until close()
+        metadata = self._raw.metadata()
+        size = self.tree_size
+        tree = os.pread(self._file.fileno(), size, 0)
+        if len(tree) != size:
+            return None
+        return tree, metadata.node_count, metadata.record_size
 
     def lookup(self, text: str) -> tuple[Answer, int]:
         """(the answer, the prefix length of its network); DatabaseError if the lookup or the
@@ -214,7 +238,9 @@ class _Database:
     def close(self) -> None:
         if self._raw is not None:
             self._raw.close()
-        self._raw = None
+        if self._file is not None:
+            self._file.close()
+        self._raw = self._file = None
 
 
 def _inspect(path: str) -> tuple[DatabaseInfo, Layout]:

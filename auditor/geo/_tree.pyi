@@ -1,0 +1,3 @@
+def walk(
+    tree: bytes, node_count: int, record_size: int, bits: int, addresses: list[int], /
+) -> tuple[list[int | None], bytes]: ...
