@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -12,8 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from auditor.attribution import attribute_endpoint
-from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
+from auditor.endpoints import (
+    ServerTable,
+    capture_hosts,
+    endpoint_addresses,
+    merge_endpoints,
+    server_table,
+)
 from auditor.errors import CaptureError
 from auditor.geo import DEFAULT_MAX_AGE_DAYS, Locator, open_locator, staleness_warnings
 from auditor.model import (
@@ -25,16 +29,15 @@ from auditor.model import (
     Finding,
     Location,
     Policy,
-    Role,
     ServerEndpoint,
     SignalledKind,
     Vantage,
     VantageSource,
     Verdict,
 )
+from auditor.platforms import attributed_endpoints
 from auditor.policy import judge_findings
 from auditor.policy.exceptions import Baseline, accept, acceptance_warnings
-from auditor.roles import endpoint_roles
 from auditor.signalled import signalled_endpoints
 from auditor.sources import read_source
 
@@ -64,7 +67,7 @@ class CaptureOutcome:
     read."""
 
     summary: CaptureSummary | None
-    endpoints: tuple[ServerEndpoint, ...]
+    endpoints: Sequence[ServerEndpoint]  # a tuple, or a table of one capture's (endpoints.py)
     error: str | None
     trips: CaptureTrips | None = None
 
@@ -84,17 +87,17 @@ def _judged(request: AuditRequest, outcomes: list[CaptureOutcome], locator: Loca
         # With a million servers, the per-capture endpoints and round trips must not live
         # until the report is written, nor the mapped databases count in the peak memory.
         outcomes = [dataclasses.replace(o, endpoints=()) for o in outcomes]
-        locations = locator.locate_all([endpoint.ip for endpoint in endpoints])
+        locations = locator.locate_all(endpoint_addresses(endpoints))
         databases = locator.databases
         evidence = _evidence(outcomes, locations, locator, request.vantage)
         locator.close()
         summaries = [o.summary for o in outcomes]
         errors = [o.error for o in outcomes]
         del outcomes
-        attributed = list(endpoints)
+        given = endpoints if isinstance(endpoints, ServerTable) else list(endpoints)
         del endpoints  # each endpoint replaced in place: a million are never held twice
-        for index, location in enumerate(locations):
-            attributed[index] = _attributed(attributed[index], location.asn)
+        attributed = attributed_endpoints(given, [location.asn for location in locations])
+        del given
         today = _today(request.now)
         findings = accept(judge_findings(attributed, locations, request.policy, evidence),
                           request.policy, today, request.baseline)
@@ -158,31 +161,6 @@ def _inferred(trips: CaptureTrips, locator: Locator) -> Vantage | None:
     )
 
 
-# Roles follow from (payloads, ports, platform, named): endpoints alike share one tuple of claims.
-_roles = functools.lru_cache(maxsize=4096)(endpoint_roles)
-
-
-def _attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
-    """The endpoint with its platform, what that rested on, and its roles; the same object
-    when that changes nothing (a copy of each of a million endpoints doubles them a moment)."""
-    found = attribute_endpoint(endpoint.hostnames, endpoint.ip, asn, endpoint.ports)
-    roles = _roles(
-        endpoint.payloads,
-        endpoint.ports,
-        found.platform if found else None,
-        named_platform=found is not None and found.names_platform,
-    )
-    if endpoint.roles:  # signalled (a STUN/TURN message named it): that is what it is known as
-        roles = tuple(claim for claim in roles if claim.role is not Role.UNKNOWN)
-        roles = tuple(dict.fromkeys((*endpoint.roles, *roles)))
-    # else: endpoint_roles gives one claim per role, each once.
-    platform = found.label if found else None
-    basis = found.basis if found else None
-    if (platform, basis, roles) == (endpoint.platform, endpoint.platform_basis, endpoint.roles):
-        return endpoint
-    return endpoint.attributed(platform, basis, roles)
-
-
 def _read_all(request: AuditRequest, progress: Progress | None) -> list[CaptureOutcome]:
     paths = request.captures
     if request.cluster is not None:
@@ -229,7 +207,7 @@ def capture_outcome(capture: CaptureResult) -> CaptureOutcome:
     with collector_paused():  # a record per server and per timed flow: see collector_paused
         hosts = capture.own_hosts or capture_hosts(capture.flows)
         endpoints = merge_endpoints([
-            server_endpoints(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
+            server_table(capture.flows, capture.names, capture=summary.path, own_hosts=hosts),
             signalled_endpoints(capture.signalled, hosts, summary.path, summary.first_seen or 0.0),
         ])  # fmt: skip
         trips = capture_trips(

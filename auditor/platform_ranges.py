@@ -142,12 +142,21 @@ class RangeIndex:
 
     def lookup(self, address: str) -> PlatformRange | None:
         """The most specific published range holding ``address``, if any."""
-        try:
-            version, value = literal_value(address)
-        except ValueError:
-            return None
+        row = self.row_of(address)
+        return None if row is None else _parse_row(self.lines[row])
+
+    def row_of(self, address: str | bytes) -> int | None:
+        """Which row's range is the most specific holding ``address`` (text, or the 4 or 16
+        bytes of a packet's header), if any: endpoints alike in it are attributed alike."""
+        if isinstance(address, bytes):
+            version, value = 4 if len(address) == 4 else 6, int.from_bytes(address, "big")
+        else:
+            try:
+                version, value = literal_value(address)
+            except ValueError:
+                return None
         row = (self.v4 if version == 4 else self.v6).row_of(value)
-        return None if row == _NONE else _parse_row(self.lines[row])
+        return None if row == _NONE else row
 
     def to_bytes(self, csv_text: str) -> bytes:
         """The index file for the CSV ``csv_text`` (the rows this index was built from).

@@ -85,7 +85,7 @@ def profile(
     import dataclasses
 
     from auditor import audit
-    from auditor.endpoints import capture_hosts, merge_endpoints, server_endpoints
+    from auditor.endpoints import capture_hosts, endpoint_addresses, merge_endpoints, server_table
     from auditor.geo import discover_databases, open_locator
     from auditor.geo.evidence import capture_trips
     from auditor.model import AuditResult, CaptureResult
@@ -102,7 +102,7 @@ def profile(
     assert read is not None
     summary = dataclasses.replace(read.summary, flows=len(read.flows))
     hosts = stages.run("hosts", lambda r: r.own_hosts or capture_hosts(r.flows), read)
-    endpoints = stages.run("endpoints", lambda r: server_endpoints(
+    endpoints = stages.run("endpoints", lambda r: server_table(
         r.flows, r.names, capture=summary.path, own_hosts=hosts), read)
     trips = stages.run("round trips", lambda r: capture_trips(
         summary.path, r.flows, r.names, hosts, summary.first_seen), read)
@@ -112,13 +112,13 @@ def profile(
     with open_locator(databases) as locator:
         merged = stages.run("merge", merge_endpoints, [outcome.endpoints])
         outcome = dataclasses.replace(outcome, endpoints=())
-        locations = stages.run("locate", lambda m: locator.locate_all([e.ip for e in m]), merged)
+        locations = stages.run(
+            "locate", lambda m: locator.locate_all(endpoint_addresses(m)), merged)
         evidence = stages.run("evidence", audit._evidence, [outcome], locations, locator, None)
         infos = locator.databases
     outcome = dataclasses.replace(outcome, trips=None)
-    attributed = list(merged)
-    merged = ()  # as in run_audit: replaced in place, never held twice
-    stages.run("platform", _attribute, attributed, locations)
+    attributed = stages.run("platform", _attribute, merged, locations)
+    merged = ()
     findings = stages.run("judge", judge_findings, attributed, locations, policy, evidence)
     attributed, locations, evidence = [], (), {}
     result = AuditResult(captures=(summary,), databases=infos, policy=policy, findings=findings)
@@ -131,13 +131,13 @@ def profile(
     stages.total()
 
 
-def _attribute(endpoints: list[Any], locations: tuple[Any, ...]) -> list[Any]:
-    """As audit.run_audit does it: each endpoint replaced in place."""
-    from auditor import audit
+def _attribute(endpoints: Any, locations: tuple[Any, ...]) -> list[Any]:
+    """As audit.run_audit does it."""
+    from auditor.endpoints import ServerTable
+    from auditor.platforms import attributed_endpoints
 
-    for index, location in enumerate(locations):
-        endpoints[index] = audit._attributed(endpoints[index], location.asn)
-    return endpoints
+    given = endpoints if isinstance(endpoints, ServerTable) else list(endpoints)
+    return attributed_endpoints(given, [location.asn for location in locations])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""The platform stage: each located server endpoint with its platform, what that rested on, and
+its roles (attribution.py and roles.py decide them; this applies them to every endpoint)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from auditor.attribution import PLATFORM_ASNS, attribute_endpoint
+from auditor.capture.columns import Address
+from auditor.endpoints import Attributed, ServerTable
+from auditor.model import PayloadKind, Role, ServerEndpoint
+from auditor.platform_ranges import bundled_ranges
+from auditor.roles import endpoint_roles
+
+# Roles follow from (payloads, ports, platform, named): endpoints alike share one tuple of claims.
+_roles = functools.lru_cache(maxsize=4096)(endpoint_roles)
+
+
+def attributed_endpoints(
+    endpoints: list[ServerEndpoint] | ServerTable, asns: Iterable[int | None]
+) -> list[ServerEndpoint]:
+    """Every endpoint with its platform and roles, in order; ``asns``: each one's ASN, in the
+    same order (None: not known). A list is replaced in place and given back (a million
+    endpoints are never held twice); a capture's table makes each endpoint once."""
+    if isinstance(endpoints, ServerTable):
+        return endpoints.attributed(asns, _Alike().claims)
+    for index, asn in enumerate(asns):
+        endpoints[index] = attributed(endpoints[index], asn)
+    return endpoints
+
+
+def attributed(endpoint: ServerEndpoint, asn: int | None) -> ServerEndpoint:
+    """The endpoint with its platform, what that rested on, and its roles; the same object
+    when that changes nothing (a copy of each of a million endpoints doubles them a moment)."""
+    platform, basis, roles = _claims(
+        endpoint.hostnames, endpoint.ip, asn, endpoint.ports, endpoint.payloads
+    )
+    if endpoint.roles:  # signalled (a STUN/TURN message named it): that is what it is known as
+        roles = tuple(claim for claim in roles if claim.role is not Role.UNKNOWN)
+        roles = tuple(dict.fromkeys((*endpoint.roles, *roles)))
+    # else: endpoint_roles gives one claim per role, each once.
+    if (platform, basis, roles) == (endpoint.platform, endpoint.platform_basis, endpoint.roles):
+        return endpoint
+    return endpoint.attributed(platform, basis, roles)
+
+
+def _claims(
+    names: tuple[str, ...], ip: str, asn: int | None, ports: tuple[str, ...],
+    payloads: PayloadKind,
+) -> Attributed:  # fmt: skip
+    found = attribute_endpoint(names, ip, asn, ports)
+    roles = _roles(
+        payloads, ports, found.platform if found else None,
+        named_platform=found is not None and found.names_platform,
+    )  # fmt: skip
+    return (found.label, found.basis, roles) if found else (None, None, roles)
+
+
+_ALIKE = 100_000  # kinds of endpoint remembered; past that, the count starts again
+
+
+class _Alike:
+    """What a table's endpoints without a name are given, worked out once per distinct
+    (published range, platform of the ASN, ports, payload kinds): the four things attribution
+    and roles read of such an endpoint (a name, when seen, decides before the rest)."""
+
+    __slots__ = ("given", "ranges")
+
+    def __init__(self) -> None:
+        self.ranges = bundled_ranges()
+        self.given: dict[tuple[object, ...], Attributed] = {}
+
+    def claims(  # noqa: PLR0917 - ServerTable's Claims
+        self, names: tuple[str, ...], ip: str, raw: Address, asn: int | None,
+        ports: tuple[str, ...], bits: int,
+    ) -> Attributed:  # fmt: skip
+        if names:
+            return _claims(names, ip, asn, ports, PayloadKind(bits))
+        row = self.ranges.row_of(raw)
+        # The ASN is read only when no range answers, as attribute() reads it.
+        platform = PLATFORM_ASNS.get(asn) if row is None and asn is not None else None
+        key = (row, platform, ports, bits)
+        given = self.given.get(key)
+        if given is None:
+            if len(self.given) >= _ALIKE:
+                self.given.clear()
+            given = self.given[key] = _claims(names, ip, asn, ports, PayloadKind(bits))
+        return given
