@@ -227,16 +227,20 @@ class _Tally:
 
     def endpoint(  # noqa: PLR0917 - a record's fields
         self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...], labels: _Labels,
-        platform: str | None = None, basis: AttributionBasis | None = None,
-        roles: tuple[RoleClaim, ...] = (),
+        ports: tuple[str, ...], given: Attributed = (None, None, ()),
     ) -> ServerEndpoint:  # fmt: skip
+        """``ports``: labels.ports of this tally's (worked out once per endpoint)."""
+        platform, basis, roles = given
         # Positional, in ServerEndpoint's field order: keywords cost a share of each endpoint.
         return ServerEndpoint(
-            ip, self.packets, self.bytes, self.flows, labels.ports(self.ports),
-            labels.protocols(self.protocols), self.first_seen, self.last_seen, self.first_frame,
-            _REASON_OF_RANK[self.rank], hostnames, platform, captures, labels.kinds(self.payloads),
-            roles, basis,
+            ip, self.packets, self.bytes, self.flows, ports, labels.protocols(self.protocols),
+            self.first_seen, self.last_seen, self.first_frame, _REASON_OF_RANK[self.rank],
+            hostnames, platform, captures, labels.kinds(self.payloads), roles, basis,
         )  # fmt: skip
+
+
+# What attribution gives an endpoint: (platform, what it rested on, roles).
+Attributed = tuple[str | None, AttributionBasis | None, tuple[RoleClaim, ...]]
 
 
 MAX_HOSTNAMES = 32  # per endpoint: a CDN address can answer for thousands of names
@@ -282,7 +286,8 @@ def server_table(
     no_names: tuple[str, ...] = ()
     hostnames = [names_of.get(ip, no_names) for ip in ips] if names_of else [no_names] * len(ips)
     captures = () if capture is None else (capture,)
-    return ServerTable(ips, keys, tallied, hostnames, captures, tallies.labels)
+    ports = list(map(tallies.labels.ports, [tally.ports for tally in tallied]))
+    return ServerTable(ips, keys, tallied, hostnames, ports, captures, tallies.labels)
 
 
 def endpoint_addresses(endpoints: Sequence[ServerEndpoint]) -> list[str]:
@@ -292,31 +297,26 @@ def endpoint_addresses(endpoints: Sequence[ServerEndpoint]) -> list[str]:
     return [endpoint.ip for endpoint in endpoints]
 
 
-# What attribution gives an endpoint: (platform, what it rested on, roles), from the endpoint's
-# (hostnames, address, address as the rows held it, ASN, ports, payload kind bits).
-Attributed = tuple[str | None, AttributionBasis | None, tuple[RoleClaim, ...]]
-Claims = Callable[
-    [tuple[str, ...], str, Address, int | None, tuple[str, ...], int], Attributed
-]
-
-
 Endpoints = tuple[ServerEndpoint, ...]
 
 
 class ServerTable(Sequence[ServerEndpoint]):
     """One capture's server endpoints as tallied, busiest first: a ServerEndpoint is made when
-    one is asked for (then all, once). The audit asks instead for each with its platform and
-    roles (``attributed``): a frozen record of 17 fields costs ~4 us to make, and making each
-    twice, before and after attribution, was a fifth of the per-server time at 100k servers.
-    Pickled (to another process), it is the tuple of its endpoints."""
+    one is asked for (then all, once), or by ``made``, with what attribution gives each: a
+    frozen record of 17 fields costs ~4 us, and the audit made each twice, before and after
+    attribution (a fifth of the per-server time at 100k servers). Its columns are what
+    attribution reads. Pickled (to another process), it is the tuple of its endpoints."""
 
-    __slots__ = ("_made", "captures", "hostnames", "ips", "keys", "labels", "tallies")
+    __slots__ = ("_made", "captures", "hostnames", "ips", "keys", "labels", "ports", "tallies")
 
     def __init__(  # noqa: PLR0917 - the table's columns
         self, ips: list[str], keys: list[Address], tallies: list[_Tally],
-        hostnames: list[tuple[str, ...]], captures: tuple[str, ...], labels: _Labels,
+        hostnames: list[tuple[str, ...]], ports: list[tuple[str, ...]],
+        captures: tuple[str, ...], labels: _Labels,
     ) -> None:  # fmt: skip
-        self.ips, self.keys, self.tallies, self.hostnames = ips, keys, tallies, hostnames
+        self.ips = ips
+        self.keys = keys  # the addresses as the rows held them (raw bytes from a capture)
+        self.tallies, self.hostnames, self.ports = tallies, hostnames, ports
         self.captures, self.labels = captures, labels
         self._made: tuple[ServerEndpoint, ...] | None = None
 
@@ -345,25 +345,22 @@ class ServerTable(Sequence[ServerEndpoint]):
 
     def _endpoints(self) -> tuple[ServerEndpoint, ...]:
         if self._made is None:
-            labels, captures = self.labels, self.captures
-            self._made = tuple(
-                tally.endpoint(ip, names, captures, labels)
-                for ip, tally, names in zip(self.ips, self.tallies, self.hostnames, strict=True)
-            )
+            self._made = tuple(self.made([(None, None, ())] * len(self.ips)))
         return self._made
 
-    def attributed(self, asns: Iterable[int | None], claims: Claims) -> list[ServerEndpoint]:
-        """Each endpoint made once, with what ``claims`` gives it (its ASN from ``asns``, in
-        the table's order): what merge_endpoints and attribution would make of it."""
-        labels, captures, ports_of = self.labels, self.captures, self.labels.ports
-        made: list[ServerEndpoint] = []
-        for ip, key, tally, names, asn in zip(
-            self.ips, self.keys, self.tallies, self.hostnames, asns, strict=True
-        ):
-            platform, basis, roles = claims(names, ip, key, asn, ports_of(tally.ports),
-                                            tally.payloads)  # fmt: skip
-            made.append(tally.endpoint(ip, names, captures, labels, platform, basis, roles))
-        return made
+    def payloads(self) -> list[int]:
+        """Each endpoint's payload kinds, as bits."""
+        return [tally.payloads for tally in self.tallies]
+
+    def made(self, given: Iterable[Attributed]) -> list[ServerEndpoint]:
+        """Each endpoint, with what ``given`` gives it, in the table's order."""
+        labels, captures = self.labels, self.captures
+        return [
+            tally.endpoint(ip, names, captures, labels, ports, attributed)
+            for ip, tally, names, ports, attributed in zip(
+                self.ips, self.tallies, self.hostnames, self.ports, given, strict=True
+            )
+        ]
 
 
 def _sort_busiest_first(endpoints: list[ServerEndpoint]) -> None:

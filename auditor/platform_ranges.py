@@ -158,6 +158,17 @@ class RangeIndex:
         row = (self.v4 if version == 4 else self.v6).row_of(value)
         return None if row == _NONE else row
 
+    def rows_of(self, addresses: Sequence[str | bytes]) -> list[int | None]:
+        """row_of each address; raw IPv4 addresses (a capture's, most servers) at C speed."""
+        raws = [address for address in addresses if isinstance(address, bytes)]
+        if len(raws) != len(addresses) or any(len(raw) != 4 for raw in raws):
+            return list(map(self.row_of, addresses))
+        starts, rows = self.v4.starts, self.v4.rows
+        after, value = bisect.bisect_right, int.from_bytes
+        found = [rows[at - 1] if at else _NONE for at in
+                 [after(starts, value(raw, "big")) for raw in raws]]  # fmt: skip
+        return [None if row == _NONE else row for row in found]
+
     def to_bytes(self, csv_text: str) -> bytes:
         """The index file for the CSV ``csv_text`` (the rows this index was built from).
         ValueError for a CSV not shaped as the build script writes it: comments, the header,

@@ -7,7 +7,6 @@ import functools
 from collections.abc import Iterable
 
 from auditor.attribution import PLATFORM_ASNS, attribute_endpoint
-from auditor.capture.columns import Address
 from auditor.endpoints import Attributed, ServerTable
 from auditor.model import PayloadKind, Role, ServerEndpoint
 from auditor.platform_ranges import bundled_ranges
@@ -24,7 +23,7 @@ def attributed_endpoints(
     same order (None: not known). A list is replaced in place and given back (a million
     endpoints are never held twice); a capture's table makes each endpoint once."""
     if isinstance(endpoints, ServerTable):
-        return endpoints.attributed(asns, _Alike().claims)
+        return endpoints.made(_table_claims(endpoints, asns))
     for index, asn in enumerate(asns):
         endpoints[index] = attributed(endpoints[index], asn)
     return endpoints
@@ -57,27 +56,35 @@ def _claims(
     return (found.label, found.basis, roles) if found else (None, None, roles)
 
 
+def _table_claims(table: ServerTable, asns: Iterable[int | None]) -> list[Attributed]:
+    """What each endpoint of a table is given (a table's carry no signalled roles)."""
+    alike = _Alike()
+    rows = bundled_ranges().rows_of(table.keys)
+    return list(
+        map(alike.claims, table.hostnames, table.ips, rows, asns, table.ports, table.payloads())
+    )
+
+
 _ALIKE = 100_000  # kinds of endpoint remembered; past that, the count starts again
 
 
 class _Alike:
-    """What a table's endpoints without a name are given, worked out once per distinct
-    (published range, platform of the ASN, ports, payload kinds): the four things attribution
-    and roles read of such an endpoint (a name, when seen, decides before the rest)."""
+    """What endpoints without a name are given, worked out once per distinct (published range,
+    platform of the ASN, ports, payload kinds): the four things attribution and roles read of
+    such an endpoint (a name, when seen, decides before the rest)."""
 
-    __slots__ = ("given", "ranges")
+    __slots__ = ("given",)
 
     def __init__(self) -> None:
-        self.ranges = bundled_ranges()
         self.given: dict[tuple[object, ...], Attributed] = {}
 
-    def claims(  # noqa: PLR0917 - ServerTable's Claims
-        self, names: tuple[str, ...], ip: str, raw: Address, asn: int | None,
+    def claims(  # noqa: PLR0917 - one endpoint's columns
+        self, names: tuple[str, ...], ip: str, row: int | None, asn: int | None,
         ports: tuple[str, ...], bits: int,
     ) -> Attributed:  # fmt: skip
+        """``row``: the row of the published range that holds ``ip`` (rows_of), if any."""
         if names:
             return _claims(names, ip, asn, ports, PayloadKind(bits))
-        row = self.ranges.row_of(raw)
         # The ASN is read only when no range answers, as attribute() reads it.
         platform = PLATFORM_ASNS.get(asn) if row is None and asn is not None else None
         key = (row, platform, ports, bits)
