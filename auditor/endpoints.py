@@ -274,15 +274,14 @@ def server_table(
     names_of = names_by_address(names)
     tally_of = tallies.by_server
     keys = list(tally_of)
-    ips = list(map(rows.text, keys))
+    ips = rows.texts(keys)
+    tallied = list(tally_of.values())
+    tally_of.clear()
     # Busiest first, as _sort_busiest_first sorts endpoints (the addresses are distinct).
     order = sorted(range(len(ips)), key=ips.__getitem__)
-    counted = [tally_of[keys[index]].bytes for index in range(len(keys))]
-    order.sort(key=counted.__getitem__, reverse=True)
-    del counted
-    keys = [keys[index] for index in order]
-    ips = [ips[index] for index in order]
-    tallied = [tally_of.pop(key) for key in keys]
+    order.sort(key=[tally.bytes for tally in tallied].__getitem__, reverse=True)
+    keys, ips = list(map(keys.__getitem__, order)), list(map(ips.__getitem__, order))
+    tallied = list(map(tallied.__getitem__, order))
     no_names: tuple[str, ...] = ()
     hostnames = [names_of.get(ip, no_names) for ip in ips] if names_of else [no_names] * len(ips)
     captures = () if capture is None else (capture,)

@@ -10,6 +10,7 @@ indexes the flows (tests, tools), in first-frame order as a tuple of them would 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 import mmap
@@ -213,6 +214,17 @@ class Texts:
             text = self.addresses[raw] = address_text(raw)
         return text
 
+    def texts(self, raws: Sequence[Address]) -> list[str]:
+        """text() of each, those not known yet made at once (IPv4 by C calls alone)."""
+        known = self.addresses
+        missing = [raw for raw in raws if raw not in known]
+        if missing:
+            four = [raw for raw in missing if isinstance(raw, bytes) and len(raw) == 4]
+            known.update(zip(four, map(_ipv4_text, four), strict=True))
+            if len(four) != len(missing):
+                known.update((raw, address_text(raw)) for raw in missing if raw not in known)
+        return list(map(known.__getitem__, raws))
+
     def kinds(self, bits: int) -> PayloadKind:
         kind = self.payloads.get(bits)
         if kind is None:
@@ -228,6 +240,9 @@ def address_text(raw: Address) -> str:
     if len(raw) == 4:
         return socket.inet_ntop(socket.AF_INET, raw)
     return str(ipaddress.IPv6Address(raw))
+
+
+_ipv4_text = functools.partial(socket.inet_ntop, socket.AF_INET)
 
 
 def address_key(text: str) -> bytes | None:
@@ -277,6 +292,12 @@ class FlowRows:
         if self.columns is not None:
             return self.columns.texts.text(address)
         return address_text(address)
+
+    def texts(self, addresses: Sequence[Address]) -> list[str]:
+        """text() of each address."""
+        if self.columns is not None:
+            return self.columns.texts.texts(addresses)
+        return list(map(address_text, addresses))
 
     def key(self, text: str) -> Address | None:
         """An address given as text, as the rows hold it."""

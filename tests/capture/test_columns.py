@@ -10,9 +10,19 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.capture import read_capture
-from auditor.capture.columns import NO_DELAY, FlowColumns, Row, address_key, address_text
+from auditor.capture.columns import (
+    NO_DELAY,
+    FlowColumns,
+    FlowRows,
+    Row,
+    Texts,
+    address_key,
+    address_text,
+)
 from auditor.capture.packed import Chunks
 from auditor.endpoints import capture_hosts, server_endpoints
 from auditor.geo.roundtrips import round_trips
@@ -101,3 +111,18 @@ def test_address_text_is_ipaddress_text(text: str) -> None:
     assert raw is not None
     assert address_text(raw) == str(ipaddress.ip_address(text))
     assert address_key("not an address") is None
+
+
+@given(st.lists(st.one_of(st.binary(min_size=4, max_size=4), st.binary(min_size=16, max_size=16)),
+                max_size=40), st.integers(0, 40))  # fmt: skip
+def test_texts_at_once_are_each_address_text(raws: list[bytes], known: int) -> None:
+    import ipaddress
+
+    texts = Texts()
+    for raw in raws[:known]:  # some made one at a time before
+        texts.text(raw)
+    mapped = b"\0" * 10 + b"\xff\xff" + b"\xc0\0\2\1"  # ipaddress writes these, not inet_ntop
+    given = [*raws, mapped, *raws[:3]]
+    assert texts.texts(given) == [str(ipaddress.ip_address(raw)) for raw in given]
+    assert texts.texts(given) == [texts.text(raw) for raw in given]
+    assert FlowRows(()).texts(["192.0.2.1", "2001:db8::1"]) == ["192.0.2.1", "2001:db8::1"]
