@@ -63,14 +63,14 @@ def _capture(capture: CaptureSummary) -> JsonObject:
     }
 
 
-def _section(section: CaptureSection) -> JsonObject:
+def _section(section: CaptureSection, order: _Order) -> JsonObject:
     """A capture with its own verdict, summary and endpoints (one line each, as made)."""
     own = section.result
     return {
         **_capture(section.capture),
         "verdict": own.verdict.value,
         "summary": _summary(own),
-        "endpoints": _Rows(_sorted_then(sighting_lines, own.findings)),
+        "endpoints": _Rows(_sorted_then(sighting_lines, own.findings, order)),
     }
 
 
@@ -170,12 +170,27 @@ class _Rows:
     rows: Iterable[str]
 
 
+class _Order:
+    """sorted_findings, kept for the findings last sorted: a one-capture report lists the
+    run's findings twice (its capture's section, then the endpoints), in one order."""
+
+    def __init__(self) -> None:
+        self._findings: tuple[Finding, ...] | None = None
+        self._sorted: list[Finding] = []
+
+    def of(self, findings: tuple[Finding, ...]) -> list[Finding]:
+        if findings is not self._findings:
+            self._findings, self._sorted = findings, sorted_findings(findings)
+        return self._sorted
+
+
 def _sorted_then(
-    encode: Callable[[Iterable[Finding]], Iterator[str]], findings: Iterable[Finding]
+    encode: Callable[[Iterable[Finding]], Iterator[str]], findings: tuple[Finding, ...],
+    order: _Order,
 ) -> Iterator[str]:
     """The findings' lines in report order, sorted only once written: parts() (the history
     line) builds the document without writing its endpoints."""
-    yield from encode(sorted_findings(findings))
+    yield from encode(order.of(findings))
 
 
 class JsonFormat(ReportFormat):
@@ -197,6 +212,7 @@ class JsonFormat(ReportFormat):
         return ({k: document[k] for k in keys[:cut]}, {k: document[k] for k in keys[cut + 1:]})
 
     def _document(self, result: AuditResult) -> JsonObject:
+        order = _Order()
         return {
             "schema": SCHEMA,
             "tool": {"name": "auditor", "version": self.options.tool_version},
@@ -204,11 +220,11 @@ class JsonFormat(ReportFormat):
             "verdict": result.verdict.value,
             "exit_status": result.exit_status,
             "complete": result.complete,
-            "captures": [_section(s) for s in capture_sections(result)],
+            "captures": [_section(s, order) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
             "endpoints": _Rows(_sorted_then(EndpointLines(result.policy).lines,
-                                            result.findings)),
+                                            result.findings, order)),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],

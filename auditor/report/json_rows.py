@@ -10,11 +10,10 @@ same C encoder the whole line would be; a test holds each line equal to that who
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from auditor.model import (
@@ -29,37 +28,15 @@ from auditor.model import (
     ServerEndpoint,
     Verdict,
 )
+from auditor.report import json_text
 from auditor.report.escape import clean, clean_each, clean_optional
-from auditor.report.evidence_view import answer_json, confidence, evidence_json
+from auditor.report.evidence_view import answer_json, evidence_json
+from auditor.report.json_places import PlaceTexts
+from auditor.report.json_text import ONE_LINE, remember
+from auditor.report.json_text import STRING as _STRING
+from auditor.report.json_text import optional_text as _optional
+from auditor.report.json_text import raw_text as _raw
 from auditor.report.view import flags_of, iso_time, iso_times
-
-# What json_format's whole-line encoder writes: ", " and ": " between items, text as it is.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
-_STRING: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _one_line_by_c(encode: Callable[[object, int], list[str]]) -> Callable[[object], str]:
-    def one_line(value: object) -> str:
-        return "".join(encode(value, 0))
-
-    return one_line
-
-
-# The C encoder JSONEncoder.encode builds anew on each call, built once: encode's own set-up
-# cost more than encoding a place's few keys (a test holds the two equal). Without the C
-# accelerator (another interpreter), JSONEncoder.encode itself.
-_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-ONE_LINE: Callable[[object], str] = (
-    _ENCODER.encode
-    if _MAKE_ENCODER is None
-    else _one_line_by_c(
-        _MAKE_ENCODER(None, _ENCODER.default, _STRING, None, ": ", ", ", False, False, True)
-    )
-)
-
-# Each cache starts again past this many parts: a million endpoints each with a reason of its
-# own (one naming its address) cost encodings, never unbounded memory.
-_LIMIT = 20_000
 
 
 def located_part(location: Location, finding: Finding) -> dict[str, Any]:
@@ -148,20 +125,14 @@ def _is_bare(evidence: Evidence) -> bool:
     )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Place:
     """One place's encoded parts: what the location decides, and its answers (which the
-    evidence repeats); the evidence without round trips or hints, per judgement."""
+    evidence repeats)."""
 
     answers: tuple[CountryAnswer, ...]  # held: the place's key is this tuple's identity
     located: str
     answers_text: str
-    evidence: dict[Judgement, str] = field(default_factory=dict)
-
-
-# A place's bare evidence is kept for this many judgements: more are reasons of their own (one
-# naming each address), encoded each time.
-_JUDGEMENTS_PER_PLACE = 8
 
 # Endpoint lines are made this many at a time, a column (every address, every count, every
 # place) per step, each step one C-level pass over the column; the lines are then joined
@@ -184,9 +155,12 @@ _PLACE_FIELDS = attrgetter(
     "country", "registered_country", "represented_country", "city", "asn", "org",
     "address_class", "is_anycast", "accuracy_radius", "flags",
 )
-_OWN_FIELDS = attrgetter(
-    "ports", "protocols", "hostnames", "platform", "platform_basis", "roles", "reason"
-)
+# An endpoint's ports, names, platform and server reason, and its roles by identity (the
+# roles stage shares one tuple per kind of endpoint; a RoleClaim hashes in Python).
+_OWN_FIELDS = attrgetter("ports", "protocols", "hostnames", "platform", "platform_basis", "reason")
+_ROLES = attrgetter("roles")
+OwnKey = tuple[tuple[Hashable, ...], int]
+OwnEntry = tuple[str, tuple[RoleClaim, ...]]  # the text, and the roles held
 _PACKETS = attrgetter("packets")
 _BYTES = attrgetter("bytes")
 _FLOWS = attrgetter("flows")
@@ -214,11 +188,11 @@ class EndpointLines:
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
         self._places: dict[PlaceKey, _Place] = {}
-        self._answers: dict[CountryAnswer, str] = {}
+        self._place_texts = PlaceTexts()
         self._judged: dict[Judgement, str] = {}
         self._lists: dict[tuple[str, ...], str] = {}
         self._roles: dict[tuple[RoleClaim, ...], str] = {}
-        self._own: dict[tuple[Hashable, ...], str] = {}
+        self._own: dict[OwnKey, OwnEntry] = {}
         self._tails: dict[TailKey, str] = {}
         self._held: list[object] = []
 
@@ -241,8 +215,7 @@ class EndpointLines:
             zip(map(id, map(_ANSWERS, locations)), map(_PLACE_FIELDS, locations), strict=True)
         )
         places = self._places_of(keys, findings)
-        own_keys = list(map(_OWN_FIELDS, endpoints))
-        own = _texts(self._own, own_keys, endpoints, self._own_text)
+        own = self._own_of(endpoints)
         tails = self._tails_of(places, findings)
         return list(map("".join, zip(
             repeat('{"ip": '), map(_STRING, clean_each(list(map(_IP, endpoints)))),
@@ -270,14 +243,32 @@ class EndpointLines:
         place = self._places.get(key)  # met earlier in the same chunk
         if place is None:
             place = self._place(finding)
-            _remember(self._places, key, place)
+            remember(self._places, key, place)
         return place
 
     def _place(self, finding: Finding) -> _Place:
         location = finding.location
-        answers = "[" + ", ".join(map(self._answer_text, location.answers)) + "]"
-        located = f'{_inner(_place_part(location, finding))}, "answers": {answers}'
-        return _Place(location.answers, located, answers)
+        answers = self._place_texts.answers(location.answers)
+        return _Place(location.answers, self._place_texts.located(location, answers), answers)
+
+    def _own_of(self, endpoints: list[ServerEndpoint]) -> list[str]:
+        """Each endpoint's _own_text, looked up by a key made in C."""
+        keys: list[OwnKey] = list(zip(map(_OWN_FIELDS, endpoints), map(id, map(_ROLES, endpoints)),
+                                      strict=True))
+        found = list(map(self._own.get, keys))
+        if None in found:
+            for index, entry in enumerate(found):
+                if entry is None:
+                    found[index] = self._own_entry(keys[index], endpoints[index])
+        return list(map(_FIRST, found))  # type: ignore[arg-type]
+
+    def _own_entry(self, key: OwnKey, endpoint: ServerEndpoint) -> OwnEntry:
+        entry = self._own.get(key)  # met earlier in the same chunk
+        if entry is None:
+            # The entry holds the roles its key names by identity: the id is never another's.
+            entry = (self._own_text(endpoint), endpoint.roles)
+            remember(self._own, key, entry)
+        return entry
 
     def _own_text(self, endpoint: ServerEndpoint) -> str:
         """The keys between "flows" and "last_seen" but the first time: an endpoint's ports,
@@ -317,7 +308,7 @@ class EndpointLines:
     def _shared_tail(self, key: TailKey, place: _Place, finding: Finding) -> str:
         text = self._tails.get(key)  # met earlier in the same chunk
         if text is None:
-            if len(self._tails) >= _LIMIT:
+            if len(self._tails) >= json_text.LIMIT:
                 self._tails.clear()
                 self._held.clear()
             text = self._tails[key] = self._tail(place, finding)
@@ -333,93 +324,46 @@ class EndpointLines:
             f'"evidence": {self._evidence_text(place, finding)}}}'
         )
 
-    def _answer_text(self, answer: CountryAnswer) -> str:
-        text = self._answers.get(answer)
-        if text is None:
-            text = ONE_LINE(answer_json(answer))
-            _remember(self._answers, answer, text)
-        return text
-
     def _judged_text(self, judgement: Judgement, finding: Finding) -> str:
         if finding.acceptance is not None:  # the finding's own: not shared
             return _inner(judged_part(judgement, finding, self._policy))
         text = self._judged.get(judgement)
         if text is None:
             text = _inner(judged_part(judgement, finding, self._policy))
-            _remember(self._judged, judgement, text)
+            remember(self._judged, judgement, text)
         return text
 
     def _evidence_text(self, place: _Place, finding: Finding) -> str:
         if not _is_bare(finding.evidence):
             return ONE_LINE(evidence_json(finding))
-        text = place.evidence.get(finding.judgement)
-        if text is None:
-            text = _bare_evidence(finding, place.answers_text)
-            if len(place.evidence) < _JUDGEMENTS_PER_PLACE:
-                place.evidence[finding.judgement] = text
-        return text
+        return self._place_texts.bare_evidence(finding, place.answers_text)
 
     def _list(self, items: tuple[str, ...]) -> str:
         text = self._lists.get(items)
         if text is None:
             text = ONE_LINE([clean(item) for item in items])
-            _remember(self._lists, items, text)
+            remember(self._lists, items, text)
         return text
 
     def _roles_text(self, roles: tuple[RoleClaim, ...]) -> str:
         text = self._roles.get(roles)
         if text is None:
             text = ONE_LINE([{"role": c.role.value, "evidence": clean(c.evidence)} for c in roles])
-            _remember(self._roles, roles, text)
+            remember(self._roles, roles, text)
         return text
 
 
 _LOCATED = attrgetter("located")
-
-
-def _texts(
-    cache: dict[Any, str], keys: list[Any], items: list[Any], make: Callable[[Any], str]
-) -> list[str]:
-    """The cached text of each key, made from the first item with that key where missing."""
-    missing = set(keys).difference(cache)
-    if missing:
-        if len(cache) + len(missing) > _LIMIT:
-            cache.clear()
-            missing = set(keys)
-        first = dict(zip(keys, items, strict=True))
-        for key in missing:
-            cache[key] = make(first[key])
-    return list(map(cache.__getitem__, keys))
+_FIRST = itemgetter(0)
 
 
 def json_times(epochs: list[float | None]) -> list[str]:
     """Each time as the encoder writes iso_time's text: quoted (it has nothing to escape), or
     null."""
-    texts = iso_times(epochs)
+    texts = iso_times(epochs, '"')
     if None in texts:
-        return [_raw(text) for text in texts]
-    return list(map('"{}"'.format, texts))
-
-
-def _bare_evidence(finding: Finding, answers: str) -> str:
-    """evidence_json's encoding when nothing beyond the databases is known (_is_bare): every
-    list of its own empty, no bound so no possible countries, the answers as encoded."""
-    radius = finding.location.accuracy_radius
-    return (
-        f'{{"confidence": "{confidence(finding).value}", "answers": {answers}, '
-        f'"accuracy_radius_km": {"null" if radius is None else ONE_LINE(radius)}, '
-        '"round_trips": [], "bounds": [], '
-        '"possible_countries": null, "hints": [], "refutations": [], "set_aside": []}'
-    )
-
-
-def _optional(text: str | None) -> str:
-    return "null" if text is None else _STRING(clean(text))
-
-
-def _raw(text: str | None) -> str:
-    """Text the auditor made itself (a time, an enum's value): encoded, not cleaned."""
-    return "null" if text is None else _STRING(text)
+        return ["null" if text is None else text for text in texts]
+    return texts  # type: ignore[return-value]
 
 
 def sighting_line(finding: Finding) -> str:
@@ -449,8 +393,3 @@ def sighting_chunk(findings: list[Finding]) -> list[str]:
         repeat("}"),
     )))
 
-
-def _remember(cache: dict[Any, Any], key: object, value: object) -> None:
-    if len(cache) >= _LIMIT:
-        cache.clear()
-    cache[key] = value

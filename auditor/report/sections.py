@@ -28,6 +28,10 @@ def capture_result(capture: CaptureSummary, result: AuditResult) -> AuditResult:
     """The capture judged on its own by the audit's own rule (AuditResult.verdict): the
     findings seen in it, the run's databases, policy and --strict failures."""
     if len(result.captures) == 1 and not result.errors:
+        if not result.warnings:
+            # The whole run is this capture, field for field: the run itself, so its summary
+            # and verdict (a pass over every finding each) are worked out once, not twice.
+            return result
         findings = result.findings  # the whole run is this capture: nothing to cut
     else:
         findings = tuple(in_capture(f, capture.path) for f in result.findings

@@ -129,32 +129,40 @@ _FAST_UNTIL = 32503680000  # 3000-01-01T00:00:00Z
 _SECONDS: dict[int, str] = {}
 
 
-def iso_times(epochs: Sequence[float | None]) -> list[str | None]:
-    """iso_time of each epoch, worked out a column at a time: the seconds, the microseconds
-    and the text each in one C-level pass (a report's times, two per endpoint, cost a Python
-    call each otherwise). Anything iso_time treats apart (None, NaN, times outside its fast
-    range, microseconds rounding up to the next second) sends the column through iso_time."""
+def iso_times(epochs: Sequence[float | None], quote: str = "") -> list[str | None]:
+    """iso_time of each epoch (each text between quotes, when `quote` is given: the JSON
+    report's), worked out a column at a time: the seconds, the microseconds and the text each
+    in one C-level pass (a report's times, two per endpoint, cost a Python call each
+    otherwise). Anything iso_time treats apart (None, NaN, times outside its fast range,
+    microseconds rounding up to the next second) sends the column through iso_time."""
     if not epochs:
         return []
     # A None among them makes min() or int() raise TypeError, a NaN int() ValueError.
     numbers = cast("Sequence[float]", epochs)
     try:
         if min(numbers) < 0 or max(numbers) >= _FAST_UNTIL:
-            return list(map(iso_time, epochs))
+            return _each_iso_time(epochs, quote)
         seconds = list(map(int, numbers))
     except (TypeError, ValueError):
-        return list(map(iso_time, epochs))
+        return _each_iso_time(epochs, quote)
     # epoch - second is exact (the fraction math.modf gives): the second is the epoch's floor.
     micros = list(map(round, map(mul, map(sub, numbers, seconds), repeat(1e6))))
     if max(micros) >= 1_000_000:
-        return list(map(iso_time, epochs))
-    stamps = {second: _stamp(second) + ".%06dZ" for second in set(seconds)}
+        return _each_iso_time(epochs, quote)
+    stamps = {second: f"{quote}{_stamp(second)}.%06dZ{quote}" for second in set(seconds)}
     texts: list[str | None] = list(map(mod, map(stamps.__getitem__, seconds), micros))
     if 0 in micros:  # a whole second: datetime writes no fraction
         for index, micro in enumerate(micros):
             if not micro:
-                texts[index] = _stamp(seconds[index]) + "Z"
+                texts[index] = f"{quote}{_stamp(seconds[index])}Z{quote}"
     return texts
+
+
+def _each_iso_time(epochs: Sequence[float | None], quote: str) -> list[str | None]:
+    texts = list(map(iso_time, epochs))
+    if not quote:
+        return texts
+    return [None if text is None else f"{quote}{text}{quote}" for text in texts]
 
 
 def _stamp(second: int) -> str:

@@ -27,16 +27,17 @@ from auditor.model import (
     RoundTripKind,
     Verdict,
 )
-from auditor.report import json_rows
+from auditor.report import json_text
 from auditor.report.escape import clean, clean_each
 from auditor.report.json_format import endpoint_json, sighting_json
 from auditor.report.json_rows import (
-    ONE_LINE,
     EndpointLines,
+    json_times,
     sighting_chunk,
     sighting_line,
     sighting_lines,
 )
+from auditor.report.json_text import ONE_LINE
 from auditor.report.view import iso_time, iso_times
 from tests.report.factory import (
     batch_result,
@@ -177,7 +178,7 @@ def test_lines_made_a_chunk_at_a_time_are_each_whole_encoding(
 ) -> None:
     """Many findings per chunk, shared parts met in any order, caches emptied (limit 3) or
     not: each line is still that finding's whole encoding."""
-    monkeypatch.setattr(json_rows, "_LIMIT", limit)
+    monkeypatch.setattr(json_text, "LIMIT", limit)
     pol = policy(deny="CN")
     findings = _mixed_findings()
     lines = EndpointLines(pol)
@@ -211,6 +212,11 @@ _EPOCHS = st.lists(
 @given(_EPOCHS)
 def test_iso_times_are_each_iso_time(epochs: list[float | None]) -> None:
     assert iso_times(epochs) == [iso_time(e) for e in epochs]
+
+
+@given(_EPOCHS)
+def test_json_times_are_each_iso_time_encoded(epochs: list[float | None]) -> None:
+    assert json_times(epochs) == [ONE_LINE(iso_time(e)) for e in epochs]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,121 @@
+"""A place's text in the JSON report: the keys a location decides, its databases' answers, and
+the evidence that is those answers alone, each as the encoder would write it.
+
+A hundred thousand servers sit in some twenty thousand places, and each place's text (~1.5 KB,
+its answers written twice) is made the first time an endpoint there is written. Made by
+building its dicts and encoding them, that was most of the report; here it is written from
+parts met before: the few country triples the databases give, each database answer (a city
+database gives one per city) and each evidence confidence, each encoded once. Numbers are
+written as the encoder writes them (json_text.scalar_text), and a cached answer is keyed by
+its numbers' types too, so 1 and 1.0, or True and 1, never share a text; a zero (0.0 and -0.0
+compare equal) is never cached. A test holds every text equal to the encoder's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from operator import attrgetter
+
+from auditor.geo.precision import answer_precision
+from auditor.model import CountryAnswer, Finding, Location, LocationFlag
+from auditor.report.escape import clean
+from auditor.report.evidence_view import confidence
+from auditor.report.json_text import ONE_LINE, STRING, optional_text, remember, scalar_text
+from auditor.report.view import location_flags
+
+_COUNTRIES = attrgetter("country", "registered_country", "represented_country")
+_ANSWER_FIELDS = attrgetter(
+    "database", "country", "registered_country", "represented_country", "latitude",
+    "longitude", "accuracy_radius",
+)
+_ANSWER_COUNTRY = attrgetter("country")
+
+# An evidence object with nothing beyond the databases (no round trip, bound, hint,
+# refutation or set-aside trip) ends with these keys, every list empty.
+_BARE_END = (
+    '"round_trips": [], "bounds": [], "possible_countries": null, "hints": [], '
+    '"refutations": [], "set_aside": []}'
+)
+
+
+class PlaceTexts:
+    """Encodes places, answers and bare evidence, remembering the parts places share."""
+
+    def __init__(self) -> None:
+        self._countries: dict[tuple[str | None, ...], str] = {}
+        self._answers: dict[tuple[object, ...], str] = {}
+        self._confidence: dict[tuple[Hashable, ...], str] = {}
+
+    def located(self, location: Location, answers: str) -> str:
+        """The keys from "country" to "answers" (json_rows.located_part), encoded; `answers`
+        is the location's answers as answers() writes them."""
+        anycast = location.is_anycast or LocationFlag.ANYCAST in location.flags
+        flags = location.flags or location.is_anycast
+        return (
+            f'{self._countries_text(_COUNTRIES(location))}, '
+            f'"city": {optional_text(location.city)}, '
+            f'"asn": {scalar_text(location.asn)}, "org": {optional_text(location.org)}, '
+            f'"address_class": {optional_text(location.address_class)}, '
+            f'"anycast": {scalar_text(anycast)}, '
+            f'"accuracy_radius": {scalar_text(location.accuracy_radius)}, '
+            f'"flags": {ONE_LINE(list(location_flags(location))) if flags else "[]"}, '
+            f'"answers": {answers}'
+        )
+
+    def answers(self, answers: tuple[CountryAnswer, ...]) -> str:
+        """The list of answer_json objects, encoded."""
+        return "[" + ", ".join(map(self._answer_text, answers)) + "]"
+
+    def bare_evidence(self, finding: Finding, answers: str) -> str:
+        """evidence_json's encoding when nothing beyond the databases is known (no round trip,
+        bound, hint, refutation or set-aside trip): `answers` as answers() wrote them."""
+        return (
+            f'{{"confidence": {self._confidence_text(finding)}, "answers": {answers}, '
+            f'"accuracy_radius_km": {scalar_text(finding.location.accuracy_radius)}, '
+            f"{_BARE_END}"
+        )
+
+    def _countries_text(self, countries: tuple[str | None, ...]) -> str:
+        """The "country", "registered_country" and "represented_country" keys (a location's
+        and an answer's alike)."""
+        text = self._countries.get(countries)
+        if text is None:
+            country, registered, represented = countries
+            text = (
+                f'"country": {optional_text(country)}, '
+                f'"registered_country": {optional_text(registered)}, '
+                f'"represented_country": {optional_text(represented)}'
+            )
+            remember(self._countries, countries, text)
+        return text
+
+    def _answer_text(self, answer: CountryAnswer) -> str:
+        latitude, longitude, radius = answer.latitude, answer.longitude, answer.accuracy_radius
+        key = (_ANSWER_FIELDS(answer), type(latitude), type(longitude), type(radius))
+        text = self._answers.get(key)
+        if text is None:
+            text = (
+                f'{{"database": {STRING(clean(answer.database))}, '
+                f'{self._countries_text(_COUNTRIES(answer))}, '
+                f'"latitude": {scalar_text(latitude)}, "longitude": {scalar_text(longitude)}, '
+                f'"accuracy_radius_km": {scalar_text(radius)}, '
+                f'"precision": {STRING(answer_precision(answer).value)}}}'
+            )
+            if 0 not in (latitude, longitude, radius):  # 0.0 == -0.0: no shared text
+                remember(self._answers, key, text)
+        return text
+
+    def _confidence_text(self, finding: Finding) -> str:
+        """confidence(finding), encoded. With bare evidence it follows from the verdict, the
+        basis, the judged country and the countries the location and its answers name."""
+        judgement, location = finding.judgement, finding.location
+        key = (
+            judgement.verdict, judgement.basis, judgement.judged_country, location.country,
+            *map(_ANSWER_COUNTRY, location.answers),
+        )
+        text = self._confidence.get(key)
+        if text is None:
+            text = STRING(confidence(finding).value)
+            remember(self._confidence, key, text)
+        return text
+
