@@ -191,14 +191,17 @@ class _Database:
             return None
         return tree, metadata.node_count, metadata.record_size
 
-    def lookup(self, text: str) -> tuple[Answer, int]:
+    def lookup(self, text: str, *, distinct: bool = False) -> tuple[Answer, int]:
         """(the answer, the prefix length of its network); DatabaseError if the lookup or the
-        record is corrupt."""
+        record is corrupt. ``distinct``: the caller asks once per record (bulk.py's walk), so
+        the record is flattened without the record cache's key."""
         assert self._raw is not None  # noqa: S101 - open until close()
         try:
             record, prefix_len = self._raw.get_with_prefix_len(text)
             if record is None:
                 return UNKNOWN, prefix_len
+            if distinct:
+                return self._flatten(self.layout, record), prefix_len
             return self._answer_of(record), prefix_len
         except Exception as exc:
             message = f"corrupt database: lookup of {text} failed: {one_line(exc)}"

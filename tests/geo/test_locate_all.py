@@ -1,5 +1,6 @@
-"""Locating many addresses at once (in address order, a network and a record met once): every
-answer must be the one locate() gives each address alone, in a fresh locator."""
+"""Locating many addresses at once (in address order, a network and a record met once; or
+each tree walked, a record met once): every answer must be the one locate() gives each address
+alone, in a fresh locator."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from auditor.errors import DatabaseError
 from auditor.geo import bulk, open_locator
 from auditor.model import Location
 from tests.geo.conftest import MakeDb
+
+
+@pytest.fixture(autouse=True, params=["by-network", "walked"])
+def _each_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here twice: each network asked, and each tree walked (where compiled)."""
+    if request.param == "walked" and bulk.walk is None:
+        pytest.skip("this install has no compiled tree walk")
+    per_address = 1 << 40 if request.param == "walked" else 0
+    monkeypatch.setattr(bulk, "_TREE_BYTES_PER_ADDRESS", per_address)
 
 
 def _alone(paths: list[str], ips: list[str]) -> list[Location | str]:
