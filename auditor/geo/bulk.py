@@ -36,10 +36,12 @@ _V6_SPOT = 1 << 128
 # Addresses located together: public-100k's servers in one block; a million in ten, each
 # block's sort keys and answer columns let go before the next.
 _BLOCK = 1 << 17
-# A database's search tree is read whole to be walked: for public-100k the City tree is 50 MB,
-# read in ~35 ms, and a lookup saved is ~5 us. Walked when it is at most this many bytes for
-# each address to locate; else (a meeting, public-10k's City) each network met is asked.
-_TREE_BYTES_PER_ADDRESS = 1024
+# A database's search tree is read whole to be walked: the bundled City tree is 50 MB, read in
+# ~35-45 ms, and each lookup the walk saves is a few us. Walking it paid from ~12k random public
+# addresses (10k: +8%, 30k: -20% in process); so a tree is walked when it is at most this many
+# bytes for each address to locate (City from ~24k addresses; Country and ASN from ~3.7k), else
+# (a meeting, public-10k's City) each network met is asked.
+_TREE_BYTES_PER_ADDRESS = 2048
 
 
 _from_bytes = int.from_bytes

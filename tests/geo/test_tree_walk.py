@@ -12,10 +12,9 @@ from pathlib import Path
 import maxminddb
 import pytest
 
-from auditor.errors import DatabaseError
-from auditor.geo import bulk, discover_databases, open_locator
+from auditor.geo import bulk, discover_databases
 from auditor.geo.bulk import _V6_SPOT
-from auditor.model import Location
+from tests.geo.test_locate_all import _at_once, _in_turn
 
 pytestmark = pytest.mark.skipif(
     bulk.walk is None and os.environ.get("AUDITOR_REQUIRE_COMPILED") != "1",
@@ -96,22 +95,6 @@ def test_each_walk_ends_where_the_reader_finds_the_address(path: str) -> None:
         assert records.setdefault(end, record) == record, _spot_text(at)
 
 
-def _one_by_one(paths: list[str], ips: list[str]) -> list[Location] | str:
-    try:
-        with open_locator(paths) as locator:
-            return [locator.locate(ip) for ip in ips]
-    except DatabaseError as error:
-        return str(error)
-
-
-def _all_at_once(paths: list[str], ips: list[str]) -> list[Location] | str:
-    try:
-        with open_locator(paths) as locator:
-            return list(locator.locate_all(ips))
-    except DatabaseError as error:
-        return str(error)
-
-
 def _addresses(rng: random.Random, count: int) -> list[str]:
     ips = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(count)]
     ips += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(count // 8)]
@@ -121,7 +104,7 @@ def _addresses(rng: random.Random, count: int) -> list[str]:
     return ips
 
 
-def test_the_bundled_databases_walked_answer_as_one_by_one(
+def test_the_bundled_databases_walked_answer_as_in_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Random public addresses (and local ones: they are set aside the same) in the bundled
@@ -129,14 +112,14 @@ def test_the_bundled_databases_walked_answer_as_one_by_one(
     monkeypatch.setattr(bulk, "_TREE_BYTES_PER_ADDRESS", 1 << 40)
     paths = discover_databases([], {})
     ips = _addresses(_rng(15), 6000)
-    walked = _all_at_once(paths, ips)
-    assert walked == _one_by_one(paths, ips)
+    walked = _at_once(paths, ips)
+    assert walked == _in_turn(paths, ips)
     monkeypatch.setattr(bulk, "walk", None)
-    assert _all_at_once(paths, ips) == walked  # and as asked network by network
+    assert _at_once(paths, ips) == walked  # and as asked network by network
 
 
 @pytest.mark.parametrize("path", _databases(), ids=lambda path: Path(path).name)
-def test_every_database_walked_answers_or_fails_as_one_by_one(
+def test_every_database_walked_answers_or_fails_as_in_turn(
     monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     if Path(path).stat().st_size > 20_000_000:
@@ -149,7 +132,7 @@ def test_every_database_walked_answers_or_fails_as_one_by_one(
     except (maxminddb.InvalidDatabaseError, OSError, ValueError):
         ips = _addresses(_rng(path), 300)
     _rng(7).shuffle(ips)
-    assert _all_at_once([path], ips) == _one_by_one([path], ips)
+    assert _at_once([path], ips) == _in_turn([path], ips)
 
 
 def test_a_walk_the_reader_contradicts_is_dropped_for_the_reader(
@@ -176,7 +159,7 @@ def test_a_walk_the_reader_contradicts_is_dropped_for_the_reader(
     monkeypatch.setattr(bulk, "_answers_by_network", by_network)
     paths = [str(test_data / "GeoIP2-City-Test.mmdb")]
     ips = ["81.2.69.160", "2001:218::1", "89.160.20.112", "1.1.1.1"]
-    assert _all_at_once(paths, ips) == _one_by_one(paths, ips)
+    assert _at_once(paths, ips) == _in_turn(paths, ips)
     assert calls == [1]
 
 
