@@ -6,15 +6,16 @@ its answers written twice) is made the first time an endpoint there is written. 
 building its dicts and encoding them, that was most of the report; here it is written from
 parts met before: the few country triples the databases give, each database answer (a city
 database gives one per city) and each evidence confidence, each encoded once. Numbers are
-written as the encoder writes them (json_text.scalar_text), and a cached answer is keyed by
-its numbers' types too, so 1 and 1.0, or True and 1, never share a text; a zero (0.0 and -0.0
-compare equal) is never cached. A test holds every text equal to the encoder's.
+written as the encoder writes them (json_text.scalar_text). An answer's text is kept by the
+answer's identity (the locator makes one answer per distinct record), so values that compare
+equal but are written differently (1 and 1.0, 0.0 and -0.0) never share a text. A test
+holds every text equal to the encoder's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from auditor.geo.precision import answer_precision
 from auditor.model import CountryAnswer, Finding, Location, LocationFlag
@@ -24,11 +25,8 @@ from auditor.report.json_text import ONE_LINE, STRING, optional_text, remember, 
 from auditor.report.view import location_flags
 
 _COUNTRIES = attrgetter("country", "registered_country", "represented_country")
-_ANSWER_FIELDS = attrgetter(
-    "database", "country", "registered_country", "represented_country", "latitude",
-    "longitude", "accuracy_radius",
-)
 _ANSWER_COUNTRY = attrgetter("country")
+_TEXT = itemgetter(0)
 
 # An evidence object with nothing beyond the databases (no round trip, bound, hint,
 # refutation or set-aside trip) ends with these keys, every list empty.
@@ -43,7 +41,8 @@ class PlaceTexts:
 
     def __init__(self) -> None:
         self._countries: dict[tuple[str | None, ...], str] = {}
-        self._answers: dict[tuple[object, ...], str] = {}
+        # An answer's text, and the answer held: its id is never another's while kept.
+        self._answers: dict[int, tuple[str, CountryAnswer]] = {}
         self._confidence: dict[tuple[Hashable, ...], str] = {}
 
     def located(self, location: Location, answers: str) -> str:
@@ -64,7 +63,10 @@ class PlaceTexts:
 
     def answers(self, answers: tuple[CountryAnswer, ...]) -> str:
         """The list of answer_json objects, encoded."""
-        return "[" + ", ".join(map(self._answer_text, answers)) + "]"
+        found = list(map(self._answers.get, map(id, answers)))
+        if None in found:
+            return "[" + ", ".join(map(self._answer_text, answers)) + "]"
+        return "[" + ", ".join(map(_TEXT, found)) + "]"  # type: ignore[arg-type]
 
     def bare_evidence(self, finding: Finding, answers: str) -> str:
         """evidence_json's encoding when nothing beyond the databases is known (no round trip,
@@ -90,20 +92,19 @@ class PlaceTexts:
         return text
 
     def _answer_text(self, answer: CountryAnswer) -> str:
-        latitude, longitude, radius = answer.latitude, answer.longitude, answer.accuracy_radius
-        key = (_ANSWER_FIELDS(answer), type(latitude), type(longitude), type(radius))
-        text = self._answers.get(key)
-        if text is None:
+        entry = self._answers.get(id(answer))
+        if entry is None:
             text = (
                 f'{{"database": {STRING(clean(answer.database))}, '
                 f'{self._countries_text(_COUNTRIES(answer))}, '
-                f'"latitude": {scalar_text(latitude)}, "longitude": {scalar_text(longitude)}, '
-                f'"accuracy_radius_km": {scalar_text(radius)}, '
+                f'"latitude": {scalar_text(answer.latitude)}, '
+                f'"longitude": {scalar_text(answer.longitude)}, '
+                f'"accuracy_radius_km": {scalar_text(answer.accuracy_radius)}, '
                 f'"precision": {STRING(answer_precision(answer).value)}}}'
             )
-            if 0 not in (latitude, longitude, radius):  # 0.0 == -0.0: no shared text
-                remember(self._answers, key, text)
-        return text
+            remember(self._answers, id(answer), (text, answer))
+            return text
+        return entry[0]
 
     def _confidence_text(self, finding: Finding) -> str:
         """confidence(finding), encoded. With bare evidence it follows from the verdict, the

@@ -144,8 +144,8 @@ _LOCATION = attrgetter("location")
 _JUDGEMENT = attrgetter("judgement")
 _VERDICT = attrgetter("judgement.verdict")
 _ACCEPTANCE = attrgetter("acceptance")
-_EVIDENCE_LISTS = attrgetter("evidence.round_trips", "evidence.bounds", "evidence.hints",
-                             "evidence.refutations", "evidence.set_aside")
+_EVIDENCE = attrgetter("evidence")
+_EVIDENCE_LISTS = attrgetter("round_trips", "bounds", "hints", "refutations", "set_aside")
 _IP = attrgetter("ip")
 _ANSWERS = attrgetter("answers")
 # A place is every field of a location but its address. Its answers tuple is keyed by identity
@@ -289,7 +289,12 @@ class EndpointLines:
         judgement decide, shared unless the finding has an acceptance or evidence of its own."""
         keys: list[TailKey] = list(zip(map(_CAPTURES, map(_ENDPOINT, findings)), map(id, places),
                                        map(id, map(_JUDGEMENT, findings)), strict=True))
-        own = list(map(any, map(_EVIDENCE_LISTS, findings)))
+        evidences = list(map(_EVIDENCE, findings))
+        # Most findings share one empty Evidence: the lists are then looked at once.
+        if len(set(map(id, evidences))) == 1 and _is_bare(evidences[0]):
+            own = [False] * len(evidences)
+        else:
+            own = list(map(any, map(_EVIDENCE_LISTS, evidences)))
         acceptances = list(map(_ACCEPTANCE, findings))
         if True in own or acceptances.count(None) != len(acceptances):
             return [
