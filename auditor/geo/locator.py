@@ -150,15 +150,12 @@ class _Database:
         self._country_answers: dict[int, tuple[Answer, CountryAnswer, bool]] = {}
         self._flatten = answer_from_geoip2_record if self.layout.uses_geoip2 else answer_from_record
         self._raw: maxminddb.Reader | None = None
+        before = _identity(path)
         try:
             self._raw = maxminddb.open_database(path, maxminddb.MODE_AUTO)
-            # The file again, for bulk.py to read the search tree from: opened with the reader,
-            # so that both read the same file if the path is replaced later (a db update).
-            self._file: BinaryIO | None = open(path, "rb")  # noqa: SIM115 - closed by close()
         except Exception as exc:
-            if self._raw is not None:
-                self._raw.close()
             raise DatabaseError(path, f"cannot open: {one_line(exc)}") from exc
+        self._file = _same_file(path, before)
 
     def answer(self, version: int, value: int, text: str) -> Answer:
         """What this database says about the address (``text``, or ``value`` of IP
@@ -181,9 +178,11 @@ class _Database:
 
     def search_tree(self) -> tuple[bytes, int, int] | None:
         """(the search tree section, its node count, its record size bits), read from the
-        file; None when the file is shorter (the reader says what is wrong when asked)."""
+        file the reader has open; None when that file cannot be told to be the reader's (see
+        _same_file) or is shorter (the reader says what is wrong when asked)."""
         assert self._raw is not None  # noqa: S101 - open until close()
-        assert self._file is not None  # noqa: S101 - open until close()
+        if self._file is None:
+            return None
         metadata = self._raw.metadata()
         size = self.tree_size
         tree = os.pread(self._file.fileno(), size, 0)
@@ -244,6 +243,33 @@ class _Database:
         if self._file is not None:
             self._file.close()
         self._raw = self._file = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path`` now; None if it cannot be told."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _same_file(path: str, before: tuple[int, int] | None) -> BinaryIO | None:
+    """The file at ``path`` opened again, for bulk.py to read the search tree from, if it is
+    the one that was there before the reader opened it: then the reader opened it too (a
+    database update replaces the file, a new inode). Else None, and nothing is walked: a tree
+    walked must be the reader's."""
+    if before is None:
+        return None
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - the database's, closed by its close()
+    except OSError:
+        return None
+    found = os.fstat(file.fileno())
+    if (found.st_dev, found.st_ino) != before:
+        file.close()
+        return None
+    return file
 
 
 def _inspect(path: str) -> tuple[DatabaseInfo, Layout]:

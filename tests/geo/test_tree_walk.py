@@ -7,12 +7,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import shutil
 from pathlib import Path
 
 import maxminddb
 import pytest
 
-from auditor.geo import bulk, discover_databases
+from auditor.geo import bulk, discover_databases, open_locator
 from auditor.geo.bulk import _V6_SPOT
 from tests.geo.test_locate_all import _at_once, _in_turn
 
@@ -175,3 +176,35 @@ def test_an_address_no_spot_is_refused_by_the_walk() -> None:
         walk(tree, 2, 24, 128, [1])
     with pytest.raises(ValueError, match="record size"):
         walk(tree, 1, 20, 128, [1])
+
+
+def test_a_database_replaced_as_it_is_opened_is_not_walked(
+    monkeypatch: pytest.MonkeyPatch, test_data: Path, tmp_path: Path
+) -> None:
+    """The path replaced (renamed over, as an update does) right after the reader opened it:
+    the reader holds the old file, so the new file's tree must not be walked for it."""
+    path = tmp_path / "city.mmdb"
+    shutil.copyfile(test_data / "GeoIP2-City-Test.mmdb", path)
+    newer = tmp_path / "newer.mmdb"
+    shutil.copyfile(test_data / "GeoIP2-Country-Test.mmdb", newer)
+    open_database = maxminddb.open_database
+    opened: list[str] = []
+
+    def replaced_after(database: str, mode: int) -> maxminddb.Reader:
+        reader = open_database(database, mode)
+        if opened:  # the first open is the check before (_inspect), the second the reader's
+            os.replace(newer, database)
+        opened.append(database)
+        return reader
+
+    monkeypatch.setattr(bulk, "_TREE_BYTES_PER_ADDRESS", 1 << 40)
+    monkeypatch.setattr(maxminddb, "open_database", replaced_after)
+    ips = ["81.2.69.160", "2001:218::1", "89.160.20.112", "216.160.83.56", "1.1.1.1"]
+    with open_locator([str(path)]) as locator:
+        (database,) = locator.opened
+        assert database.search_tree() is None
+        located = locator.locate_all(ips)
+    monkeypatch.undo()
+    shutil.copyfile(test_data / "GeoIP2-City-Test.mmdb", path)
+    assert list(located) == _in_turn([str(path)], ips)
+    assert located[0].city == "London"  # the City file's answer, which the reader holds
