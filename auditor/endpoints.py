@@ -225,20 +225,6 @@ class _Tally:
         if rank > self.rank:  # noqa: PLR1730
             self.rank = rank
 
-    def endpoint(  # noqa: PLR0917 - a record's fields
-        self, ip: str, hostnames: tuple[str, ...], captures: tuple[str, ...], labels: _Labels,
-        ports: tuple[str, ...], given: Attributed = (None, None, ()),
-    ) -> ServerEndpoint:  # fmt: skip
-        """``ports``: labels.ports of this tally's (worked out once per endpoint)."""
-        platform, basis, roles = given
-        # Positional, in ServerEndpoint's field order: keywords cost a share of each endpoint.
-        return ServerEndpoint(
-            ip, self.packets, self.bytes, self.flows, ports, labels.protocols(self.protocols),
-            self.first_seen, self.last_seen, self.first_frame, _REASON_OF_RANK[self.rank],
-            hostnames, platform, captures, labels.kinds(self.payloads), roles, basis,
-        )  # fmt: skip
-
-
 # What attribution gives an endpoint: (platform, what it rested on, roles).
 Attributed = tuple[str | None, AttributionBasis | None, tuple[RoleClaim, ...]]
 
@@ -353,13 +339,23 @@ class ServerTable(Sequence[ServerEndpoint]):
 
     def made(self, given: Iterable[Attributed]) -> list[ServerEndpoint]:
         """Each endpoint, with what ``given`` gives it, in the table's order."""
-        labels, captures = self.labels, self.captures
+        labels, captures, reasons = self.labels, self.captures, _REASON_OF_RANK
+        protocols = labels.protocols
+        bits = self.payloads()
+        for distinct in set(bits):
+            labels.kinds(distinct)
+        kinds = list(map(labels.payloads.__getitem__, bits))
+        # Positional, in ServerEndpoint's field order: keywords cost a share of each endpoint.
         return [
-            tally.endpoint(ip, names, captures, labels, ports, attributed)
-            for ip, tally, names, ports, attributed in zip(
-                self.ips, self.tallies, self.hostnames, self.ports, given, strict=True
+            ServerEndpoint(
+                ip, tally.packets, tally.bytes, tally.flows, ports, protocols(tally.protocols),
+                tally.first_seen, tally.last_seen, tally.first_frame, reasons[tally.rank],
+                names, platform, captures, kind, roles, basis,
             )
-        ]
+            for ip, tally, names, ports, kind, (platform, basis, roles) in zip(
+                self.ips, self.tallies, self.hostnames, self.ports, kinds, given, strict=True
+            )
+        ]  # fmt: skip
 
 
 def _sort_busiest_first(endpoints: list[ServerEndpoint]) -> None:

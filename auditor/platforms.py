@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from itertools import compress
 
 from auditor.attribution import PLATFORM_ASNS, attribute_endpoint
 from auditor.endpoints import Attributed, ServerTable
@@ -57,40 +58,25 @@ def _claims(
 
 
 def _table_claims(table: ServerTable, asns: Iterable[int | None]) -> list[Attributed]:
-    """What each endpoint of a table is given (a table's carry no signalled roles)."""
-    alike = _Alike()
+    """What each endpoint of a table is given (a table's carry no signalled roles). Endpoints
+    without a name are given what attribution and roles make of one of those alike in the
+    four things they read of it: its published range, the platform of its ASN when no range
+    holds it, its ports and its payload kinds (a name, when seen, decides before the rest)."""
+    ips, ports, bits = table.ips, table.ports, table.payloads()
+    known = list(asns)
     rows = bundled_ranges().rows_of(table.keys)
-    return list(
-        map(alike.claims, table.hostnames, table.ips, rows, asns, table.ports, table.payloads())
-    )
-
-
-_ALIKE = 100_000  # kinds of endpoint remembered; past that, the count starts again
-
-
-class _Alike:
-    """What endpoints without a name are given, worked out once per distinct (published range,
-    platform of the ASN, ports, payload kinds): the four things attribution and roles read of
-    such an endpoint (a name, when seen, decides before the rest)."""
-
-    __slots__ = ("given",)
-
-    def __init__(self) -> None:
-        self.given: dict[tuple[object, ...], Attributed] = {}
-
-    def claims(  # noqa: PLR0917 - one endpoint's columns
-        self, names: tuple[str, ...], ip: str, row: int | None, asn: int | None,
-        ports: tuple[str, ...], bits: int,
-    ) -> Attributed:  # fmt: skip
-        """``row``: the row of the published range that holds ``ip`` (rows_of), if any."""
-        if names:
-            return _claims(names, ip, asn, ports, PayloadKind(bits))
-        # The ASN is read only when no range answers, as attribute() reads it.
-        platform = PLATFORM_ASNS.get(asn) if row is None and asn is not None else None
-        key = (row, platform, ports, bits)
-        given = self.given.get(key)
-        if given is None:
-            if len(self.given) >= _ALIKE:
-                self.given.clear()
-            given = self.given[key] = _claims(names, ip, asn, ports, PayloadKind(bits))
-        return given
+    platforms = [
+        PLATFORM_ASNS.get(asn) if row is None and asn is not None else None
+        for row, asn in zip(rows, known, strict=True)
+    ]  # the ASN is read only when no range answers, as attribute() reads it
+    alike = list(zip(rows, platforms, ports, bits, strict=True))
+    one_of = dict(zip(alike, range(len(alike)), strict=True))
+    claims = {
+        key: _claims((), ips[index], known[index], ports[index], PayloadKind(bits[index]))
+        for key, index in one_of.items()
+    }
+    given = list(map(claims.__getitem__, alike))
+    for index in compress(range(len(ips)), table.hostnames):
+        given[index] = _claims(table.hostnames[index], ips[index], known[index], ports[index],
+                               PayloadKind(bits[index]))  # fmt: skip
+    return given
