@@ -168,9 +168,17 @@ class _Labels:
         return kind
 
 
+# One server's flows added up: packets, bytes, flows, port(s), protocol(s), first seen, last
+# seen, first frame, the rank of its strongest server rule, payload kind bits. A port and a
+# protocol are kept bare until a second one shows (a set per endpoint would be most of its
+# memory when endpoints are many).
+Counts = tuple[
+    int, int, int, "PortKey | set[PortKey] | None", "str | set[str]", float, float, int, int, int
+]
+
+
 class _Tally:
-    """One server's flows added up. A port and a protocol are kept bare until a second one
-    shows (a set per endpoint would be most of its memory when endpoints are many)."""
+    """Counts of a server seen in more than one flow, added up (one flow's are a tuple)."""
 
     __slots__ = (
         "bytes",
@@ -185,18 +193,14 @@ class _Tally:
         "rank",
     )
 
-    def __init__(  # noqa: PLR0917 - one flow's fields, per server
-        self, packets: int, nbytes: int, proto: str, port: PortKey | None, first: float,
-        last: float, frame: int, rank: int, payloads: int,
-    ) -> None:  # fmt: skip
-        self.packets = packets
-        self.bytes = nbytes
-        self.flows = 1
-        self.ports: PortKey | set[PortKey] | None = port
-        self.protocols: str | set[str] = proto
-        self.first_seen, self.first_frame, self.last_seen = first, frame, last
-        self.rank = rank
-        self.payloads = payloads
+    def __init__(self, counts: Counts) -> None:
+        (self.packets, self.bytes, self.flows, self.ports, self.protocols, self.first_seen,
+         self.last_seen, self.first_frame, self.rank, self.payloads) = counts  # fmt: skip
+
+    def counts(self) -> Counts:
+        return (self.packets, self.bytes, self.flows, self.ports, self.protocols,
+                self.first_seen, self.last_seen, self.first_frame, self.rank,
+                self.payloads)  # fmt: skip
 
     def add(  # noqa: PLR0917 - mirrors __init__
         self, packets: int, nbytes: int, proto: str, port: PortKey | None, first: float,
@@ -261,17 +265,17 @@ def server_table(
     tally_of = tallies.by_server
     keys = list(tally_of)
     ips = rows.texts(keys)
-    tallied = list(tally_of.values())
+    tallied = [tally if isinstance(tally, tuple) else tally.counts() for tally in tally_of.values()]
     tally_of.clear()
     # Busiest first, as _sort_busiest_first sorts endpoints (the addresses are distinct).
     order = sorted(range(len(ips)), key=ips.__getitem__)
-    order.sort(key=[tally.bytes for tally in tallied].__getitem__, reverse=True)
+    order.sort(key=[counts[1] for counts in tallied].__getitem__, reverse=True)
     keys, ips = list(map(keys.__getitem__, order)), list(map(ips.__getitem__, order))
     tallied = list(map(tallied.__getitem__, order))
     no_names: tuple[str, ...] = ()
     hostnames = [names_of.get(ip, no_names) for ip in ips] if names_of else [no_names] * len(ips)
     captures = () if capture is None else (capture,)
-    ports = list(map(tallies.labels.ports, [tally.ports for tally in tallied]))
+    ports = list(map(tallies.labels.ports, [counts[3] for counts in tallied]))
     return ServerTable(ips, keys, tallied, hostnames, ports, captures, tallies.labels)
 
 
@@ -292,16 +296,16 @@ class ServerTable(Sequence[ServerEndpoint]):
     attribution (a fifth of the per-server time at 100k servers). Its columns are what
     attribution reads. Pickled (to another process), it is the tuple of its endpoints."""
 
-    __slots__ = ("_made", "captures", "hostnames", "ips", "keys", "labels", "ports", "tallies")
+    __slots__ = ("_made", "captures", "counts", "hostnames", "ips", "keys", "labels", "ports")
 
     def __init__(  # noqa: PLR0917 - the table's columns
-        self, ips: list[str], keys: list[Address], tallies: list[_Tally],
+        self, ips: list[str], keys: list[Address], counts: list[Counts],
         hostnames: list[tuple[str, ...]], ports: list[tuple[str, ...]],
         captures: tuple[str, ...], labels: _Labels,
     ) -> None:  # fmt: skip
         self.ips = ips
         self.keys = keys  # the addresses as the rows held them (raw bytes from a capture)
-        self.tallies, self.hostnames, self.ports = tallies, hostnames, ports
+        self.counts, self.hostnames, self.ports = counts, hostnames, ports
         self.captures, self.labels = captures, labels
         self._made: tuple[ServerEndpoint, ...] | None = None
 
@@ -335,7 +339,7 @@ class ServerTable(Sequence[ServerEndpoint]):
 
     def payloads(self) -> list[int]:
         """Each endpoint's payload kinds, as bits."""
-        return [tally.payloads for tally in self.tallies]
+        return [counts[9] for counts in self.counts]
 
     def made(self, given: Iterable[Attributed]) -> list[ServerEndpoint]:
         """Each endpoint, with what ``given`` gives it, in the table's order."""
@@ -348,12 +352,12 @@ class ServerTable(Sequence[ServerEndpoint]):
         # Positional, in ServerEndpoint's field order: keywords cost a share of each endpoint.
         return [
             ServerEndpoint(
-                ip, tally.packets, tally.bytes, tally.flows, ports, protocols(tally.protocols),
-                tally.first_seen, tally.last_seen, tally.first_frame, reasons[tally.rank],
-                names, platform, captures, kind, roles, basis,
+                ip, packets, nbytes, flows, ports, protocols(protos), first, last, frame,
+                reasons[rank], names, platform, captures, kind, roles, basis,
             )
-            for ip, tally, names, ports, kind, (platform, basis, roles) in zip(
-                self.ips, self.tallies, self.hostnames, self.ports, kinds, given, strict=True
+            for (ip, (packets, nbytes, flows, _port, protos, first, last, frame, rank, _bits),
+                 names, ports, kind, (platform, basis, roles)) in zip(
+                self.ips, self.counts, self.hostnames, self.ports, kinds, given, strict=True
             )
         ]  # fmt: skip
 
@@ -368,7 +372,7 @@ def _sort_busiest_first(endpoints: list[ServerEndpoint]) -> None:
 
 @dataclass(slots=True)
 class _Tallies:
-    by_server: dict[Address, _Tally]
+    by_server: dict[Address, Counts | _Tally]
     labels: _Labels
 
 
@@ -378,7 +382,7 @@ def _tallies(rows: FlowRows, hosts: frozenset[str]) -> _Tallies:
     host_keys = {key for key in map(rows.key, hosts) if key is not None}
     is_local = _LocalCache(rows).is_local
     labels = _Labels()
-    tallies: dict[Address, _Tally] = {}
+    tallies: dict[Address, Counts | _Tally] = {}
     side_of = _server_side
     for proto, _version, group in rows.groups():
         name = protocol_name(proto)
@@ -393,11 +397,13 @@ def _tallies(rows: FlowRows, hosts: frozenset[str]) -> _Tallies:
             server = b if server_is_b else a
             port = key(b_port if server_is_b else a_port, name) if ported else None
             tally = tallies.get(server)
-            if tally is None:
-                tallies[server] = _Tally(pab + pba, bab + bba, name, port, first, last, frame,
-                                         rank, payloads)  # fmt: skip
-            else:
-                tally.add(pab + pba, bab + bba, name, port, first, last, frame, rank, payloads)
+            if tally is None:  # most servers: one flow, a tuple (a _Tally costs a call)
+                tallies[server] = (pab + pba, bab + bba, 1, port, name, first, last, frame,
+                                   rank, payloads)  # fmt: skip
+                continue
+            if isinstance(tally, tuple):
+                tally = tallies[server] = _Tally(tally)
+            tally.add(pab + pba, bab + bba, name, port, first, last, frame, rank, payloads)
     return _Tallies(tallies, labels)
 
 
