@@ -178,6 +178,14 @@ def test_an_address_no_spot_is_refused_by_the_walk() -> None:
         walk(tree, 1, 20, 128, [1])
 
 
+def test_a_database_opened_as_usual_is_walked(test_data: Path) -> None:
+    """The contrast to the next test: nothing replaced, every tree can be read for a walk (so
+    the walk is not silently off, answering right but slowly)."""
+    paths = [str(test_data / "GeoIP2-City-Test.mmdb"), *discover_databases([], {})]
+    with open_locator(paths) as locator:
+        assert all(database.search_tree() is not None for database in locator.opened)
+
+
 def test_a_database_replaced_as_it_is_opened_is_not_walked(
     monkeypatch: pytest.MonkeyPatch, test_data: Path, tmp_path: Path
 ) -> None:
