@@ -9,7 +9,15 @@ from io import StringIO
 from operator import attrgetter
 from typing import Any, TextIO, TypeVar
 
-from auditor.model import AuditResult, Finding, Judgement, Location, ServerEndpoint, Verdict
+from auditor.model import (
+    AuditResult,
+    Finding,
+    Judgement,
+    Location,
+    RoleClaim,
+    ServerEndpoint,
+    Verdict,
+)
 from auditor.report.escape import csv_cell
 from auditor.report.interface import ReportFormat
 from auditor.report.sections import in_capture
@@ -120,7 +128,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self._places: dict[tuple[object, ...], tuple[Cell, ...]] = {}
-        self._own: dict[tuple[object, ...], tuple[Cell, ...]] = {}
+        self._own: dict[tuple[object, int], tuple[tuple[RoleClaim, ...], tuple[Cell, ...]]] = {}
         # By the judgement's identity (the judge shares one per place), held beside its cells.
         self._judged: dict[int, tuple[Judgement, tuple[Cell, ...]]] = {}
         self._captures: dict[str, str] = {}
@@ -167,11 +175,14 @@ class _Rows:
         return cells
 
     def _own_of(self, endpoint: ServerEndpoint) -> tuple[Cell, ...]:
-        key = _OWN_FIELDS(endpoint)
-        cells = self._own.get(key)
-        if cells is None:
-            cells = _remember(self._own, key, _own_cells(endpoint))
-        return cells
+        # The roles by identity (a RoleClaim hashes in Python; the roles stage shares one
+        # tuple per kind of endpoint), held beside the cells so the id is never another's.
+        roles = endpoint.roles
+        key = (_OWN_FIELDS(endpoint), id(roles))
+        held = self._own.get(key)
+        if held is None:
+            held = _remember(self._own, key, (roles, _own_cells(endpoint)))
+        return held[1]
 
     def _judged_of(self, finding: Finding) -> tuple[Cell, ...]:
         if finding.acceptance is not None:  # the finding's own
@@ -196,7 +207,7 @@ _PLACE_FIELDS = attrgetter(
     "country", "registered_country", "represented_country", "city", "asn", "org",
     "address_class", "is_anycast", "flags",
 )
-_OWN_FIELDS = attrgetter("ports", "protocols", "hostnames", "platform", "platform_basis", "roles")
+_OWN_FIELDS = attrgetter("ports", "protocols", "hostnames", "platform", "platform_basis")
 _VERDICT_TEXT = {verdict: verdict.value for verdict in Verdict}
 T = TypeVar("T")
 

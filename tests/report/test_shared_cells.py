@@ -3,6 +3,9 @@ finding by finding."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -51,3 +54,29 @@ def test_history_entries_are_the_json_reports_keys() -> None:
     for finding in _findings():
         whole = endpoint_json(finding, pol)
         assert attention_json(finding) == {key: whole[key] for key in ATTENTION_KEYS}
+
+
+def test_endpoints_alike_but_for_their_roles_keep_their_own_roles() -> None:
+    """The ports, names and platform cells are shared; the roles (keyed by the tuple's
+    identity) are each endpoint's own, in CSV and JSON alike."""
+    from auditor.model import Location, Role, RoleClaim
+    from auditor.report import get_format
+    from auditor.report.json_rows import EndpointLines
+    from auditor.report.view import roles_label
+    from tests.report.factory import PLAIN, endpoint, finding, sample_result
+
+    pol = policy()
+    roles = [(RoleClaim(Role.MEDIA, "rtp"),), (RoleClaim(Role.STUN, "stun message"),), ()]
+    found = [
+        finding(endpoint(f"192.0.2.{i + 1}", roles=r), Location("", country="US"), pol)
+        for i, r in enumerate(roles * 2)
+    ]
+    result = replace(sample_result(), findings=tuple(found))
+    rows = list(csv.DictReader(io.StringIO(get_format("csv", PLAIN).render(result))))
+    by_ip = {row["ip"]: row["roles"] for row in rows if row["ip"]}
+    assert by_ip == {f.endpoint.ip: roles_label(f.endpoint) for f in found}
+    lines = EndpointLines(pol)
+    assert list(lines.lines(found)) == [
+        json.dumps(endpoint_json(f, pol), ensure_ascii=False, separators=(", ", ": "))
+        for f in found
+    ]
