@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from auditor.geo import open_locator
 from auditor.geo.layouts import UNKNOWN, Answer
-from auditor.geo.locator import _Database, _flags, merged_place
+from auditor.geo.locator import _Database
+from auditor.geo.merge import _flags, merged_place
 from auditor.model import Location
 
 _CODES = st.sampled_from([None, "", "US", "DE", "cn", "ＣＮ", "EU"])
