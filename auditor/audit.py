@@ -15,11 +15,11 @@ from auditor.endpoints import (
     ServerTable,
     capture_hosts,
     endpoint_addresses,
-    merge_endpoints,
     server_table,
 )
 from auditor.errors import CaptureError
 from auditor.geo import DEFAULT_MAX_AGE_DAYS, Locator, open_locator, staleness_warnings
+from auditor.merging import merge_endpoints
 from auditor.model import (
     AuditResult,
     CaptureResult,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import overload
 
 from auditor.addresses import is_local_host
@@ -19,7 +18,6 @@ from auditor.model import (
     RoleClaim,
     ServerEndpoint,
     ServerReason,
-    Sighting,
     protocol_name,
 )
 
@@ -66,7 +64,7 @@ _REASON_OF_RANK = {
     LOWER_PORT_RANK: ServerReason.LOWER_PORT,
     SIGNALLED_RANK: ServerReason.SIGNALLED,  # named in STUN/TURN only: any packet says more
 }
-_REASON_STRENGTH = {reason: rank for rank, reason in _REASON_OF_RANK.items()}
+REASON_STRENGTH = {reason: rank for rank, reason in _REASON_OF_RANK.items()}
 
 
 def choose_server(flow: Flow, hosts: frozenset[str]) -> ServerSide | None:
@@ -267,7 +265,7 @@ def server_table(
     ips = rows.texts(keys)
     tallied = [tally if isinstance(tally, tuple) else tally.counts() for tally in tally_of.values()]
     tally_of.clear()
-    # Busiest first, as _sort_busiest_first sorts endpoints (the addresses are distinct).
+    # Busiest first, as merging._sort_busiest_first sorts endpoints (the addresses are distinct).
     order = sorted(range(len(ips)), key=ips.__getitem__)
     order.sort(key=[counts[1] for counts in tallied].__getitem__, reverse=True)
     keys, ips = list(map(keys.__getitem__, order)), list(map(ips.__getitem__, order))
@@ -362,14 +360,6 @@ class ServerTable(Sequence[ServerEndpoint]):
         ]  # fmt: skip
 
 
-def _sort_busiest_first(endpoints: list[ServerEndpoint]) -> None:
-    """Most bytes first, equal bytes by address, sorted on keys C makes (a million endpoints):
-    by address, then by bytes, largest first (stable: a reverse sort too keeps equal keys in
-    their order)."""
-    endpoints.sort(key=attrgetter("ip"))
-    endpoints.sort(key=attrgetter("bytes"), reverse=True)
-
-
 @dataclass(slots=True)
 class _Tallies:
     by_server: dict[Address, Counts | _Tally]
@@ -433,66 +423,3 @@ def names_by_address(names: Iterable[NameSighting]) -> dict[str, tuple[str, ...]
         if len(seen) < MAX_HOSTNAMES:
             seen[sighting.name] = None
     return {address: tuple(seen) for address, seen in found.items()}
-
-
-def merge_endpoints(groups: Iterable[Sequence[ServerEndpoint]]) -> Sequence[ServerEndpoint]:
-    """One endpoint per server address across several captures (a day's batch). One capture's
-    table alone is that already (distinct addresses, busiest first): it is given back as it
-    is, its endpoints not made."""
-    given = [group for group in groups if len(group)]
-    if len(given) == 1 and isinstance(given[0], ServerTable):
-        return given[0]
-    merged: dict[str, ServerEndpoint] = {}
-    for group in given:
-        for endpoint in group:
-            known = merged.get(endpoint.ip)
-            merged[endpoint.ip] = endpoint if known is None else _combine(known, endpoint)
-    endpoints = list(merged.values())
-    _sort_busiest_first(endpoints)
-    return tuple(endpoints)
-
-
-def _combine(left: ServerEndpoint, right: ServerEndpoint) -> ServerEndpoint:
-    # An endpoint STUN/TURN only named has no frame: the one with packets says when it began.
-    first = min(left, right, key=lambda e: (e.flows == 0, e.first_seen))
-    stronger = max(left.reason, right.reason, key=_REASON_STRENGTH.__getitem__)
-    return ServerEndpoint(
-        ip=left.ip,
-        packets=left.packets + right.packets,
-        bytes=left.bytes + right.bytes,
-        flows=left.flows + right.flows,
-        ports=tuple(sorted(set(left.ports) | set(right.ports), key=_port_sort_key)),
-        protocols=tuple(sorted(set(left.protocols) | set(right.protocols))),
-        first_seen=first.first_seen,
-        last_seen=max(left.last_seen, right.last_seen),
-        first_frame=first.first_frame,
-        reason=stronger,
-        hostnames=tuple(dict.fromkeys(left.hostnames + right.hostnames))[:MAX_HOSTNAMES],
-        platform=left.platform or right.platform,
-        captures=tuple(dict.fromkeys(left.captures + right.captures)),
-        payloads=left.payloads | right.payloads,
-        roles=tuple(dict.fromkeys(left.roles + right.roles)),
-        sightings=_sightings(left, right),
-    )
-
-
-def _sightings(left: ServerEndpoint, right: ServerEndpoint) -> tuple[Sighting, ...]:
-    """Each capture's own counts, frames and times, kept when endpoints of several merge; the
-    same capture twice (given twice on the command line) is added up."""
-    merged: dict[str, Sighting] = {}
-    for seen in (*left.seen_in(), *right.seen_in()):
-        known = merged.get(seen.capture)
-        merged[seen.capture] = seen if known is None else _add(known, seen)
-    return tuple(merged.values()) if len(merged) > 1 else ()
-
-
-def _add(known: Sighting, seen: Sighting) -> Sighting:
-    first = known if known.first_seen <= seen.first_seen else seen
-    return Sighting(known.capture, known.packets + seen.packets, known.bytes + seen.bytes,
-                    known.flows + seen.flows, first.first_seen,
-                    max(known.last_seen, seen.last_seen), first.first_frame)
-
-
-def _port_sort_key(port: str) -> tuple[int, str]:
-    number, _, proto = port.partition("/")
-    return int(number), proto

@@ -85,9 +85,10 @@ def profile(
     import dataclasses
 
     from auditor import audit
-    from auditor.endpoints import capture_hosts, endpoint_addresses, merge_endpoints, server_table
+    from auditor.endpoints import capture_hosts, endpoint_addresses, server_table
     from auditor.geo import discover_databases, open_locator
     from auditor.geo.evidence import capture_trips
+    from auditor.merging import merge_endpoints
     from auditor.model import AuditResult, CaptureResult
     from auditor.policy import judge_findings, parse_policy
     from auditor.report import get_format

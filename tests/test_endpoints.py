@@ -13,9 +13,9 @@ from auditor.capture import columns
 from auditor.endpoints import (
     capture_hosts,
     choose_server,
-    merge_endpoints,
     server_endpoints,
 )
+from auditor.merging import merge_endpoints
 from auditor.model import Flow, ServerReason
 
 CLIENT = "192.168.1.23"

@@ -18,10 +18,10 @@ from auditor.capture.packed import Chunks
 from auditor.endpoints import (
     ServerTable,
     endpoint_addresses,
-    merge_endpoints,
     server_endpoints,
     server_table,
 )
+from auditor.merging import merge_endpoints
 from auditor.model import (
     AttributionBasis,
     Flow,

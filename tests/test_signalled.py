@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from auditor.endpoints import merge_endpoints, server_endpoints
+from auditor.endpoints import server_endpoints
 from auditor.geo.roundtrips import round_trips
+from auditor.merging import merge_endpoints
 from auditor.model import (
     Flow,
     Role,
