@@ -1,4 +1,5 @@
-/* The packet loops of pcap.py and pcapng.py, compiled.
+/* The packet loops of pcap.py and pcapng.py, and the pairing of a flow's two directions into
+ * packed rows (packed.py's pair_rows and _pack_rows), compiled.
  *
  * Why C: the pure-Python loops cost about 0.75 CPU s per million packets, most of a small-packet
  * audit, and by instruction counts they were at a local optimum. This file does exactly what
@@ -956,7 +957,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_loop", "The packet loops of pcap.py and pcapng.py, compiled.", -1,
+    PyModuleDef_HEAD_INIT, "_loop", "The packet loops of pcap.py and pcapng.py and the pairing of packed.py, compiled.", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 
