@@ -40,6 +40,7 @@ from auditor.policy import judge_findings
 from auditor.policy.exceptions import Baseline, accept, acceptance_warnings
 from auditor.signalled import signalled_endpoints
 from auditor.sources import read_source
+from auditor.tally import Tally
 
 if TYPE_CHECKING:  # the evidence stage and Dask are imported when used: start-up time
     from auditor.cluster import ClusterOptions
@@ -101,7 +102,8 @@ def _judged(request: AuditRequest, outcomes: list[CaptureOutcome], locator: Loca
         today = _today(request.now)
         findings = accept(judge_findings(attributed, locations, request.policy, evidence),
                           request.policy, today, request.baseline)
-        accepted = acceptance_warnings(request.policy, findings, today)
+        tally = Tally.of(findings)  # counted once: for the warnings, then the verdict
+        accepted = acceptance_warnings(request.policy, tally, today)
         del attributed, locations
     stale = _stale_database_warnings(databases, request)
     set_aside = tuple(dict.fromkeys(r for e in evidence.values() for r in e.set_aside))
@@ -114,7 +116,7 @@ def _judged(request: AuditRequest, outcomes: list[CaptureOutcome], locator: Loca
         warnings=(*_coverage_warnings(captures, findings), *stale, *set_aside, *accepted),
         errors=tuple(error for error in errors if error is not None),
         strict_failures=stale if request.policy.strict else (),
-    )
+    ).tallied(tally)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from auditor.addresses import AddressClass
 
@@ -48,6 +48,9 @@ from auditor.role_records import NO_PAYLOAD as NO_PAYLOAD  # noqa: PLC0414 - re-
 from auditor.role_records import PayloadKind as PayloadKind  # noqa: PLC0414 - re-export
 from auditor.role_records import Role as Role  # noqa: PLC0414 - re-export
 from auditor.role_records import RoleClaim as RoleClaim  # noqa: PLC0414 - re-export
+
+if TYPE_CHECKING:
+    from auditor.tally import Tally
 
 T = TypeVar("T")
 
@@ -374,13 +377,7 @@ class Finding:
 
     def severity(self, policy: Policy) -> Severity | None:
         """Denied > outside the allowed list > unknown; None for allowed and local."""
-        verdict = self.judgement.verdict
-        if verdict is Verdict.UNKNOWN:
-            return Severity.UNKNOWN
-        if verdict is not Verdict.VIOLATION:
-            return None
-        judged = self.judgement.judged_country
-        return Severity.DENIED if judged is not None and judged in policy.deny else Severity.OUTSIDE
+        return self.judgement.severity(policy)
 
 
 class OverallVerdict(StrEnum):
@@ -412,7 +409,7 @@ class AuditResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # captures that could not be read at all
     strict_failures: tuple[str, ...] = ()  # e.g. stale database under --strict
-    # What complete, summary and failing() work out over every finding, kept once worked out:
+    # What tally(), complete, summary and failing() work out over every finding, kept once:
     # every report reads the verdict, exit status and summary several times, and each pass over
     # a million findings costs a second. The result is frozen, so they cannot go stale.
     _derived: dict[str, object] = field(
@@ -423,6 +420,19 @@ class AuditResult:
         if name not in self._derived:
             self._derived[name] = work()
         return self._derived[name]  # type: ignore[return-value]
+
+    def tally(self) -> Tally:
+        """Its findings counted once per kind (auditor/tally.py)."""
+        from auditor.tally import Tally
+
+        return self._memo("tally", lambda: Tally.of(self.findings))
+
+    def tallied(self, tally: Tally) -> AuditResult:
+        """This result, counted by `tally` when that counted these very findings (a capture's
+        section holding the run's findings; the audit, which counted them for its warnings)."""
+        if tally.findings is self.findings:
+            self._derived.setdefault("tally", tally)
+        return self
 
     @property
     def complete(self) -> bool:
@@ -435,7 +445,7 @@ class AuditResult:
             not self.errors
             and all(c.complete for c in self.captures)
             and any(c.saw_traffic for c in self.captures)
-            and not any(LocationFlag.DEFECTIVE in f.location.flags for f in self.findings)
+            and not self.tally().defective
         )
 
     @property
@@ -443,37 +453,34 @@ class AuditResult:
         return self._memo("summary", self._summary)
 
     def _summary(self) -> Summary:
+        tally = self.tally()
         count = dict.fromkeys(Verdict, 0)
-        for finding in self.findings:
-            count[finding.judgement.verdict] += 1
+        for kind in tally.kinds:
+            count[kind.judgement.verdict] += kind.count
         return Summary(
             endpoints=len(self.findings),
             violations=count[Verdict.VIOLATION],
             unknown=count[Verdict.UNKNOWN],
             local=count[Verdict.LOCAL],
             allowed=count[Verdict.ALLOWED],
-            packets=sum(f.endpoint.packets for f in self.findings),
-            bytes=sum(f.endpoint.bytes for f in self.findings),
-            accepted=sum(1 for f in self.findings if f.accepted),
+            packets=tally.packets,
+            bytes=tally.bytes,
+            accepted=tally.count(lambda kind: kind.accepted),
         )
 
     def failing(self) -> tuple[Finding, ...]:
         """The findings that fail the run: at least as severe as the policy's fail_on and not
         accepted by a current exception or the baseline."""
-        return self._memo("failing", self._failing)
+        return self._memo("failing", lambda: self.tally().failing(self.policy))
 
-    def _failing(self) -> tuple[Finding, ...]:
-        threshold = self.policy.fail_on.rank
-        return tuple(
-            f for f in self.findings
-            if not f.accepted and (s := f.severity(self.policy)) is not None
-            and s.rank >= threshold
-        )
+    def _fails(self) -> bool:
+        """Whether any finding fails the run (failing() without gathering them)."""
+        return any(kind.fails(self.policy) for kind in self.tally().kinds)
 
     @property
     def verdict(self) -> OverallVerdict:
         summary = self.summary
-        if self.strict_failures or self.failing():
+        if self.strict_failures or self._fails():
             return OverallVerdict.FAIL
         # Fail closed: a PASS claims every server was located, judged and allowed. An endpoint
         # no database could place (or whose evidence disagrees) was not judged, so the run is

@@ -122,3 +122,13 @@ class Judgement:
     reason: str  # the rule that decided, in words: "CN is outside the allowed jurisdictions (US)"
     judged_country: str | None = None
     basis: Basis | None = None  # None: nothing to judge by (an unknown with no country)
+
+    def severity(self, policy: Policy) -> Severity | None:
+        """Denied > outside the allowed list > unknown; None for allowed and local."""
+        if self.verdict is Verdict.UNKNOWN:
+            return Severity.UNKNOWN
+        if self.verdict is not Verdict.VIOLATION:
+            return None
+        judged = self.judged_country
+        return Severity.DENIED if judged is not None and judged in policy.deny else \
+            Severity.OUTSIDE

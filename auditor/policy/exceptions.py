@@ -24,9 +24,9 @@ from auditor.model import (
     Finding,
     Policy,
     PolicyException,
-    Severity,
     Verdict,
 )
+from auditor.tally import Tally
 
 EXCEPTION_KEYS = frozenset({"justification", "expires"} | {k.value for k in ExceptionKind})
 MAX_JUSTIFICATION = 1000
@@ -151,23 +151,16 @@ def _with(finding: Finding, acceptance: Acceptance) -> Finding:
     return dataclasses.replace(finding, acceptance=acceptance)
 
 
-def acceptance_warnings(policy: Policy, findings: Sequence[Finding],
-                        today: date | None) -> tuple[str, ...]:
+def acceptance_warnings(policy: Policy, tally: Tally, today: date | None) -> tuple[str, ...]:
     """One line per expired exception (it no longer hides its findings), and one for the
-    violations --fail-on lets pass."""
+    violations --fail-on lets pass (`tally` counts the findings)."""
     lines = [
         f"policy exception {e.label} expired on {e.expires}: it no longer applies "
         f"({e.justification})"
         for e in policy.exceptions if expired(e, today)
     ]
-    below = sum(1 for f in findings if not f.accepted and _below(f, policy))
+    below = tally.count(lambda kind: kind.let_pass(policy))
     if below:
         lines.append(f"{below} violation{'s' if below != 1 else ''} less severe than "
                      f"--fail-on {policy.fail_on.value} do not fail this run")
     return tuple(lines)
-
-
-def _below(finding: Finding, policy: Policy) -> bool:
-    severity = finding.severity(policy)
-    return severity is not None and severity is not Severity.UNKNOWN and \
-        severity.rank < policy.fail_on.rank

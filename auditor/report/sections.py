@@ -36,13 +36,15 @@ def capture_result(capture: CaptureSummary, result: AuditResult) -> AuditResult:
     else:
         findings = tuple(in_capture(f, capture.path) for f in result.findings
                          if capture.path in f.endpoint.captures)
-    return AuditResult(
+    section = AuditResult(
         captures=(capture,),
         databases=result.databases,
         policy=result.policy,
         findings=findings,
         strict_failures=result.strict_failures,
     )
+    # The run's findings whole: counted once for the run and this section.
+    return section.tallied(result.tally()) if findings is result.findings else section
 
 
 def sighting_in(finding: Finding, path: str) -> Sighting | None:
