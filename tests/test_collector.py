@@ -4,6 +4,7 @@ collection walked every per-server record again), and give the collector back as
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,5 +59,63 @@ def test_an_audit_judges_with_the_collector_paused(monkeypatch: pytest.MonkeyPat
     request = AuditRequest(captures=(str(DEMO),), databases=(), policy=parse_policy(["US"]))
     result = run_audit(request)
     assert result.findings  # the real audit ran, and judged
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_what_a_pause_made_is_old_not_young_after_it() -> None:
+    """The first young collection after a pause must not walk every record the pause made:
+    they are in the oldest generation when it ends, and a cycle made inside is still found."""
+    assert gc.get_freeze_count() == 0
+    with collector_paused():
+        kept = [[n] for n in range(1000)]
+        ring: list[object] = []
+        ring.append(ring)
+        found = weakref.ref(ring_holder := _Ring(ring))
+        del ring, ring_holder
+    in_a_cycle = found() is not None  # reference counting alone never frees it
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(record) in oldest for record in kept)
+    assert in_a_cycle
+    gc.collect()
+    assert found() is None
+    assert gc.get_freeze_count() == 0
+
+
+class _Ring:
+    """A cycle through an object a weak reference can watch."""
+
+    def __init__(self, ring: list[object]) -> None:
+        self.ring = ring
+        ring.append(self)
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_what_a_caller_froze_stays_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            made = [[n] for n in range(100)]
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+        assert made
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_capture_is_read_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    from auditor.sources import read_source as read
+
+    def reading(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "read_source", reading)
+    outcome = audit.read_one(str(DEMO))
+    assert outcome.endpoints  # read whole
     assert seen == [False]
     assert gc.isenabled()
