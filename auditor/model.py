@@ -33,6 +33,7 @@ from auditor.evidence_records import RoundTripKind as RoundTripKind  # noqa: PLC
 from auditor.evidence_records import Vantage as Vantage  # noqa: PLC0414 - re-export
 from auditor.evidence_records import VantagePlace as VantagePlace  # noqa: PLC0414 - re-export
 from auditor.evidence_records import VantageSource as VantageSource  # noqa: PLC0414 - re-export
+from auditor.frozen import builder
 from auditor.policy_records import Acceptance as Acceptance  # noqa: PLC0414 - re-export
 from auditor.policy_records import AcceptedBy as AcceptedBy  # noqa: PLC0414 - re-export
 from auditor.policy_records import Basis as Basis  # noqa: PLC0414 - re-export
@@ -378,6 +379,13 @@ class Finding:
     def severity(self, policy: Policy) -> Severity | None:
         """Denied > outside the allowed list > unknown; None for allowed and local."""
         return self.judgement.severity(policy)
+
+
+# The records built once per server, by every field's value in order without their __init__
+# (auditor/frozen.py): a frozen __init__ costs a call per field.
+build_location = builder(Location)
+build_server_endpoint = builder(ServerEndpoint)
+build_finding = builder(Finding)
 
 
 class OverallVerdict(StrEnum):
