@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import io
+import json
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -18,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor import frozen, model
+from auditor.cli import Environment, main
 from auditor.frozen import RecordError, builder
 
 # Every builder model.py registers, with its class.
@@ -106,6 +111,7 @@ def test_a_built_record_is_the_constructed_one(
     assert repr(built) == repr(constructed)
     assert gc.is_tracked(built) == gc.is_tracked(constructed)
     assert gc.get_referents(built) == gc.get_referents(constructed)
+    assert pickle.dumps(built) == pickle.dumps(constructed)
     del built, constructed
     assert _references(values) == before
 
@@ -335,3 +341,43 @@ def test_the_compiled_module_maps_each_field_to_its_own_slot() -> None:
     assert (made.zulu, made.alpha, made.mike) == (1, 2, 3)
     swapped = compiled(Unsorted, ("alpha", "zulu", "mike"))(1, 2, 3)
     assert (swapped.zulu, swapped.alpha) == (2, 1)
+
+
+REPO = Path(__file__).resolve().parents[1]
+# The modules that build records with a registered builder.
+USERS = {"auditor.geo.bulk", "auditor.geo.locator"}
+DATA = REPO / "auditor" / "data"
+
+
+def _report(capture: Path) -> tuple[int, dict[str, Any], str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdout=out, stderr=err, env={"NO_COLOR": "1"}, stdout_isatty=False,
+                      stderr_isatty=False)  # fmt: skip
+    status = main([str(capture), "--allow", "US,EU", "--format", "json", "--workers", "1",
+                   "--db", str(DATA / "auditor-country.mmdb"),
+                   "--db", str(DATA / "auditor-asn.mmdb")], env)  # fmt: skip
+    report = json.loads(out.getvalue())
+    report.pop("generated_at", None)
+    return status, report, err.getvalue()
+
+
+@pytest.mark.parametrize("capture", ["demo-meeting.pcap", "demo-meeting.pcapng"])
+def test_an_audit_reports_the_same_with_the_classes_building_the_records(
+    capture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every module that took a registered builder gets its class instead (the fallback): the
+    report, exit status and stderr stay the same."""
+    if not frozen.BUILT:
+        pytest.skip("this install has no compiled builder (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    path = REPO / "fixtures" / capture
+    compiled = _report(path)
+    builders = {id(made): _builder(cls, "fallback") for cls, made in REGISTERED}
+    swapped = set()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("auditor") and module is not None:
+            for attribute, value in list(vars(module).items()):
+                if id(value) in builders and attribute.startswith("build_"):
+                    monkeypatch.setattr(module, attribute, builders[id(value)])
+                    swapped.add(name)
+    assert swapped >= USERS
+    assert _report(path) == compiled

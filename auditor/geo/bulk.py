@@ -12,7 +12,7 @@ from auditor.addresses import address_value, class_of
 from auditor.errors import DatabaseError
 from auditor.geo.layouts import UNKNOWN, Answer
 from auditor.geo.locator import network_bounds, text_of
-from auditor.model import Location
+from auditor.model import Location, build_location
 
 if TYPE_CHECKING:
     from auditor.geo.locator import Locator, _Database
@@ -92,7 +92,7 @@ def _located_in_address_order(locator: Locator, ips: Sequence[str]) -> list[Loca
     keys = zip(*columns, strict=True) if columns else repeat((), len(public))
     place = locator.place
     for index, key in zip(public, keys, strict=True):
-        located[index] = Location(ips[index], *place(key))
+        located[index] = build_location(ips[index], *place(key))  # see auditor/frozen.py
     return located  # type: ignore[return-value] # every index was filled above
 
 

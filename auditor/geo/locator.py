@@ -24,7 +24,7 @@ from auditor.geo.layouts import (
 )
 from auditor.geo.merge import Place, merged_place
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
-from auditor.model import CountryAnswer, DatabaseInfo, Location
+from auditor.model import CountryAnswer, DatabaseInfo, Location, build_location
 
 DEFAULT_COARSE_RADIUS_KM = 500
 
@@ -362,7 +362,7 @@ class Locator:
             return Location(ip, address_class=address_class)
         text = text_of(version, value)  # canonical, and a mapped address's IPv4
         key = tuple([db.answer(version, value, text) for db in self._databases])
-        return Location(ip, *self.place(key))
+        return build_location(ip, *self.place(key))
 
     def place(self, key: tuple[Answer, ...]) -> Place:
         """The databases' answers (one each, in order) merged: Location's fields after ip."""
