@@ -345,7 +345,7 @@ def test_the_compiled_module_maps_each_field_to_its_own_slot() -> None:
 
 REPO = Path(__file__).resolve().parents[1]
 # The modules that build records with a registered builder.
-USERS = {"auditor.geo.bulk", "auditor.geo.locator", "auditor.endpoints"}
+USERS = {"auditor.geo.bulk", "auditor.geo.locator", "auditor.endpoints", "auditor.policy.judge"}
 DATA = REPO / "auditor" / "data"
 
 

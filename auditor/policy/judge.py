@@ -19,6 +19,7 @@ from auditor.model import (
     Policy,
     ServerEndpoint,
     Verdict,
+    build_finding,
 )
 from auditor.policy.groups import expand
 
@@ -205,21 +206,22 @@ def judge_findings(
     few times, and hold a few reasons, not a million.
     """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
-    weighed = evidence or {}
-    shared = _Shared()
+    located, weighed = by_ip.get, (evidence or {}).get
+    judged = _Shared().judged
     findings = []
     for endpoint in endpoints:
-        location = by_ip.get(endpoint.ip) or Location(ip=endpoint.ip)
-        found = weighed.get(endpoint.ip, _NO_EVIDENCE)
+        ip = endpoint.ip
+        location = located(ip) or Location(ip=ip)
+        found = weighed(ip, _NO_EVIDENCE)
         if policy.roles:
             judgements = [
-                _judged(location, found, scoped, label, shared)
+                judged(location, found, scoped, label)
                 for label, scoped in role_policies(endpoint, policy)
             ]
             worst = max(judgements, key=lambda j: _SEVERITY[j.verdict])
         else:  # what role_policies gives without role rules: the policy alone
-            worst = _judged(location, found, policy, None, shared)
-        findings.append(Finding(endpoint, location, worst, found))
+            worst = judged(location, found, policy, None)
+        findings.append(build_finding(endpoint, location, worst, found, None))
     return tuple(findings)
 
 
@@ -229,24 +231,42 @@ class _Shared:
     def __init__(self) -> None:
         self.judgements: dict[tuple[object, ...], Judgement] = {}
         # The countries each answers tuple gives, by the tuple's identity (the locator shares
-        # one per place; the tuple is held beside them, so its identity cannot pass to another).
-        self._codes: dict[int, tuple[tuple[CountryAnswer, ...], tuple[object, ...]]] = {}
+        # one per place; the tuple is held beside them, so its identity cannot pass to another),
+        # as a number: equal countries, the same number (a key hashes a number, not the
+        # countries, once per endpoint).
+        self._codes: dict[int, tuple[tuple[CountryAnswer, ...], int]] = {}
+        self._numbers: dict[tuple[tuple[str | None, ...], ...], int] = {}
 
-    def key(self, label: str | None, location: Location) -> tuple[object, ...]:
-        """Everything judge() reads from a location but its address (which only reasons naming
-        it read, and those are never shared): its class and flags, the countries it and each
-        database answer give, whether any database knew its network. Not its city, radius or
-        organisation: endpoints of one country then share a judgement, however many networks
-        they are in. A field judge() comes to read must be added here (tests/policy/
-        test_judge.py checks each)."""
+    def judged(
+        self, location: Location, found: Evidence, policy: Policy, label: str | None
+    ) -> Judgement:
+        """The judgement under one role's policy; shared by every endpoint placed alike when
+        nothing beyond the databases is weighed (its key made here: a call per endpoint costs)."""
+        if found.bounds or found.hints:
+            return _scoped(_weigh(location, found, policy), label)
+        # Everything judge() reads from a location but its address (which only reasons naming
+        # it read, and those are never shared): its class and flags, the countries it and each
+        # database answer give, whether any database knew its network. Not its city, radius or
+        # organisation: endpoints of one country then share a judgement, however many networks
+        # they are in. A field judge() comes to read must be added here (tests/policy/
+        # test_judge.py checks each).
         answers = location.answers
-        held = self._codes.get(id(answers))
-        if held is None:
-            if len(self._codes) >= _ANSWER_SETS:
-                self._codes.clear()
-            codes = tuple((a.country, a.registered_country, a.represented_country) for a in answers)
-            held = self._codes[id(answers)] = (answers, codes)
-        return (label, _JUDGED_FIELDS(location), held[1], location.asn is not None)
+        held = self._codes.get(id(answers)) or self._number(answers)
+        key = (label, _JUDGED_FIELDS(location), held[1], location.asn is not None)
+        judgement = self.judgements.get(key)
+        if judgement is None:
+            judgement = _scoped(_weigh(location, found, policy), label)
+            if location.ip not in judgement.reason:  # a reason naming its address is its own
+                self.judgements[key] = judgement
+        return judgement
+
+    def _number(self, answers: tuple[CountryAnswer, ...]) -> tuple[tuple[CountryAnswer, ...], int]:
+        if len(self._codes) >= _ANSWER_SETS:
+            self._codes.clear()
+        codes = tuple((a.country, a.registered_country, a.represented_country) for a in answers)
+        number = self._numbers.setdefault(codes, len(self._numbers))
+        held = self._codes[id(answers)] = (answers, number)
+        return held
 
 
 _JUDGED_FIELDS = attrgetter(
@@ -281,26 +301,6 @@ def _scoped(judgement: Judgement, label: str | None) -> Judgement:
     if label is None:
         return judgement
     return replace(judgement, reason=f"as {label}: {judgement.reason}")
-
-
-def _judged(
-    location: Location,
-    found: Evidence,
-    policy: Policy,
-    label: str | None,
-    shared: _Shared,
-) -> Judgement:
-    """The judgement under one role's policy; shared by every endpoint placed alike when
-    nothing beyond the databases is weighed."""
-    if found.bounds or found.hints:
-        return _scoped(_weigh(location, found, policy), label)
-    key = shared.key(label, location)
-    judgement = shared.judgements.get(key)
-    if judgement is None:
-        judgement = _scoped(_weigh(location, found, policy), label)
-        if location.ip not in judgement.reason:  # a reason naming its address is its own
-            shared.judgements[key] = judgement
-    return judgement
 
 
 _NO_EVIDENCE = Evidence()
