@@ -5,6 +5,7 @@ this install has them, and their own Python loops otherwise, with the same resul
 packet short of a budget, a new direction with room) are done in C, as it does them."""
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from auditor.capture.fastpath import Decode, Directions
 from auditor.capture.flowtable import FlowTable
@@ -73,3 +74,10 @@ def pack_rows(
     /,
 ) -> bytes:
     """Packed.add_rows's rows, compiled: pack(...) of each row (``size`` bytes), joined."""
+
+_N = TypeVar("_N")
+
+def iso_times(epochs: list[float | None], quote: str, none: _N, /) -> list[str | _N] | None:
+    """report.view.iso_times(epochs, quote) with ``none`` for each None; None (the caller's own
+    path) when an epoch is not a float or an int in iso_time's fast range, or ``quote`` is not
+    empty or one ASCII character."""

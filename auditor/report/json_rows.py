@@ -36,7 +36,7 @@ from auditor.report.json_text import ONE_LINE, remember
 from auditor.report.json_text import STRING as _STRING
 from auditor.report.json_text import optional_text as _optional
 from auditor.report.json_text import raw_text as _raw
-from auditor.report.view import flags_of, iso_time, iso_times
+from auditor.report.view import compiled_iso_times, flags_of, iso_time, python_iso_times
 
 
 def located_part(location: Location, finding: Finding) -> dict[str, Any]:
@@ -365,10 +365,13 @@ _FIRST = itemgetter(0)
 def json_times(epochs: list[float | None]) -> list[str]:
     """Each time as the encoder writes iso_time's text: quoted (it has nothing to escape), or
     null."""
-    texts = iso_times(epochs, '"')
-    if None in texts:
-        return ["null" if text is None else text for text in texts]
-    return texts  # type: ignore[return-value]
+    texts = compiled_iso_times(epochs, '"', "null")
+    if texts is not None:
+        return texts
+    python = python_iso_times(epochs, '"')
+    if None in python:
+        return ["null" if text is None else text for text in python]
+    return python  # type: ignore[return-value]
 
 
 def sighting_line(finding: Finding) -> str:
