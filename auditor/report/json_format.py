@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from io import StringIO
 from typing import Any, TextIO
 
@@ -31,7 +32,7 @@ from auditor.report.json_rows import (
     judged_part,
     located_part,
     own_part,
-    sighting_lines,
+    sighting_texts,
 )
 from auditor.report.sections import CaptureSection, capture_sections
 from auditor.report.view import build_date, generated_at, iso_time, sorted_findings
@@ -70,7 +71,7 @@ def _section(section: CaptureSection, order: _Order) -> JsonObject:
         **_capture(section.capture),
         "verdict": own.verdict.value,
         "summary": _summary(own),
-        "endpoints": _Rows(_sorted_then(sighting_lines, own.findings, order)),
+        "endpoints": _Rows(partial(_sorted_then, sighting_texts, own.findings, order)),
     }
 
 
@@ -165,9 +166,11 @@ def _summary(result: AuditResult) -> JsonObject:
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """A JSON array written one element per line as the elements are made (encoded)."""
+    """A JSON array written one element per line as the elements are made (encoded):
+    texts(opener, separator) gives its lines a chunk to a text, `opener` before the first line
+    and `separator` before every other (json_rows.EndpointLines.texts)."""
 
-    rows: Iterable[str]
+    texts: Callable[[str, str], Iterable[str]]
 
 
 class _Order:
@@ -185,12 +188,12 @@ class _Order:
 
 
 def _sorted_then(
-    encode: Callable[[Iterable[Finding]], Iterator[str]], findings: tuple[Finding, ...],
-    order: _Order,
+    encode: Callable[[Iterable[Finding], str, str], Iterator[str]], findings: tuple[Finding, ...],
+    order: _Order, opener: str, separator: str,
 ) -> Iterator[str]:
     """The findings' lines in report order, sorted only once written: parts() (the history
     line) builds the document without writing its endpoints."""
-    yield from encode(order.of(findings))
+    yield from encode(order.of(findings), opener, separator)
 
 
 class JsonFormat(ReportFormat):
@@ -223,8 +226,8 @@ class JsonFormat(ReportFormat):
             "captures": [_section(s, order) for s in capture_sections(result)],
             "databases": [_database(d) for d in result.databases],
             "policy": _policy(result.policy),
-            "endpoints": _Rows(_sorted_then(EndpointLines(result.policy).lines,
-                                            result.findings, order)),
+            "endpoints": _Rows(partial(_sorted_then, EndpointLines(result.policy).texts,
+                                       result.findings, order)),
             "summary": _summary(result),
             "warnings": [clean(w) for w in result.warnings],
             "errors": [clean(e) for e in result.errors],
@@ -263,8 +266,8 @@ def _write(stream: TextIO, value: object, depth: int) -> None:
     pad = "  " * depth
     if isinstance(value, _Rows):
         opened = False
-        for row in value.rows:
-            stream.write(f"{',' if opened else '['}\n{pad}  {row}")
+        for text in value.texts(f"[\n{pad}  ", f",\n{pad}  "):
+            stream.write(text)
             opened = True
         stream.write(f"\n{pad}]" if opened else "[]")
     elif isinstance(value, dict) and value and _streams(value):

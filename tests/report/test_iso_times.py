@@ -107,8 +107,11 @@ def test_every_column_is_each_iso_time(epochs: list[float | None], quote: str) -
 
 
 def test_the_compiled_loop_leaves_what_it_does_not_know_to_python() -> None:
-    for odd in ([1.5, math.nan], [1.5, -1.0], [1.5, float(FAST_UNTIL)], [True], [2**70]):
-        assert _compiled(odd) is None
+    odd: list[list[float | None]] = [
+        [1.5, math.nan], [1.5, -1.0], [1.5, float(FAST_UNTIL)], [True], [2**70],
+    ]
+    for column in odd:
+        assert _compiled(column) is None
     assert _compiled([1.5], "''") is None  # a quote of two characters
     assert _compiled([None, 1.5], '"') == [None, '"1970-01-01T00:00:01.500000Z"']
     assert compiled_iso_times((1.5,), "", None) is None  # not a list: Python's

@@ -27,7 +27,7 @@ from auditor.model import (
     RoundTripKind,
     Verdict,
 )
-from auditor.report import json_text
+from auditor.report import json_rows, json_text
 from auditor.report.escape import clean, clean_each
 from auditor.report.json_format import endpoint_json, sighting_json
 from auditor.report.json_rows import (
@@ -36,6 +36,7 @@ from auditor.report.json_rows import (
     sighting_chunk,
     sighting_line,
     sighting_lines,
+    sighting_texts,
 )
 from auditor.report.json_text import ONE_LINE
 from auditor.report.view import iso_time, iso_times
@@ -189,6 +190,26 @@ def test_lines_made_a_chunk_at_a_time_are_each_whole_encoding(
                  for f in findings]
     assert sighting_chunk(findings) == sightings
     assert list(sighting_lines(findings)) == sightings
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 2048])
+def test_texts_are_the_lines_a_chunk_at_a_time(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text per chunk of lines (the last chunk short or not): the opener before the first
+    line, the separator before every other, each line the whole encoding."""
+    monkeypatch.setattr(json_rows, "CHUNK", chunk)
+    pol = policy(deny="CN")
+    findings = _mixed_findings()[: 3 * 4 + 1]
+    wanted = [_whole(f, pol) for f in findings]
+    texts = list(EndpointLines(pol).texts(findings, "[\n  ", ",\n  "))
+    assert len(texts) == math.ceil(len(findings) / chunk)
+    assert "".join(texts) == "[\n  " + ",\n  ".join(wanted)
+    assert all(text.startswith(",\n  {") for text in texts[1:])
+    sightings = [ONE_LINE(sighting_json(f)) for f in findings]
+    assert "".join(sighting_texts(findings, "<", "|")) == "<" + "|".join(sightings)
+    assert list(sighting_texts([], "[", ",")) == []
+    assert list(EndpointLines(pol).texts([], "[", ",")) == []
 
 
 _JSON = st.recursive(

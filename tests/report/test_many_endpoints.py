@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import replace
 
 import pytest
 
 from auditor.model import AuditResult, Location
-from auditor.report import get_format, table
+from auditor.report import get_format, json_rows, table
 from auditor.report.view import LISTED_ROWS
 from tests.report.factory import PLAIN, endpoint, finding, sample_result
 
@@ -33,24 +34,44 @@ def many() -> AuditResult:
 
 
 class CountingStream(io.StringIO):
-    """Counts writes: a streamed report writes per endpoint, not once at the end."""
+    """Counts writes, and the most endpoint rows one write held: a streamed report writes as
+    it goes, never once at the end."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes = 0
+        self.most_rows = 0
 
     def write(self, text: str) -> int:
         self.writes += 1
+        self.most_rows = max(self.most_rows, text.count('{"ip": '))
         return super().write(text)
 
 
-@pytest.mark.parametrize("name", ["json", "csv", "html"])
-def test_json_csv_and_html_are_written_as_they_are_made(name: str) -> None:
+@pytest.mark.parametrize("name", ["csv", "html"])
+def test_csv_and_html_are_written_as_they_are_made(name: str) -> None:
     result = many()
     stream = CountingStream()
     get_format(name, PLAIN).write(result, stream)
     assert stream.writes > len(result.findings)
     assert stream.getvalue() == get_format(name, PLAIN).render(result)
+
+
+@pytest.mark.parametrize("chunk", [1, 16, 500])
+def test_json_is_written_a_chunk_of_rows_at_a_time(
+    chunk: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its endpoint rows (the capture's list, then the report's) are written a chunk at a
+    time: no write holds more than one chunk of rows, and the writes grow with the rows, so
+    memory holds one chunk, never the report."""
+    result = many()
+    whole = get_format("json", PLAIN).render(result)
+    monkeypatch.setattr(json_rows, "CHUNK", chunk)
+    stream = CountingStream()
+    get_format("json", PLAIN).write(result, stream)
+    assert 0 < stream.most_rows <= chunk
+    assert stream.writes >= 2 * math.ceil(len(result.findings) / chunk)
+    assert stream.getvalue() == whole
 
 
 @pytest.mark.parametrize("name", ["text", "markdown", "sarif"])
