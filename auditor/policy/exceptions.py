@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
@@ -95,24 +95,51 @@ def _match(kind: ExceptionKind, value: object, where: str) -> str:
 
 
 def matches(exception: PolicyException, finding: Finding) -> bool:
-    endpoint = finding.endpoint
+    return _matcher(exception)(finding)
+
+
+def _matcher(exception: PolicyException) -> Callable[[Finding], bool]:
+    """Whether an exception matches a finding, with what it matches by made ready once."""
     if exception.kind is ExceptionKind.ADDRESS:
         network = ipaddress.ip_network(exception.match)
-        address = ipaddress.ip_address(endpoint.ip)
-        return address.version == network.version and address in network
+        return lambda finding: _within(finding.endpoint.ip, network)
     if exception.kind is ExceptionKind.ASN:
-        return finding.location.asn is not None and str(finding.location.asn) == exception.match
+        return lambda finding: finding.location.asn is not None and \
+            str(finding.location.asn) == exception.match
     if exception.kind is ExceptionKind.HOSTNAME:
         pattern = exception.match.lower()
-        return any(fnmatchcase(name.lower().rstrip("."), pattern) for name in endpoint.hostnames)
+        return lambda finding: any(fnmatchcase(name.lower().rstrip("."), pattern)
+                                   for name in finding.endpoint.hostnames)
     # Exactly the attributed platform: "Zoom? (port hint)" is a guess, not Zoom.
-    return endpoint.platform is not None and endpoint.platform.casefold() == \
-        exception.match.casefold()
+    platform = exception.match.casefold()
+    return lambda finding: finding.endpoint.platform is not None and \
+        finding.endpoint.platform.casefold() == platform
+
+
+def _within(ip: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    address = ipaddress.ip_address(ip)
+    return address.version == network.version and address in network
 
 
 def expired(exception: PolicyException, today: date | None) -> bool:
     """Past its date, or no date to check it against (fail closed)."""
     return today is None or today > date.fromisoformat(exception.expires)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """An exception made ready for many findings: matched as _matcher makes it, its date
+    checked once, and one acceptance shared by every finding it accepts (a frozen record; the
+    tally then counts them as one kind)."""
+
+    matches: Callable[[Finding], bool]
+    expired: bool
+    acceptance: Acceptance
+
+
+def _rule(exception: PolicyException, today: date | None) -> _Rule:
+    past = expired(exception, today)
+    return _Rule(_matcher(exception), past, _acceptance(exception, expired=past))
 
 
 def accept(
@@ -123,22 +150,25 @@ def accept(
     expired), else the baseline's acceptance when the baseline knew it."""
     if not policy.exceptions and baseline is None:
         return tuple(findings)
-    return tuple(_accepted(f, policy.exceptions, today, baseline) for f in findings)
+    rules = [_rule(e, today) for e in policy.exceptions]
+    known = None if baseline is None else \
+        (baseline.known, Acceptance(AcceptedBy.BASELINE, baseline.path))
+    return tuple(_accepted(f, rules, known) for f in findings)
 
 
-def _accepted(finding: Finding, exceptions: Iterable[PolicyException], today: date | None,
-              baseline: Baseline | None) -> Finding:
+def _accepted(finding: Finding, rules: Sequence[_Rule],
+              known: tuple[frozenset[tuple[str, str | None]], Acceptance] | None) -> Finding:
     if finding.judgement.verdict is not Verdict.VIOLATION:
         return finding
-    found = [e for e in exceptions if matches(e, finding)]
-    current = [e for e in found if not expired(e, today)]
+    found = [rule for rule in rules if rule.matches(finding)]
+    current = [rule for rule in found if not rule.expired]
     if current:
-        return _with(finding, _acceptance(current[0], expired=False))
+        return _with(finding, current[0].acceptance)
     key = (finding.endpoint.ip, finding.judgement.judged_country)
-    if baseline is not None and key in baseline.known:
-        return _with(finding, Acceptance(AcceptedBy.BASELINE, baseline.path))
-    if found:
-        return _with(finding, _acceptance(found[0], expired=True))
+    if known is not None and key in known[0]:
+        return _with(finding, known[1])
+    if found:  # each of them expired
+        return _with(finding, found[0].acceptance)
     return finding
 
 

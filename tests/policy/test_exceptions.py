@@ -172,6 +172,55 @@ def test_the_baseline_accepts_only_what_it_knew() -> None:
     assert not new.accepted  # the same address, now judged in another country: new
 
 
+def test_many_findings_accepted_as_one_by_one_and_sharing_each_acceptance(
+    tmp_path: Path,
+) -> None:
+    """First current exception, else the baseline, else the first expired one, for each
+    violation; every finding one exception (or the baseline) accepts holds one Acceptance."""
+    pol = load_policy_file(write_policy(tmp_path, """
+[[exception]]
+address = "203.0.113.0/25"
+justification = "old block"
+expires = 2020-01-01
+[[exception]]
+asn = 4134
+justification = "vendor relay"
+expires = 2099-01-01
+[[exception]]
+hostname = "*.example-cn.net"
+justification = "names"
+expires = 2020-01-01
+"""))
+    findings = []
+    for n in range(200):
+        ip = f"203.0.113.{n}"
+        names = ("relay.example-cn.net",) if n % 3 == 0 else ()
+        place = Location(ip, country="CN" if n % 4 else "US", asn=4134 if n % 5 == 0 else 7)
+        findings.append(finding(endpoint(ip, hostnames=names), place, pol))
+    known = Baseline("base.json", frozenset({(f"203.0.113.{n}", "CN") for n in range(0, 200, 7)}))
+    accepted = accept(findings, pol, TODAY, known)
+    kinds: dict[tuple[str, bool], set[int]] = {}
+    for before, after in zip(findings, accepted, strict=True):
+        assert after.endpoint is before.endpoint
+        n = int(before.endpoint.ip.rsplit(".", 1)[1])
+        violation = before.judgement.verdict.value == "violation"
+        expected = None
+        if violation and before.location.asn == 4134:
+            expected = ("asn 4134", False)
+        elif violation and (before.endpoint.ip, "CN") in known.known:
+            expected = ("base.json", False)
+        elif violation and n < 128:
+            expected = ("address 203.0.113.0/25", True)
+        elif violation and before.endpoint.hostnames:
+            expected = ("hostname *.example-cn.net", True)
+        got = after.acceptance
+        assert (None if got is None else (got.rule, got.expired)) == expected
+        if got is not None:
+            kinds.setdefault((got.rule, got.expired), set()).add(id(got))
+    assert len(kinds) == 4  # every way to be accepted is met
+    assert all(len(objects) == 1 for objects in kinds.values())
+
+
 def audit(*argv: str | Path) -> tuple[int, dict[str, Any], str]:
     out, err = io.StringIO(), io.StringIO()
     env = Environment(stdout=out, stderr=err, env={}, stdout_isatty=False, stderr_isatty=False)
