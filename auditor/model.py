@@ -381,8 +381,9 @@ class Finding:
         return self.judgement.severity(policy)
 
 
-# The records built once per server, by every field's value in order without their __init__
-# (auditor/frozen.py): a frozen __init__ costs a call per field.
+# The records built once per server (and per distinct database answer), by every field's value
+# in order without their __init__ (auditor/frozen.py): a frozen __init__ costs a call per field.
+build_country_answer = builder(CountryAnswer)
 build_location = builder(Location)
 build_server_endpoint = builder(ServerEndpoint)
 build_finding = builder(Finding)

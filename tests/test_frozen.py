@@ -27,6 +27,7 @@ from auditor.frozen import RecordError, builder
 
 # Every builder model.py registers, with its class.
 REGISTERED = [
+    (model.CountryAnswer, model.build_country_answer),
     (model.Location, model.build_location),
     (model.ServerEndpoint, model.build_server_endpoint),
     (model.Finding, model.build_finding),

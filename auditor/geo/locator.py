@@ -24,7 +24,13 @@ from auditor.geo.layouts import (
 )
 from auditor.geo.merge import Place, merged_place
 from auditor.geo.metadata import check_metadata, database_info, layout_of, one_line
-from auditor.model import CountryAnswer, DatabaseInfo, Location, build_location
+from auditor.model import (
+    CountryAnswer,
+    DatabaseInfo,
+    Location,
+    build_country_answer,
+    build_location,
+)
 
 DEFAULT_COARSE_RADIUS_KM = 500
 
@@ -397,10 +403,9 @@ def text_of(version: int, value: int) -> str:
     return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
 
 
-# Location's fields after ip, in order: one place, shared by every address of its networks.
 def _country_answer(database: str, answer: Answer) -> CountryAnswer:
-    # Positional, in CountryAnswer's field order (keywords cost a share of the merge).
-    return CountryAnswer(
+    # Every field, in order, for the builder (auditor/frozen.py): one per distinct record.
+    return build_country_answer(
         database,
         answer.country,
         answer.registered_country,
