@@ -157,6 +157,10 @@ def _evidence(
     from auditor.geo.evidence import gather_evidence
 
     trips = [o.trips for o in outcomes if o.trips is not None]
+    if not any(t.trips or t.names for t in trips):
+        # No round trip and no name to weigh, so gather_evidence gives nothing: neither the
+        # places by address (a dict of every server) nor a vantage are needed.
+        return {}
     vantages = {t.capture: given or _inferred(t, locator) for t in trips}
     return gather_evidence({loc.ip: loc for loc in locations}, trips, vantages)
 

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from auditor.audit import AuditRequest, run_audit
+from auditor.audit import AuditRequest, CaptureOutcome, run_audit
+from auditor.audit import _evidence as audit_evidence
 from auditor.capture import read_capture
 from auditor.endpoints import capture_hosts
+from auditor.geo import Locator
+from auditor.geo.evidence import CaptureTrips
 from auditor.geo.roundtrips import round_trips
 from auditor.geo.vantage import parse_vantage
 from auditor.model import (
@@ -18,6 +22,7 @@ from auditor.model import (
     Basis,
     EvidenceSource,
     Finding,
+    Location,
     Policy,
     RoundTripKind,
     Vantage,
@@ -340,3 +345,22 @@ def test_zoom_amsterdam_servers_are_not_violations(shared_data: Path) -> None:
         (hint,) = found.evidence.hints
         assert (hint.vendor, hint.place, hint.country) == ("Zoom", "Amsterdam", "NL")
         assert found.evidence.round_trips[0].kind is RoundTripKind.TCP_HANDSHAKE
+
+
+class _Untouched(Sequence[Location]):
+    """Places nobody may read."""
+
+    def __len__(self) -> int:
+        raise AssertionError("the places were read")
+
+    def __getitem__(self, index: object) -> Location:  # type: ignore[override]
+        raise AssertionError("the places were read")
+
+
+def test_nothing_to_weigh_reads_no_place_and_infers_no_vantage() -> None:
+    """A capture without a round trip or a name gives no evidence; the audit then builds no
+    dict of every server's place, nor asks the locator where the capture was taken."""
+    empty = CaptureTrips("a.pcap", {}, frozenset({"192.0.2.1"}), {})
+    outcome = CaptureOutcome(None, (), None, empty)
+    locator = typing.cast("Locator", None)  # asking it anything would fail
+    assert audit_evidence([outcome], _Untouched(), locator, None) == {}
