@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,3 +122,29 @@ def test_the_confidence_follows_the_located_country_too() -> None:
         text = texts.bare_evidence(finding, texts.answers(answers))
         assert text == _encoded(evidence_json(finding))
         assert text.startswith(f'{{"confidence": "{expected}"')
+
+
+def test_places_equal_under_eq_but_written_differently_never_share_a_text() -> None:
+    """Places alike but for how one number is written (its ASN, its radius, its anycast
+    flag: 1, 1.0, True; 0, 0.0, -0.0, False), each after the other through one set of caches:
+    a part shared by places is keyed only by values written one way."""
+    texts = PlaceTexts()
+    base = Location("192.0.2.1", country="US", city="Zürich", org="AS One")
+    numbers = [1, 1.0, True, 0, 0.0, -0.0, False, None, math.nan]
+    places = [
+        *(replace(base, asn=n) for n in numbers),  # type: ignore[arg-type]
+        *(replace(base, accuracy_radius=n) for n in numbers),  # type: ignore[arg-type]
+        *(replace(base, is_anycast=n) for n in numbers),  # type: ignore[arg-type]
+        *(replace(base, is_anycast=n, flags=(LocationFlag.ANYCAST,))  # type: ignore[arg-type]
+          for n in numbers),
+        replace(base, city="Zurich"),
+        replace(base, country="DE"),
+        replace(base, flags=(LocationFlag.DISPUTED,)),
+    ]
+    judged = Judgement(Verdict.ALLOWED, "why", "US", Basis.COUNTRY)
+    for location in [*places, *reversed(places)]:
+        finding = Finding(endpoint(location.ip), location, judged)
+        answers = texts.answers(location.answers)
+        assert "{" + texts.located(location, answers) + "}" == _encoded(
+            located_part(location, finding)
+        )
