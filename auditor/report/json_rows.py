@@ -429,8 +429,8 @@ Parts = Callable[[list[Finding], Iterable[str]], Iterator[tuple[str, ...]]]
 def _texts(parts: Parts, findings: Iterable[Finding], opener: str, separator: str) -> Iterator[str]:
     """The findings' lines CHUNK to a text, each text one join of its lines' parts: `opener`
     before the first line, `separator` before every other. A line joined on its own, then
-    written on its own, cost twice the rest of its making (two more copies of ~2 KB and a
-    write each); a text holds one chunk of lines, so memory stays bounded all the same."""
+    written on its own, cost as much as the rest of its making (two more copies of ~2 KB and
+    a write each); a text holds one chunk of lines, so memory stays bounded all the same."""
     before = opener
     remaining = iter(findings)
     while chunk := list(islice(remaining, CHUNK)):
