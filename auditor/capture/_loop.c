@@ -1,6 +1,6 @@
 /* The packet loops of pcap.py and pcapng.py, and the pairing of a flow's two directions into
  * packed rows (packed.py's pair_rows and _pack_rows), and the report's time texts
- * (report/view.py's iso_times), compiled.
+ * (report/times.py's iso_times), compiled.
  *
  * Why C: the pure-Python loops cost about 0.75 CPU s per million packets, most of a small-packet
  * audit, and by instruction counts they were at a local optimum. This file does exactly what
@@ -949,7 +949,7 @@ done:
     return out;
 }
 
-/* The report's time texts (report/view.py's iso_times): the four time columns of a JSON report
+/* The report's time texts (report/times.py's iso_times): the four time columns of a JSON report
  * cost about 0.6 us a time in Python, most of a report's remaining per-endpoint work. Kept in
  * this extension (times are the capture's doubles either way) rather than a third one. */
 
@@ -1031,7 +1031,7 @@ iso_text(double epoch, char quote)
 
 PyDoc_STRVAR(iso_times_doc,
 "iso_times(epochs, quote, none, /)\n--\n\n"
-"view.iso_times(epochs, quote) with `none` for each None; None (the caller's own path) when an\n"
+"times.iso_times(epochs, quote) with `none` for each None; None (the caller's own path) when an\n"
 "epoch is not a float or int in the fast range or `quote` is not one ASCII character or empty.");
 
 static PyObject *

@@ -78,6 +78,6 @@ def pack_rows(
 _N = TypeVar("_N")
 
 def iso_times(epochs: list[float | None], quote: str, none: _N, /) -> list[str | _N] | None:
-    """report.view.iso_times(epochs, quote) with ``none`` for each None; None (the caller's own
+    """report.times.iso_times(epochs, quote) with ``none`` for each None; None (the caller's own
     path) when an epoch is not a float or an int in iso_time's fast range, or ``quote`` is not
     empty or one ASCII character."""

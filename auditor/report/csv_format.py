@@ -21,9 +21,8 @@ from auditor.model import (
 from auditor.report.escape import csv_cell
 from auditor.report.interface import ReportFormat
 from auditor.report.sections import in_capture
+from auditor.report.times import iso_time, iso_times
 from auditor.report.view import (
-    iso_time,
-    iso_times,
     location_flags,
     reason_label,
     roles_label,
@@ -201,7 +200,7 @@ def _only_capture(endpoint: ServerEndpoint) -> str:
     return endpoint.captures[0] if endpoint.captures else ""
 
 
-CHUNK = 2048  # findings whose times are formatted at once (view.iso_times)
+CHUNK = 2048  # findings whose times are formatted at once (times.iso_times)
 _LIMIT = 20_000  # each cache starts again past this many entries: bounded memory
 _PLACE_FIELDS = attrgetter(
     "country", "registered_country", "represented_country", "city", "asn", "org",

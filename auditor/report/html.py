@@ -10,12 +10,12 @@ from auditor.report.escape import html_text
 from auditor.report.evidence_view import evidence_label
 from auditor.report.interface import ReportFormat
 from auditor.report.sections import capture_sections
+from auditor.report.times import iso_time
 from auditor.report.view import (
     capture_label,
     database_label,
     flags_of,
     generated_at,
-    iso_time,
     network_label,
     place_label,
     platform_label,

@@ -35,7 +35,8 @@ from auditor.report.json_rows import (
     sighting_texts,
 )
 from auditor.report.sections import CaptureSection, capture_sections
-from auditor.report.view import build_date, generated_at, iso_time, sorted_findings
+from auditor.report.times import iso_time
+from auditor.report.view import build_date, generated_at, sorted_findings
 
 SCHEMA = "auditor.report/1"
 

@@ -35,7 +35,8 @@ from auditor.report.json_text import ONE_LINE, remember
 from auditor.report.json_text import STRING as _STRING
 from auditor.report.json_text import optional_text as _optional
 from auditor.report.json_text import raw_text as _raw
-from auditor.report.view import compiled_iso_times, flags_of, iso_time, python_iso_times
+from auditor.report.times import compiled_iso_times, iso_time, python_iso_times
+from auditor.report.view import flags_of
 
 
 def located_part(location: Location, finding: Finding) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.capture import fastpath
-from auditor.report import view
+from auditor.report import times
 from auditor.report.json_rows import json_times
 from auditor.report.json_text import ONE_LINE
-from auditor.report.view import compiled_iso_times, iso_time, iso_times, python_iso_times
+from auditor.report.times import compiled_iso_times, iso_time, iso_times, python_iso_times
 
 FAST_UNTIL = 32503680000  # 3000-01-01: past it (or before 1970) both leave it to datetime
 
@@ -44,7 +44,7 @@ TIES = _ties(1_700_000_000)
 
 
 def _compiled(epochs: list[float | None], quote: str = "") -> list[str | None] | None:
-    if view._compiled_times() is None:
+    if times._compiled_times() is None:
         pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
     return compiled_iso_times(epochs, quote, None)
 
@@ -121,4 +121,4 @@ def test_the_compiled_times_are_built_where_ci_requires_it() -> None:
     if os.environ.get("AUDITOR_REQUIRE_COMPILED") != "1":
         pytest.skip("AUDITOR_REQUIRE_COMPILED is not set")
     assert fastpath.BUILT
-    assert view._compiled_times() is not None
+    assert times._compiled_times() is not None

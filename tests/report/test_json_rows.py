@@ -39,7 +39,7 @@ from auditor.report.json_rows import (
     sighting_texts,
 )
 from auditor.report.json_text import ONE_LINE
-from auditor.report.view import iso_time, iso_times
+from auditor.report.times import iso_time, iso_times
 from tests.report.factory import (
     batch_result,
     endpoint,
