@@ -1,6 +1,6 @@
 /* The packet loops of pcap.py and pcapng.py, and the pairing of a flow's two directions into
- * packed rows (packed.py's pair_rows and _pack_rows), and the report's time texts
- * (report/times.py's iso_times), compiled.
+ * packed rows (packed.py's pair_rows and _pack_rows), the endpoint tally (endpoints.py's
+ * _tally_rows), and the report's time texts (report/times.py's iso_times), compiled.
  *
  * Why C: the pure-Python loops cost about 0.75 CPU s per million packets, most of a small-packet
  * audit, and by instruction counts they were at a local optimum. This file does exactly what
@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <limits.h>
 #include <stdint.h>
 
 #define MAX_CAPLEN (256 * 1024) /* fastpath.MAX_CAPLEN: a record claiming more is damage */
@@ -75,6 +76,7 @@ typedef struct {
 
 static PyObject *ZERO, *ONE; /* the int objects the Python loops compare with and store */
 static PyObject *FLOWS, *MAX_FLOWS, *ORPHANS, *FIRSTS; /* FlowTable's attribute names */
+static PyObject *ADD; /* _Tally's method name */
 
 /* "(...)" of PyArg_ParseTuple for a fastpath.Directions, and where its fields go. */
 #define DIRECTIONS "(O!O!O!O!OO(nnn)O!O!(nnO!))"
@@ -877,6 +879,93 @@ pack_row(PyObject *pack, PyObject *key, PyObject *a, PyObject *b, int answers, P
     return row;
 }
 
+/* A row written as packed.packed_layout packs it (">{key}s" + columns.COUNTS, big-endian),
+ * without calling pack: struct packs a row in ~2,000 instructions, most of it converting
+ * each number through the general integer path (~0.05 s of 100k flows). Only plain values are
+ * written here: exact ints in their field's range, exact floats, a bytes key of the row's
+ * length; for anything else (0) the caller calls pack, which packs it or raises as before. */
+#define COUNTS_SIZE 94 /* struct.calcsize(">" + columns.COUNTS) */
+
+static inline void
+put_be(unsigned char *p, unsigned long long v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* An exact int within [lo, hi] into n big-endian bytes: 1, or 0 (not plain; no error set). */
+static inline int
+put_int(unsigned char **p, PyObject *o, long long lo, long long hi, int n)
+{
+    if (!PyLong_CheckExact(o))
+        return 0;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred()) || v < lo || v > hi) {
+        PyErr_Clear(); /* none can be set for an exact int; pack says what it says */
+        return 0;
+    }
+    put_be(*p, (unsigned long long)v, n);
+    *p += n;
+    return 1;
+}
+
+static inline int
+put_double(unsigned char **p, PyObject *o)
+{
+    if (!PyFloat_CheckExact(o) || PyFloat_Pack8(PyFloat_AS_DOUBLE(o), (char *)*p, 0) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    *p += 8;
+    return 1;
+}
+
+static inline int
+put_raw_double(unsigned char **p, double d)
+{
+    if (PyFloat_Pack8(d, (char *)*p, 0) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    *p += 8;
+    return 1;
+}
+
+/* pack_row's row written at ``to`` (``size`` bytes) when every value is plain: 1, else 0. */
+static int
+write_row(unsigned char *to, Py_ssize_t size, PyObject *key, PyObject *a, PyObject *b,
+          int answers, PyObject *bits, PyObject *stun_delay, PyObject *samples, PyObject *ack,
+          PyObject *no_delay)
+{
+    PyObject *a_first = PyList_GET_ITEM(a, FIRST_TS), *b_first = PyList_GET_ITEM(b, FIRST_TS);
+    PyObject *a_last = PyList_GET_ITEM(a, LAST_TS), *b_last = PyList_GET_ITEM(b, LAST_TS);
+    Py_ssize_t key_len = size - COUNTS_SIZE;
+    if (!PyBytes_CheckExact(key) || PyBytes_GET_SIZE(key) != key_len
+        || !PyFloat_CheckExact(a_first) || !PyFloat_CheckExact(b_first)
+        || !PyFloat_CheckExact(a_last) || !PyFloat_CheckExact(b_last)
+        || !PyFloat_CheckExact(no_delay))
+        return 0;
+    double af = PyFloat_AS_DOUBLE(a_first), bf = PyFloat_AS_DOUBLE(b_first);
+    double al = PyFloat_AS_DOUBLE(a_last), bl = PyFloat_AS_DOUBLE(b_last);
+    int b_earlier = bf < af, b_later = bl > al;
+    double delay = answers && !b_earlier ? bf - af : PyFloat_AS_DOUBLE(no_delay);
+    unsigned char *p = to;
+    memcpy(p, PyBytes_AS_STRING(key), (size_t)key_len);
+    p += key_len;
+    const long long q_lo = LLONG_MIN, q_hi = LLONG_MAX;
+    return put_int(&p, PyList_GET_ITEM(a, PACKETS), q_lo, q_hi, 8)
+           && put_int(&p, PyList_GET_ITEM(b, PACKETS), q_lo, q_hi, 8)
+           && put_int(&p, PyList_GET_ITEM(a, BYTES), q_lo, q_hi, 8)
+           && put_int(&p, PyList_GET_ITEM(b, BYTES), q_lo, q_hi, 8)
+           && put_raw_double(&p, b_earlier ? bf : af) && put_raw_double(&p, b_later ? bl : al)
+           && put_int(&p, PyList_GET_ITEM(a, FIRST_FRAME), q_lo, q_hi, 8)
+           && put_int(&p, PyList_GET_ITEM(a, SYN), 0, 255, 1)
+           && put_int(&p, PyList_GET_ITEM(b, SYN), 0, 255, 1) && put_raw_double(&p, delay)
+           && put_int(&p, bits, 0, 0xFFFFFFFFLL, 4) && put_double(&p, stun_delay)
+           && put_int(&p, samples, q_lo, q_hi, 8) && put_double(&p, ack) && p == to + size;
+}
+
 static PyObject *
 pack_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -925,14 +1014,27 @@ pack_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         answers = PyObject_IsTrue(item[0]);
         if (answers < 0)
             goto row_done;
+        /* The first row of each call is packed by pack too, and must be the same bytes: a
+         * check that write_row's layout is still packed_layout's. */
+        unsigned char *at = (unsigned char *)to + i * size;
+        int written = write_row(at, size, PyList_GET_ITEM(keys, i), a, b, answers, item[1],
+                                item[2], item[3], item[4], no_delay);
+        if (written && i > 0) {
+            row = Py_NewRef(Py_None);
+            goto row_done;
+        }
         row = pack_row(pack, PyList_GET_ITEM(keys, i), a, b, answers, item[1], item[2], item[3],
                        item[4], no_delay);
         if (row && (!PyBytes_Check(row) || PyBytes_GET_SIZE(row) != size)) {
             PyErr_SetString(PyExc_ValueError, "pack_rows: a row of another size");
             Py_CLEAR(row);
         }
+        if (row && written && memcmp(at, PyBytes_AS_STRING(row), (size_t)size) != 0) {
+            PyErr_SetString(PyExc_SystemError, "pack_rows: a row written otherwise than packed");
+            Py_CLEAR(row);
+        }
         if (row)
-            memcpy(to + i * size, PyBytes_AS_STRING(row), (size_t)size);
+            memcpy(at, PyBytes_AS_STRING(row), (size_t)size);
     row_done:
         for (int c = 0; c < 5; c++)
             Py_XDECREF(item[c]);
@@ -947,6 +1049,220 @@ done:
     for (int c = 0; c < 5; c++)
         Py_XDECREF(its[c]);
     return out;
+}
+
+/* The endpoint tally (endpoints.py's _tally_rows): each flow's server side decided and added to
+ * its server's counts. In Python the loop cost about 2 us a flow, most of the endpoint stage of
+ * a capture with 100k servers; here, the rows' own objects are what the Python loop would store
+ * (ints stay ints, times the rows' floats), and what only Python does stays Python: is_local for
+ * a flow neither the SYN nor the ports decide, and _Tally for a server seen twice. */
+
+#define TCP 6
+#define UDP 17
+#define ROW_FIELDS 15 /* a row's fields up to its payload kinds, all tally_rows reads */
+/* endpoints.py's ranks of the server rules */
+#define SYN_RANK 3
+#define PORT_RANK 2
+#define HOST_RANK 1
+#define LOWER_PORT_RANK 0
+
+/* endpoints.is_service_port of a row's port object: 1, 0, or -1 with an error set. */
+static int
+service_port(PyObject *port, long value, PyObject *service)
+{
+    if (value > 0 && value < 1024)
+        return 1;
+    return PySet_Contains(service, port);
+}
+
+/* What tally_rows works with; every object borrowed from its arguments. */
+typedef struct {
+    long proto;
+    PyObject *name, *keys, *hosts, *is_local, *service, *tallies, *tally, *add;
+} Tallying;
+
+/* endpoints._server_side of one row: 1 with *server_is_b and *rank set, 0 when both sides are
+ * the capture's own host, -1 with an error set. */
+static int
+server_side(const Tallying *tg, PyObject *a, PyObject *b, PyObject *a_port_obj,
+            PyObject *b_port_obj, long a_port, long b_port, long syn_ab, long syn_ba,
+            int *server_is_b, long *rank)
+{
+    int a_is_host = PySequence_Contains(tg->hosts, a);
+    if (a_is_host < 0)
+        return -1;
+    int b_is_host = PySequence_Contains(tg->hosts, b);
+    if (b_is_host < 0)
+        return -1;
+    if (a_is_host && b_is_host)
+        return 0;
+    int is_b, a_service = 0, b_service = 0;
+    if (tg->proto == TCP && syn_ab != syn_ba) {
+        is_b = syn_ab != 0, *rank = SYN_RANK; /* the side that received a bare SYN listened */
+    } else if ((tg->proto == TCP || tg->proto == UDP)
+               && ((a_service = service_port(a_port_obj, a_port, tg->service)) < 0
+                   || (b_service = service_port(b_port_obj, b_port, tg->service)) < 0
+                   || a_service != b_service)) {
+        if (a_service < 0 || b_service < 0)
+            return -1;
+        is_b = !a_service, *rank = PORT_RANK;
+    } else if (a_is_host || b_is_host) {
+        is_b = a_is_host, *rank = HOST_RANK;
+    } else {
+        int a_local = -1, b_local = -1;
+        PyObject *said = PyObject_CallOneArg(tg->is_local, a);
+        if (said) {
+            a_local = PyObject_IsTrue(said);
+            Py_DECREF(said);
+        }
+        if (a_local < 0)
+            return -1;
+        said = PyObject_CallOneArg(tg->is_local, b);
+        if (said) {
+            b_local = PyObject_IsTrue(said);
+            Py_DECREF(said);
+        }
+        if (b_local < 0)
+            return -1;
+        if (a_local != b_local)
+            is_b = a_local, *rank = HOST_RANK;
+        else /* the lower port; nothing tells: the receiver of the first packet */
+            is_b = a_port == b_port || b_port < a_port, *rank = LOWER_PORT_RANK;
+    }
+    if ((b_is_host && is_b) || (a_is_host && !is_b))
+        is_b = !is_b, *rank = HOST_RANK;
+    *server_is_b = is_b;
+    return 1;
+}
+
+/* A row's field that must be an int, as a C long: -1 with an error set when it is not. */
+static int
+long_field(PyObject *row, Py_ssize_t i, long *value)
+{
+    PyObject *item = PyTuple_GET_ITEM(row, i);
+    if (!PyLong_Check(item)) {
+        PyErr_SetString(PyExc_TypeError, "tally_rows: a row's port or SYN is not an int");
+        return -1;
+    }
+    *value = PyLong_AsLong(item);
+    return *value == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* One row added to its server's counts: 0, or -1 with an error set. */
+static int
+tally_row(const Tallying *tg, PyObject *row)
+{
+    if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < ROW_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "tally_rows: a row is not a flow row");
+        return -1;
+    }
+    long a_port, b_port, syn_ab, syn_ba, rank;
+    if (long_field(row, 2, &a_port) < 0 || long_field(row, 3, &b_port) < 0
+        || long_field(row, 11, &syn_ab) < 0 || long_field(row, 12, &syn_ba) < 0)
+        return -1;
+    PyObject **f = &PyTuple_GET_ITEM(row, 0);
+    int server_is_b;
+    int found = server_side(tg, f[0], f[1], f[2], f[3], a_port, b_port, syn_ab, syn_ba,
+                            &server_is_b, &rank);
+    if (found <= 0)
+        return found;
+    PyObject *server = server_is_b ? f[1] : f[0];
+    PyObject *port = Py_None; /* borrowed from keys */
+    if (tg->keys != Py_None) {
+        PyObject *key = PyTuple_Pack(2, server_is_b ? f[3] : f[2], tg->name);
+        if (!key)
+            return -1;
+        port = PyDict_SetDefault(tg->keys, key, key);
+        Py_DECREF(key);
+        if (!port)
+            return -1;
+    }
+    PyObject *packets = NULL, *nbytes = NULL, *rank_obj = NULL, *tally;
+    int status = -1;
+    packets = PyNumber_Add(f[4], f[5]);
+    if (!packets)
+        goto done;
+    nbytes = PyNumber_Add(f[6], f[7]);
+    if (!nbytes)
+        goto done;
+    rank_obj = PyLong_FromLong(rank);
+    if (!rank_obj)
+        goto done;
+    tally = PyDict_GetItemWithError(tg->tallies, server); /* borrowed */
+    if (!tally) {
+        if (PyErr_Occurred())
+            goto done;
+        /* most servers: one flow, a tuple (a _Tally costs a call) */
+        PyObject *counts = PyTuple_Pack(10, packets, nbytes, ONE, port, tg->name, f[8], f[9],
+                                        f[10], rank_obj, f[14]);
+        if (!counts)
+            goto done;
+        status = PyDict_SetItem(tg->tallies, server, counts);
+        Py_DECREF(counts);
+        goto done;
+    }
+    Py_INCREF(tally);
+    if (PyTuple_Check(tally)) {
+        PyObject *made = PyObject_CallOneArg(tg->tally, tally);
+        Py_DECREF(tally);
+        if (!made)
+            goto done;
+        tally = made;
+        if (PyDict_SetItem(tg->tallies, server, tally) < 0) {
+            Py_DECREF(tally);
+            goto done;
+        }
+    }
+    PyObject *args[10] = {tally,  packets, nbytes, tg->name, port,
+                          f[8],   f[9],    f[10],  rank_obj, f[14]};
+    PyObject *added = PyObject_VectorcallMethod(tg->add, args, 10, NULL);
+    Py_DECREF(tally);
+    if (added) {
+        Py_DECREF(added);
+        status = 0;
+    }
+done:
+    Py_XDECREF(packets);
+    Py_XDECREF(nbytes);
+    Py_XDECREF(rank_obj);
+    return status;
+}
+
+PyDoc_STRVAR(tally_rows_doc,
+"tally_rows(rows, proto, name, keys, hosts, is_local, service, tallies, tally, /)\n--\n\n"
+"endpoints._tally_rows, compiled: each row's server side added to ``tallies``.");
+
+static PyObject *
+tally_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "tally_rows takes 9 arguments");
+        return NULL;
+    }
+    Tallying tg = {0, args[2], args[3], args[4], args[5], args[6], args[7], args[8], ADD};
+    tg.proto = PyLong_AsLong(args[1]);
+    if (tg.proto == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyUnicode_Check(tg.name) || (tg.keys != Py_None && !PyDict_Check(tg.keys))
+        || !PyAnySet_Check(tg.service) || !PyDict_Check(tg.tallies)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "tally_rows takes a name, a dict of keys or None, a set and a dict");
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(args[0]);
+    if (!it)
+        return NULL;
+    PyObject *row;
+    while ((row = PyIter_Next(it))) {
+        int status = tally_row(&tg, row);
+        Py_DECREF(row);
+        if (status < 0)
+            break;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* The report's time texts (report/times.py's iso_times): the four time columns of a JSON report
@@ -1092,6 +1408,7 @@ static PyMethodDef methods[] = {
     {"epb_records", epb_records, METH_VARARGS, epb_records_doc},
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"pair_rows", (PyCFunction)(void (*)(void))pair_rows, METH_FASTCALL, pair_rows_doc},
+    {"tally_rows", (PyCFunction)(void (*)(void))tally_rows, METH_FASTCALL, tally_rows_doc},
     {"iso_times", (PyCFunction)(void (*)(void))iso_times, METH_FASTCALL, iso_times_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -1110,7 +1427,8 @@ PyInit__loop(void)
     MAX_FLOWS = PyUnicode_InternFromString("max_flows");
     ORPHANS = PyUnicode_InternFromString("orphans");
     FIRSTS = PyUnicode_InternFromString("firsts");
-    if (!ZERO || !ONE || !FLOWS || !MAX_FLOWS || !ORPHANS || !FIRSTS)
+    ADD = PyUnicode_InternFromString("add");
+    if (!ZERO || !ONE || !FLOWS || !MAX_FLOWS || !ORPHANS || !FIRSTS || !ADD)
         return NULL;
     return PyModule_Create(&module);
 }

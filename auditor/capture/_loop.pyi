@@ -4,9 +4,10 @@ this install has them, and their own Python loops otherwise, with the same resul
 ``into.add`` must be the flow table's add_untabled: its common cases (a tapped direction's
 packet short of a budget, a new direction with room) are done in C, as it does them."""
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Container, Iterable
+from typing import Any, TypeVar
 
+from auditor.capture.columns import Row
 from auditor.capture.fastpath import Decode, Directions
 from auditor.capture.flowtable import FlowTable
 from auditor.capture.packed import Rows
@@ -74,6 +75,20 @@ def pack_rows(
     /,
 ) -> bytes:
     """Packed.add_rows's rows, compiled: pack(...) of each row (``size`` bytes), joined."""
+
+def tally_rows(
+    rows: Iterable[Row],
+    proto: int,
+    name: str,
+    keys: dict[Any, Any] | None,
+    hosts: Container[Any],
+    is_local: Callable[[Any], bool],
+    service: frozenset[int] | set[int],
+    tallies: dict[Any, Any],
+    tally: Callable[[Any], Any],
+    /,
+) -> None:
+    """endpoints._tally_rows, compiled: each row's server side added to ``tallies``."""
 
 _N = TypeVar("_N")
 

@@ -17,8 +17,8 @@ import mmap
 import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress, islice, repeat
-from operator import ne
+from itertools import compress, filterfalse, islice, repeat
+from operator import and_, is_, ne
 from typing import Final, overload
 
 from auditor.model import Flow, PayloadKind
@@ -217,9 +217,11 @@ class Texts:
     def texts(self, raws: Sequence[Address]) -> list[str]:
         """text() of each, those not known yet made at once (IPv4 by C calls alone)."""
         known = self.addresses
-        missing = [raw for raw in raws if raw not in known]
+        # Asked of each raw by C calls (map, compress): comprehensions cost ~0.04 s at 100k.
+        missing = list(filterfalse(known.__contains__, raws))
         if missing:
-            four = [raw for raw in missing if isinstance(raw, bytes) and len(raw) == 4]
+            four = list(compress(missing, map(and_, map(is_, map(type, missing), repeat(bytes)),
+                                              map(_FOUR.__eq__, map(len, missing)))))  # fmt: skip
             known.update(zip(four, map(_ipv4_text, four), strict=True))
             if len(four) != len(missing):
                 known.update((raw, address_text(raw)) for raw in missing if raw not in known)
@@ -242,6 +244,7 @@ def address_text(raw: Address) -> str:
     return str(ipaddress.IPv6Address(raw))
 
 
+_FOUR: Final = 4  # an IPv4 address's raw length
 _ipv4_text = functools.partial(socket.inet_ntop, socket.AF_INET)
 
 

@@ -13,6 +13,7 @@ import random
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -416,3 +417,58 @@ def test_the_compiled_pack_rows_is_the_python_one() -> None:
         _loop.pack_rows(layout.pack, layout.size, keys[:1], [[1]], others[:1], [True], [0],
                         [0.0], [0], [0.0], 0.0)  # fmt: skip
 
+
+
+class _Int(int):
+    pass
+
+
+class _Float(float):
+    pass
+
+
+# Values a row's field can hold that _loop.pack_rows does not write itself (not an exact int in
+# its field's range, not an exact float): pack is called for that row, and packs or raises.
+_ODD: list[tuple[int, object]] = [
+    (0, 2**63), (0, -(2**63) - 1), (0, _Int(5)), (0, True), (0, 2.0), (1, 7), (2, 5),
+    (2, _Float(1.5)), (3, 9), (4, 2**64), (5, 256), (5, -1), (5, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "value"), _ODD, ids=repr)
+def test_the_compiled_pack_rows_packs_odd_values_as_pack_does(field: int, value: object) -> None:
+    """A row with one odd field, after a plain one (the first row of a call is always packed
+    by pack, to check the compiled layout): the same bytes, or the same error. The odd kinds,
+    samples and keys too."""
+    if not fastpath.BUILT:
+        pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
+    from auditor.capture import _loop
+
+    layout = packed_layout(4)
+    odd: Record = [3, 300, 1.0, 2.0, 7, 1]
+    odd[field] = value  # type: ignore[call-overload]
+    plain: Record = [3, 300, 1.0, 2.0, 7, 1]
+    back: Record = [2, 200, 1.5, 2.5, 9, 0]
+    for rec, other, kinds, samples, key, stun in [
+        (odd, back, 0, 2, b"k" * 12, 0.5),
+        (plain, odd, 0, 2, b"k" * 12, 0.5),
+        (plain, back, 2**32, 2, b"k" * 12, 0.5),
+        (plain, back, -1, _Int(2), b"k" * 11, 0.5),
+        (plain, back, _Int(3), 2**63, bytearray(12), _Float(0.5)),
+        (plain, back, 0, 2, b"k" * 13, 1),
+    ]:
+        args: tuple[Any, ...] = (
+            layout.pack, layout.size, [b"p" * 12, key], [[1, 1, 0.5, 0.5, 1, 0], rec],
+            [[1, 1, 0.5, 0.5, 1, 0], other], [True, True], [0, kinds], [0.5, stun],
+            [2, samples], [0.25, 0.25], NO_DELAY,
+        )  # fmt: skip
+        want: object
+        try:
+            want = packed._pack_rows(*args)
+        except Exception as error:  # whichever pack raises, the compiled one must
+            want = (type(error), str(error))
+        try:
+            got: object = _loop.pack_rows(*args)
+        except Exception as error:
+            got = (type(error), str(error))
+        assert got == want
