@@ -165,6 +165,14 @@ def class_of(version: int, value: int) -> AddressClass | None:
     return _V6_SEGMENT_CLASSES[bisect_right(_V6_STARTS, value) - 1]
 
 
+def class_segments(version: int) -> tuple[list[int], list[AddressClass | None]]:
+    """(starts, classes) of the segments class_of bisects for IP ``version`` (4 or 6): an
+    address's class is that of the last segment starting at or before it (None: public)."""
+    if version == 4:
+        return list(_V4_STARTS), list(_V4_SEGMENT_CLASSES)
+    return list(_V6_STARTS), list(_V6_SEGMENT_CLASSES)
+
+
 @lru_cache(maxsize=65536)
 def classify_address(ip: str) -> AddressClass | None:
     """None for a public address, else its class (private, cgnat, documentation...).

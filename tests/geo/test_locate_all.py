@@ -254,3 +254,41 @@ def test_in_small_blocks_every_answer_and_failure_is_the_same(
     ips = ["1.1.1.1", "2.2.2.2", "3.3.3.3", "9.9.9.9", "4.4.4.4", "8.8.8.8"]
     assert _at_once([path], ips) == _in_turn([path], ips)
     assert "lookup of 9.9.9.9 failed" in str(_at_once([path], ips))
+
+
+def _segment_edges() -> list[str]:
+    """Every address class segment's first address and the one before it, both versions (the
+    bisections that class addresses in address order must part them exactly there)."""
+    import ipaddress
+
+    from auditor.addresses import class_segments
+
+    edges: list[str] = []
+    for version, address in ((4, ipaddress.IPv4Address), (6, ipaddress.IPv6Address)):
+        top = (1 << (32 if version == 4 else 128)) - 1
+        for start in class_segments(version)[0]:
+            near = (start - 1, start, start + 1)
+            edges += [str(address(value)) for value in near if 0 <= value <= top]
+    return edges
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_addresses_at_every_class_edge_answer_as_one_by_one(test_data: Path, version: int) -> None:
+    """All IPv4 text (parsed at once) and mixed text (one by one): each address at, before and
+    after each class segment's start is classed and located as locate() does alone."""
+    paths = [str(test_data / "GeoIP2-City-Test.mmdb"), str(test_data / "GeoLite2-ASN-Test.mmdb")]
+    ips = [ip for ip in _segment_edges() if version == 6 or ":" not in ip]
+    ips += ["81.2.69.160", "81.2.69.160", "216.160.83.56", "89.160.20.112"]  # a repeat
+    random.Random(version).shuffle(ips)  # noqa: S311 - an order, not a secret
+    assert _together(paths, ips) == _alone(paths, ips)
+    assert all(":" not in ip for ip in ips) is (version == 4)
+
+
+def test_ipv4_text_inet_pton_refuses_is_parsed_one_by_one(test_data: Path) -> None:
+    """Text the joined inet_pton refuses (a zero-padded octet ipaddress refuses too; a space
+    ipaddress strips): the block is parsed one by one, as locate() would each."""
+    paths = [str(test_data / "GeoIP2-City-Test.mmdb")]
+    ips = ["81.2.69.160", " 81.2.69.142", "10.0.0.1"]
+    assert _together(paths, ips) == _alone(paths, ips)
+    with open_locator(paths) as locator, pytest.raises(ValueError, match="081"):
+        locator.locate_all(["81.2.69.160", "081.2.69.160"])
