@@ -206,6 +206,8 @@ def judge_findings(
     few times, and hold a few reasons, not a million.
     """
     by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
+    if not policy.roles and not evidence:
+        return _Shared().findings(endpoints, by_ip, policy)
     located, weighed = by_ip.get, (evidence or {}).get
     judged = _Shared().judged
     findings = []
@@ -259,6 +261,28 @@ class _Shared:
             if location.ip not in judgement.reason:  # a reason naming its address is its own
                 self.judgements[key] = judgement
         return judgement
+
+    def findings(
+        self, endpoints: Iterable[ServerEndpoint], by_ip: Mapping[str, Location], policy: Policy
+    ) -> tuple[Finding, ...]:
+        """judge_findings without role rules or evidence: judged(location, _NO_EVIDENCE,
+        policy, None) of each endpoint, its shared judgement found inline, judged() asked
+        only when none is shared yet (a call per endpoint cost ~0.3 us of ~1.8, gc off)."""
+        located, fields, build = by_ip.get, _JUDGED_FIELDS, build_finding
+        codes, number, judged = self._codes.get, self._number, self.judged
+        shared = self.judgements.get
+        findings: list[Finding] = []
+        append = findings.append
+        for endpoint in endpoints:
+            ip = endpoint.ip
+            location = located(ip) or Location(ip=ip)
+            answers = location.answers
+            held = codes(id(answers)) or number(answers)
+            judgement = shared((None, fields(location), held[1], location.asn is not None))
+            if judgement is None:  # as judged() makes and keeps it
+                judgement = judged(location, _NO_EVIDENCE, policy, None)
+            append(build(endpoint, location, judgement, _NO_EVIDENCE, None))
+        return tuple(findings)
 
     def _number(self, answers: tuple[CountryAnswer, ...]) -> tuple[tuple[CountryAnswer, ...], int]:
         if len(self._codes) >= _ANSWER_SETS:
