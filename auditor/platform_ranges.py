@@ -19,11 +19,14 @@ import bisect
 import hashlib
 import ipaddress
 import struct
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from itertools import repeat
 
 from auditor.addresses import literal_value
 
@@ -159,15 +162,15 @@ class RangeIndex:
         return None if row == _NONE else row
 
     def rows_of(self, addresses: Sequence[str | bytes]) -> list[int | None]:
-        """row_of each address; raw IPv4 addresses (a capture's, most servers) at C speed."""
-        raws = [address for address in addresses if isinstance(address, bytes)]
-        if len(raws) != len(addresses) or any(len(raw) != 4 for raw in raws):
+        """row_of each address; raw IPv4 addresses (a capture's, most servers) by maps at C
+        speed: joined and read as big-endian words, each bisected, each position's row looked
+        up (public-100k's 100k: ~0.04 s by a loop in Python, ~0.01 s so)."""
+        values = _ipv4_values(addresses)
+        if values is None:
             return list(map(self.row_of, addresses))
-        starts, rows = self.v4.starts, self.v4.rows
-        after, value = bisect.bisect_right, int.from_bytes
-        found = [rows[at - 1] if at else _NONE for at in
-                 [after(starts, value(raw, "big")) for raw in raws]]  # fmt: skip
-        return [None if row == _NONE else row for row in found]
+        at_position = [None, *(None if row == _NONE else row for row in self.v4.rows)]
+        positions = map(bisect.bisect_right, repeat(self.v4.starts), values)
+        return list(map(at_position.__getitem__, positions))
 
     def to_bytes(self, csv_text: str) -> bytes:
         """The index file for the CSV ``csv_text`` (the rows this index was built from).
@@ -205,6 +208,24 @@ class RangeIndex:
         return cls(
             _Table(v4_starts, v4_rows), _Table(v6_starts, v6_rows), _rows_after_header(csv_text)
         )
+
+
+def _ipv4_values(addresses: Sequence[str | bytes]) -> list[int] | None:
+    """Each address as an int, if every one is 4 raw bytes (an IPv4 header's); else None."""
+    if _WORD is None or set(map(len, addresses)) - {4}:
+        return None
+    try:
+        packed = b"".join(addresses)  # type: ignore[arg-type] # TypeError for any text
+    except TypeError:
+        return None
+    words = array(_WORD, packed)
+    if sys.byteorder == "little":
+        words.byteswap()
+    return words.tolist()
+
+
+# The array typecode of a 4-byte word (an IPv4 address), if the platform has one.
+_WORD = next((code for code in "IL" if array(code).itemsize == 4), None)
 
 
 def _rows_after_header(csv_text: str) -> list[str]:

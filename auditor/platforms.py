@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_not
 
 from auditor.attribution import PLATFORM_ASNS, attribute_endpoint
 from auditor.endpoints import Attributed, ServerTable
@@ -15,6 +16,8 @@ from auditor.roles import endpoint_roles
 
 # Roles follow from (payloads, ports, platform, named): endpoints alike share one tuple of claims.
 _roles = functools.lru_cache(maxsize=4096)(endpoint_roles)
+# PLATFORM_ASNS, asked of a known ASN or None (no platform: no ASN is None).
+_PLATFORM_OF_ASN: dict[int | None, str] = dict(PLATFORM_ASNS.items())
 
 
 def attributed_endpoints(
@@ -65,10 +68,11 @@ def _table_claims(table: ServerTable, asns: Iterable[int | None]) -> list[Attrib
     ips, ports, bits = table.ips, table.ports, table.payloads()
     known = list(asns)
     rows = bundled_ranges().rows_of(table.keys)
-    platforms = [
-        PLATFORM_ASNS.get(asn) if row is None and asn is not None else None
-        for row, asn in zip(rows, known, strict=True)
-    ]  # the ASN is read only when no range answers, as attribute() reads it
+    # The ASN is read only when no range answers, as attribute() reads it: by maps, and a
+    # loop over the few a range answers for (a loop over all cost ~0.015 s of 100k).
+    platforms = list(map(_PLATFORM_OF_ASN.get, known))
+    for index in compress(range(len(rows)), map(is_not, rows, repeat(None))):
+        platforms[index] = None
     alike = list(zip(rows, platforms, ports, bits, strict=True))
     one_of = dict(zip(alike, range(len(alike)), strict=True))
     claims = {

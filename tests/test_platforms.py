@@ -171,6 +171,28 @@ def test_a_range_is_found_alike_by_text_and_by_raw_address(v4: int, v6: int) -> 
             assert address in found.network
 
 
+def test_rows_of_many_addresses_are_row_of_each() -> None:
+    """rows_of's maps over raw IPv4 addresses (joined, read as words, bisected) against
+    row_of one by one, at each range's first, last and next address and the ends of IPv4;
+    and with any text or IPv6 among them, each row_of as it is."""
+    ranges = bundled_ranges()
+    ends = ["0.0.0.0", "255.255.255.255"]  # noqa: S104 - addresses to look up
+    texts = [*_in_ranges(random.Random(5), 400), *ends]  # noqa: S311 - test data
+    raws = [address_key(text) for text in texts]
+    assert all(raw is not None for raw in raws)
+    v4 = [raw for raw in raws if raw is not None and len(raw) == 4]
+    assert len(v4) > 200
+    assert ranges.rows_of(v4) == [ranges.row_of(raw) for raw in v4]
+    assert any(row is not None for row in ranges.rows_of(v4))
+    v6 = [raw for raw in raws if raw is not None and len(raw) == 16]
+    assert ranges.rows_of([*v4[:50], *v6[:50]]) == [ranges.row_of(a) for a in v4[:50] + v6[:50]]
+    mixed: list[str | bytes] = [*v4[:50], *texts[:50]]
+    assert ranges.rows_of(mixed) == [ranges.row_of(address) for address in mixed]
+    four_letters: list[str | bytes] = [*v4[:5], "1::1"]  # text 4 long: no raw address
+    assert ranges.rows_of(four_letters) == [ranges.row_of(a) for a in four_letters]
+    assert ranges.rows_of([]) == []
+
+
 def test_each_range_is_found_by_its_raw_addresses() -> None:
     rng = random.Random(3)  # noqa: S311 - test data
     ranges = bundled_ranges()
