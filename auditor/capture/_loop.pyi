@@ -96,3 +96,11 @@ def iso_times(epochs: list[float | None], quote: str, none: _N, /) -> list[str |
     """report.times.iso_times(epochs, quote) with ``none`` for each None; None (the caller's own
     path) when an epoch is not a float or an int in iso_time's fast range, or ``quote`` is not
     empty or one ASCII character."""
+
+def lines_text(
+    opener: str, separator: str, parts: tuple[str | list[str] | list[int] | list[str | int], ...], /
+) -> str:
+    """report.column_lines.python_lines_text, compiled: the lines' text, ``opener`` before the
+    first line and ``separator`` before every other, each line its parts in order (a str the
+    same in every line, or the line's item of a list: a str, or an exact int written as
+    int.__repr__ writes it)."""

@@ -11,7 +11,7 @@ same C encoder the whole line would be; a test holds each line equal to that who
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from itertools import chain, islice, repeat
+from itertools import islice
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from auditor.model import (
     Verdict,
 )
 from auditor.report import json_text
+from auditor.report.column_lines import Parts, each_line, lines_text
 from auditor.report.escape import clean, clean_each, clean_optional
 from auditor.report.evidence_view import answer_json, evidence_json
 from auditor.report.json_places import PlaceTexts
@@ -215,11 +216,11 @@ class EndpointLines:
         return _texts(self._parts, findings, opener, separator)
 
     def chunk(self, findings: list[Finding]) -> list[str]:
-        """The findings' lines: each column worked out in one pass, then joined line by line."""
-        return list(map("".join, self._parts(findings, repeat(""))))
+        """The findings' lines: each column worked out in one pass, then each line written."""
+        return each_line(self._parts(findings))
 
-    def _parts(self, findings: list[Finding], before: Iterable[str]) -> Iterator[tuple[str, ...]]:
-        """Each line's parts, `before` it: every column worked out in one pass."""
+    def _parts(self, findings: list[Finding]) -> Parts:
+        """The lines' parts (column_lines.lines_text): every column worked out in one pass."""
         endpoints = list(map(_ENDPOINT, findings))
         locations = list(map(_LOCATION, findings))
         keys: list[PlaceKey] = list(
@@ -228,18 +229,17 @@ class EndpointLines:
         places = self._places_of(keys, findings)
         own = self._own_of(endpoints)
         tails = self._tails_of(places, findings)
-        return zip(
-            before,
-            repeat('{"ip": '), map(_STRING, clean_each(list(map(_IP, endpoints)))),
-            repeat(', "verdict": '), map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings)),
-            repeat(", "), map(_LOCATED, places),
-            repeat(', "packets": '), map(repr, map(_PACKETS, endpoints)),
-            repeat(', "bytes": '), map(repr, map(_BYTES, endpoints)),
-            repeat(', "flows": '), map(repr, map(_FLOWS, endpoints)),
+        return (
+            '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
+            ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
+            ", ", list(map(_LOCATED, places)),
+            ', "packets": ', list(map(_PACKETS, endpoints)),
+            ', "bytes": ', list(map(_BYTES, endpoints)),
+            ', "flows": ', list(map(_FLOWS, endpoints)),
             own,
             json_times(list(map(_FIRST_SEEN, endpoints))),
-            repeat(', "last_seen": '), json_times(list(map(_LAST_SEEN, endpoints))),
-            repeat(', "first_frame": '), map(repr, map(_FIRST_FRAME, endpoints)),
+            ', "last_seen": ', json_times(list(map(_LAST_SEEN, endpoints))),
+            ', "first_frame": ', list(map(_FIRST_FRAME, endpoints)),
             tails,
         )
 
@@ -405,35 +405,34 @@ def sighting_texts(findings: Iterable[Finding], opener: str, separator: str) -> 
 
 
 def sighting_chunk(findings: list[Finding]) -> list[str]:
-    return list(map("".join, _sighting_parts(findings, repeat(""))))
+    return each_line(_sighting_parts(findings))
 
 
-def _sighting_parts(findings: list[Finding], before: Iterable[str]) -> Iterator[tuple[str, ...]]:
+def _sighting_parts(findings: list[Finding]) -> Parts:
     endpoints = list(map(_ENDPOINT, findings))
-    return zip(
-        before,
-        repeat('{"ip": '), map(_STRING, clean_each(list(map(_IP, endpoints)))),
-        repeat(', "verdict": '), map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings)),
-        repeat(', "packets": '), map(repr, map(_PACKETS, endpoints)),
-        repeat(', "bytes": '), map(repr, map(_BYTES, endpoints)),
-        repeat(', "flows": '), map(repr, map(_FLOWS, endpoints)),
-        repeat(', "first_frame": '), map(repr, map(_FIRST_FRAME, endpoints)),
-        repeat(', "first_seen": '), json_times(list(map(_FIRST_SEEN, endpoints))),
-        repeat(', "last_seen": '), json_times(list(map(_LAST_SEEN, endpoints))),
-        repeat("}"),
+    return (
+        '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
+        ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
+        ', "packets": ', list(map(_PACKETS, endpoints)),
+        ', "bytes": ', list(map(_BYTES, endpoints)),
+        ', "flows": ', list(map(_FLOWS, endpoints)),
+        ', "first_frame": ', list(map(_FIRST_FRAME, endpoints)),
+        ', "first_seen": ', json_times(list(map(_FIRST_SEEN, endpoints))),
+        ', "last_seen": ', json_times(list(map(_LAST_SEEN, endpoints))),
+        "}",
     )
 
 
-Parts = Callable[[list[Finding], Iterable[str]], Iterator[tuple[str, ...]]]
-
-
-def _texts(parts: Parts, findings: Iterable[Finding], opener: str, separator: str) -> Iterator[str]:
-    """The findings' lines CHUNK to a text, each text one join of its lines' parts: `opener`
-    before the first line, `separator` before every other. A line joined on its own, then
-    written on its own, cost as much as the rest of its making (two more copies of ~2 KB and
-    a write each); a text holds one chunk of lines, so memory stays bounded all the same."""
+def _texts(
+    parts: Callable[[list[Finding]], Parts], findings: Iterable[Finding], opener: str,
+    separator: str,
+) -> Iterator[str]:
+    """The findings' lines CHUNK to a text (column_lines.lines_text): `opener` before the first
+    line, `separator` before every other. A line joined on its own, then written on its own,
+    cost as much as the rest of its making (two more copies of ~2 KB and a write each); a text
+    holds one chunk of lines, so memory stays bounded all the same."""
     before = opener
     remaining = iter(findings)
     while chunk := list(islice(remaining, CHUNK)):
-        yield "".join(chain.from_iterable(parts(chunk, chain((before,), repeat(separator)))))
+        yield lines_text(before, separator, parts(chunk))
         before = separator
