@@ -29,11 +29,11 @@ from auditor.report.evidence_view import evidence_json
 from auditor.report.interface import ReportFormat
 from auditor.report.json_rows import (
     EndpointLines,
-    judged_part,
     located_part,
     own_part,
     sighting_texts,
 )
+from auditor.report.json_spots import judged_part
 from auditor.report.sections import CaptureSection, capture_sections
 from auditor.report.times import iso_time
 from auditor.report.view import build_date, generated_at, sorted_findings

@@ -15,7 +15,8 @@ holds every text equal to the encoder's.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from operator import attrgetter, itemgetter
+from itertools import chain, compress, islice
+from operator import attrgetter, itemgetter, not_
 
 from auditor.geo.precision import AnswerPrecision, answer_precision
 from auditor.model import CountryAnswer, Finding, Location, LocationFlag
@@ -33,7 +34,7 @@ _TEXT = itemgetter(0)
 
 # An evidence object with nothing beyond the databases (no round trip, bound, hint,
 # refutation or set-aside trip) ends with these keys, every list empty.
-_BARE_END = (
+BARE_END = (
     '"round_trips": [], "bounds": [], "possible_countries": null, "hints": [], '
     '"refutations": [], "set_aside": []}'
 )
@@ -109,13 +110,22 @@ class PlaceTexts:
             return "[" + ", ".join(map(self._answer_text, answers)) + "]"
         return "[" + ", ".join(map(_TEXT, found)) + "]"  # type: ignore[arg-type]
 
+    def answer_lists(self, answers: list[tuple[CountryAnswer, ...]]) -> list[str]:
+        """answers() of each tuple, every answer looked up in one pass."""
+        flat = list(chain.from_iterable(answers))
+        entries = list(map(self._answers.get, map(id, flat)))
+        for index in compress(range(len(entries)), map(not_, entries)):
+            entries[index] = (self._answer_text(flat[index]),)  # type: ignore[assignment]
+        texts = map(_TEXT, entries)  # type: ignore[arg-type]
+        return ["[" + ", ".join(islice(texts, len(each))) + "]" for each in answers]
+
     def bare_evidence(self, finding: Finding, answers: str) -> str:
         """evidence_json's encoding when nothing beyond the databases is known (no round trip,
         bound, hint, refutation or set-aside trip): `answers` as answers() wrote them."""
         return (
             f'{{"confidence": {self._confidence_text(finding)}, "answers": {answers}, '
             f'"accuracy_radius_km": {scalar_text(finding.location.accuracy_radius)}, '
-            f"{_BARE_END}"
+            f"{BARE_END}"
         )
 
     def _countries_text(self, countries: tuple[str | None, ...]) -> str:

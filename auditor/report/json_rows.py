@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import islice
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from auditor.model import (
-    CountryAnswer,
-    Evidence,
     Finding,
-    Judgement,
     Location,
     LocationFlag,
     Policy,
@@ -27,11 +24,10 @@ from auditor.model import (
     ServerEndpoint,
     Verdict,
 )
-from auditor.report import json_text
 from auditor.report.column_lines import Parts, each_line, lines_text
 from auditor.report.escape import clean, clean_each, clean_optional
-from auditor.report.evidence_view import answer_json, evidence_json
-from auditor.report.json_places import PlaceTexts
+from auditor.report.evidence_view import answer_json
+from auditor.report.json_spots import Spots
 from auditor.report.json_text import ONE_LINE, remember
 from auditor.report.json_text import STRING as _STRING
 from auditor.report.json_text import optional_text as _optional
@@ -64,31 +60,6 @@ def _place_part(location: Location, finding: Finding) -> dict[str, Any]:
     }
 
 
-def judged_part(judgement: Judgement, finding: Finding, policy: Policy) -> dict[str, Any]:
-    """The keys the judgement decides, from "reason" to "judged_country"."""
-    severity = finding.severity(policy)
-    return {
-        "reason": clean(judgement.reason),
-        "severity": severity.value if severity is not None else None,
-        "acceptance": acceptance_json(finding),
-        "basis": judgement.basis,
-        "judged_country": judgement.judged_country,
-    }
-
-
-def acceptance_json(finding: Finding) -> dict[str, Any] | None:
-    acceptance = finding.acceptance
-    if acceptance is None:
-        return None
-    return {
-        "by": acceptance.by.value,
-        "rule": clean(acceptance.rule),
-        "justification": clean(acceptance.justification),
-        "expires": acceptance.expires,
-        "applies": acceptance.applies,
-    }
-
-
 def own_part(finding: Finding) -> dict[str, Any]:
     """The keys that are the endpoint's own, from "packets" to "captures"."""
     endpoint = finding.endpoint
@@ -110,31 +81,6 @@ def own_part(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _inner(part: dict[str, Any]) -> str:
-    """A dict's items as the encoder writes them inside its braces."""
-    return ONE_LINE(part)[1:-1]
-
-
-def _is_bare(evidence: Evidence) -> bool:
-    """Nothing beyond the databases: the evidence part follows from location and judgement."""
-    return not (
-        evidence.round_trips
-        or evidence.bounds
-        or evidence.hints
-        or evidence.refutations
-        or evidence.set_aside
-    )
-
-
-class _Place(NamedTuple):
-    """One place's encoded parts: what the location decides, and its answers (which the
-    evidence repeats). A tuple: made once per place, some twenty thousand times a report,
-    where a frozen dataclass cost twice as much to make."""
-
-    answers: tuple[CountryAnswer, ...]  # held: the place's key is this tuple's identity
-    located: str
-    answers_text: str
-
 # Endpoint lines are made this many at a time, a column (every address, every count, every
 # place) per step, each step one C-level pass over the column; the lines are then joined
 # from the columns' texts. A line made finding by finding took some forty Python calls.
@@ -146,18 +92,7 @@ _ENDPOINT = attrgetter("endpoint")
 _LOCATION = attrgetter("location")
 _JUDGEMENT = attrgetter("judgement")
 _VERDICT = attrgetter("judgement.verdict")
-_ACCEPTANCE = attrgetter("acceptance")
-_EVIDENCE = attrgetter("evidence")
-_EVIDENCE_LISTS = attrgetter("round_trips", "bounds", "hints", "refutations", "set_aside")
 _IP = attrgetter("ip")
-_ANSWERS = attrgetter("answers")
-# A place is every field of a location but its address. Its answers tuple is keyed by identity
-# (the locator shares one per place; hashing its records field by field cost more than the
-# encoding saved): the place's entry holds the tuple, so its identity cannot pass to another.
-_PLACE_FIELDS = attrgetter(
-    "country", "registered_country", "represented_country", "city", "asn", "org",
-    "address_class", "is_anycast", "accuracy_radius", "flags",
-)
 # An endpoint's ports, names, platform and server reason, and its roles by identity (the
 # roles stage shares one tuple per kind of endpoint; a RoleClaim hashes in Python).
 _OWN_FIELDS = attrgetter("ports", "protocols", "hostnames", "platform", "platform_basis", "reason")
@@ -170,34 +105,21 @@ _FLOWS = attrgetter("flows")
 _FIRST_FRAME = attrgetter("first_frame")
 _FIRST_SEEN = attrgetter("first_seen")
 _LAST_SEEN = attrgetter("last_seen")
-_CAPTURES = attrgetter("captures")
 _VERDICT_TEXT = {verdict: _STRING(verdict.value) for verdict in Verdict}
-
-PlaceKey = tuple[int, tuple[Hashable, ...]]  # the answers' identity, the other fields
-# Captures, the place's and the judgement's identity (both held while the key is).
-TailKey = tuple[tuple[str, ...], int, int]
 
 
 class EndpointLines:
     """Encodes endpoint lines for one policy, remembering the parts endpoints share.
 
-    A place's parts cost one encoding of each database answer it has never met (answers
-    recur: a country database gives a few hundred, a city database one per city) and the
-    few keys around them; at a hundred thousand servers in twenty thousand places, encoding
-    each place's answers whole twice (its location, its evidence) was most of the report.
-    The parts an endpoint shares with others (its place; its ports, names, platform and roles;
-    its captures, judgement and evidence) are each looked up once per line by a key made in C."""
+    The parts an endpoint shares with others (its spot: place, captures, judgement and
+    evidence, json_spots; its ports, names, platform and roles) are each looked up once per
+    line by a key made in C."""
 
     def __init__(self, policy: Policy) -> None:
-        self._policy = policy
-        self._places: dict[PlaceKey, _Place] = {}
-        self._place_texts = PlaceTexts()
-        self._judged: dict[Judgement, str] = {}
+        self._spots = Spots(policy)
         self._lists: dict[tuple[str, ...], str] = {}
         self._roles: dict[tuple[RoleClaim, ...], str] = {}
         self._own: dict[OwnKey, OwnEntry] = {}
-        self._tails: dict[TailKey, str] = {}
-        self._held: list[object] = []
 
     def line(self, finding: Finding) -> str:
         """The endpoint's one-line JSON object, as json_format.endpoint_json encodes."""
@@ -223,16 +145,12 @@ class EndpointLines:
         """The lines' parts (column_lines.lines_text): every column worked out in one pass."""
         endpoints = list(map(_ENDPOINT, findings))
         locations = list(map(_LOCATION, findings))
-        keys: list[PlaceKey] = list(
-            zip(map(id, map(_ANSWERS, locations)), map(_PLACE_FIELDS, locations), strict=True)
-        )
-        places = self._places_of(keys, findings)
+        spots = self._spots.of(findings, endpoints, locations)
         own = self._own_of(endpoints)
-        tails = self._tails_of(places, findings)
         return (
             '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
             ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
-            ", ", list(map(_LOCATED, places)),
+            ", ", list(map(_HEAD, spots)), list(map(_SPOT_ANSWERS, spots)),
             ', "packets": ', list(map(_PACKETS, endpoints)),
             ', "bytes": ', list(map(_BYTES, endpoints)),
             ', "flows": ', list(map(_FLOWS, endpoints)),
@@ -240,28 +158,8 @@ class EndpointLines:
             json_times(list(map(_FIRST_SEEN, endpoints))),
             ', "last_seen": ', json_times(list(map(_LAST_SEEN, endpoints))),
             ', "first_frame": ', list(map(_FIRST_FRAME, endpoints)),
-            tails,
+            list(map(_TAIL, spots)), list(map(_EVIDENCE_ANSWERS, spots)), list(map(_END, spots)),
         )
-
-    def _places_of(self, keys: list[PlaceKey], findings: list[Finding]) -> list[_Place]:
-        found: list[_Place | None] = list(map(self._places.get, keys))
-        if not all(found):  # (a place is always true: `None in found` would call its __eq__)
-            for index, place in enumerate(found):
-                if place is None:
-                    found[index] = self._place_of(keys[index], findings[index])
-        return found  # type: ignore[return-value]
-
-    def _place_of(self, key: PlaceKey, finding: Finding) -> _Place:
-        place = self._places.get(key)  # met earlier in the same chunk
-        if place is None:
-            place = self._place(finding)
-            remember(self._places, key, place)
-        return place
-
-    def _place(self, finding: Finding) -> _Place:
-        location = finding.location
-        answers = self._place_texts.answers(location.answers)
-        return _Place(location.answers, self._place_texts.located(location, answers), answers)
 
     def _own_of(self, endpoints: list[ServerEndpoint]) -> list[str]:
         """Each endpoint's _own_text, looked up by a key made in C."""
@@ -296,65 +194,6 @@ class EndpointLines:
             '"first_seen": '
         )
 
-    def _tails_of(self, places: list[_Place], findings: list[Finding]) -> list[str]:
-        """From "captures" to the end of each line: what the finding's captures, place and
-        judgement decide, shared unless the finding has an acceptance or evidence of its own."""
-        keys: list[TailKey] = list(zip(map(_CAPTURES, map(_ENDPOINT, findings)), map(id, places),
-                                       map(id, map(_JUDGEMENT, findings)), strict=True))
-        evidences = list(map(_EVIDENCE, findings))
-        # Most findings share one empty Evidence: the lists are then looked at once.
-        if len(set(map(id, evidences))) == 1 and _is_bare(evidences[0]):
-            own = [False] * len(evidences)
-        else:
-            own = list(map(any, map(_EVIDENCE_LISTS, evidences)))
-        acceptances = list(map(_ACCEPTANCE, findings))
-        if True in own or acceptances.count(None) != len(acceptances):
-            return [
-                self._tail(place, finding) if is_own or acceptance is not None  # its own
-                else self._shared_tail(key, place, finding)
-                for key, place, finding, is_own, acceptance
-                in zip(keys, places, findings, own, acceptances, strict=True)
-            ]
-        found: list[str | None] = list(map(self._tails.get, keys))
-        if None in found:
-            for index, text in enumerate(found):
-                if text is None:
-                    found[index] = self._shared_tail(keys[index], places[index], findings[index])
-        return found  # type: ignore[return-value]
-
-    def _shared_tail(self, key: TailKey, place: _Place, finding: Finding) -> str:
-        text = self._tails.get(key)  # met earlier in the same chunk
-        if text is None:
-            if len(self._tails) >= json_text.LIMIT:
-                self._tails.clear()
-                self._held.clear()
-            text = self._tails[key] = self._tail(place, finding)
-            # The key names the place and the judgement by identity: both are held while it
-            # is, so an id is never another's.
-            self._held.extend((place, finding.judgement))
-        return text
-
-    def _tail(self, place: _Place, finding: Finding) -> str:
-        return (
-            f', "captures": {self._list(finding.endpoint.captures)}, '
-            f"{self._judged_text(finding.judgement, finding)}, "
-            f'"evidence": {self._evidence_text(place, finding)}}}'
-        )
-
-    def _judged_text(self, judgement: Judgement, finding: Finding) -> str:
-        if finding.acceptance is not None:  # the finding's own: not shared
-            return _inner(judged_part(judgement, finding, self._policy))
-        text = self._judged.get(judgement)
-        if text is None:
-            text = _inner(judged_part(judgement, finding, self._policy))
-            remember(self._judged, judgement, text)
-        return text
-
-    def _evidence_text(self, place: _Place, finding: Finding) -> str:
-        if not _is_bare(finding.evidence):
-            return ONE_LINE(evidence_json(finding))
-        return self._place_texts.bare_evidence(finding, place.answers_text)
-
     def _list(self, items: tuple[str, ...]) -> str:
         text = self._lists.get(items)
         if text is None:
@@ -370,7 +209,12 @@ class EndpointLines:
         return text
 
 
-_LOCATED = attrgetter("located")
+# A Spot's texts, by position: a NamedTuple's fields by name cost a descriptor call each.
+_HEAD = itemgetter(0)
+_SPOT_ANSWERS = itemgetter(1)
+_TAIL = itemgetter(2)
+_EVIDENCE_ANSWERS = itemgetter(3)
+_END = itemgetter(4)
 _FIRST = itemgetter(0)
 
 

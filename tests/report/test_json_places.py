@@ -93,6 +93,13 @@ def test_a_place_is_the_encoding_of_its_dicts(places: list[tuple[Location, Judge
                 located_part(location, finding)
             )
             assert texts.bare_evidence(finding, answers) == _encoded(evidence_json(finding))
+    # Every place's answers at once, made (then remembered) together, each list its own.
+    lists = [location.answers for location, _judgement in places]
+    together = PlaceTexts()
+    for _pass in range(2):
+        assert together.answer_lists(lists) == [
+            _encoded([answer_json(a) for a in each]) for each in lists
+        ]
 
 
 def test_answers_equal_under_eq_but_written_differently_never_share_a_text() -> None:
