@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import mmap
 import os
 import socket
 from bisect import bisect_left, bisect_right
@@ -183,17 +184,23 @@ class _Database:
         metadata = self._raw.metadata()
         return int(metadata.node_count * metadata.record_size // 4)
 
-    def search_tree(self) -> tuple[bytes, int, int] | None:
-        """(the search tree section, its node count, its record size bits), read from the
-        file the reader has open; None when that file cannot be told to be the reader's (see
-        _same_file) or is shorter (the reader says what is wrong when asked)."""
+    def search_tree(self) -> tuple[mmap.mmap, int, int] | None:
+        """(the search tree section, its node count, its record size bits), mapped from the
+        file the reader has open (the caller closes the map); None when that file cannot be
+        told to be the reader's (see _same_file) or is shorter (the reader says what is wrong
+        when asked). Mapped, not read: a walk touches the pages it needs, where reading the
+        bundled City tree whole (50 MB) cost ~0.04 s of public-100k's locate. The reader maps
+        the file too (libmaxminddb), so a file cut short under it fails both alike."""
         assert self._raw is not None  # noqa: S101 - open until close()
         if self._file is None:
             return None
         metadata = self._raw.metadata()
         size = self.tree_size
-        tree = os.pread(self._file.fileno(), size, 0)
-        if len(tree) != size:
+        if size <= 0:
+            return None
+        try:
+            tree = mmap.mmap(self._file.fileno(), size, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # shorter than its tree, or not a file that maps
             return None
         return tree, metadata.node_count, metadata.record_size
 
