@@ -9,6 +9,7 @@ from auditor.model import (
     Flow,
     Role,
     RoundTripKind,
+    ServerEndpoint,
     ServerReason,
     SignalledAddress,
     SignalledKind,
@@ -44,6 +45,29 @@ def test_each_kind_becomes_an_endpoint_with_its_role() -> None:
     assert "port 50000" in relayed.roles[0].evidence
     assert [c.role for c in by_ip["192.0.2.44"].roles] == [Role.REFLEXIVE]
     assert [c.role for c in by_ip["203.0.113.99"].roles] == [Role.TURN_PEER]
+
+
+def test_a_signalled_endpoint_is_the_one_its_fields_name() -> None:
+    """Built field by field by position (auditor/frozen.py): equal to the endpoint the
+    dataclass makes from its fields by name, every role of the address kept, in order."""
+    found = signalled_endpoints(
+        [
+            _signalled(SignalledKind.RELAYED, "203.0.113.7", 50000),
+            _signalled(SignalledKind.PEER, "203.0.113.7", 40000),
+        ],
+        frozenset({HOST}),
+        "call.pcap",
+        10.0,
+    )
+    (endpoint,) = found
+    roles = endpoint.roles
+    assert [claim.role for claim in roles] == [Role.TURN_RELAY, Role.TURN_PEER]
+    assert endpoint == ServerEndpoint(
+        ip="203.0.113.7", packets=0, bytes=0, flows=0, ports=(), protocols=(),
+        first_seen=10.0, last_seen=10.0, first_frame=0, reason=ServerReason.SIGNALLED,
+        captures=("call.pcap",), roles=roles,
+    )  # fmt: skip
+    assert type(endpoint) is ServerEndpoint
 
 
 def test_a_relay_with_packets_keeps_its_counts_and_gains_the_role() -> None:
