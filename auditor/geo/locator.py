@@ -154,8 +154,8 @@ class _Database:
         self.cache = NetworkCache()
         self._records: dict[bytes, Answer] = {}  # a record's marshal bytes -> its answer
         # id(answer) -> (the answer, held so that its id is not reused; its CountryAnswer; and
-        # whether a code in it is no country code)
-        self._country_answers: dict[int, tuple[Answer, CountryAnswer, bool]] = {}
+        # whether a code in it is no country code): country_answer()'s, read by merge.py too
+        self.country_answers: dict[int, tuple[Answer, CountryAnswer, bool]] = {}
         self._flatten = answer_from_geoip2_record if self.layout.uses_geoip2 else answer_from_record
         self._raw: maxminddb.Reader | None = None
         before = _identity(path)
@@ -241,14 +241,14 @@ class _Database:
         """(the answer as a CountryAnswer, whether a code in it is no country code), made once
         per answer object: the record cache gives each distinct record one, which many places
         share. By identity, not ==: equal answers may still differ (a 0.0 and a -0.0)."""
-        held = self._country_answers.get(id(answer))
+        held = self.country_answers.get(id(answer))
         if held is not None and held[0] is answer:
             return held[1], held[2]
         made = _country_answer(self.path, answer)
         defective = any(not is_country_code(code) for code in made.codes)
-        if len(self._country_answers) >= _CACHE_LIMIT:
-            self._country_answers.clear()
-        self._country_answers[id(answer)] = (answer, made, defective)
+        if len(self.country_answers) >= _CACHE_LIMIT:
+            self.country_answers.clear()
+        self.country_answers[id(answer)] = (answer, made, defective)
         return made, defective
 
     def close(self) -> None:
