@@ -13,7 +13,7 @@ from auditor.geo import open_locator
 from auditor.geo.layouts import UNKNOWN, Answer
 from auditor.geo.locator import _Database
 from auditor.geo.merge import _flags, merged_place
-from auditor.model import Location
+from auditor.model import Location, LocationFlag
 
 _CODES = st.sampled_from([None, "", "US", "DE", "cn", "ＣＮ", "EU"])
 _TEXTS = st.sampled_from([None, "", "Berlin", "Lyon"])
@@ -85,3 +85,21 @@ def test_the_one_pass_merge_follows_the_rule(test_data: Path) -> None:
             assert _identical(Location("192.0.2.7", *merged_place(pairs, coarse)), expected)
 
         check()
+
+
+def test_a_dispute_alone_is_flagged(test_data: Path) -> None:
+    """Two valid countries that differ, and no other doubt: merged_place tells the dispute in
+    its pass, where _flags is not asked (the random answers above seldom reach this)."""
+    names = ("GeoIP2-City-Test", "GeoIP2-Country-Test", "GeoLite2-ASN-Test")
+    with open_locator([str(test_data / f"{name}.mmdb") for name in names]) as locator:
+        databases = locator.opened
+        for countries, flags in (
+            (("US", "DE", None), (LocationFlag.DISPUTED,)),
+            (("US", "US", None), ()),
+            (("US", None, "DE"), (LocationFlag.DISPUTED,)),
+            ((None, "US", "US"), ()),
+        ):
+            pairs = [(db, Answer(code)) for db, code in zip(databases, countries, strict=True)]
+            place = merged_place(pairs, 500)
+            assert place[10] == flags
+            assert _identical(Location("192.0.2.7", *place), _plain_merge("192.0.2.7", pairs, 500))
