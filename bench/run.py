@@ -120,15 +120,17 @@ def run_timed(
         start = time.perf_counter()
         proc = subprocess.run(
             ["/usr/bin/time", "-q", "-f", "%U %S %M", "-o", rss.name, *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
             check=False,
             env=env,
         )
         elapsed = time.perf_counter() - start
         user, system, peak_kb = rss.read().split()[-3:]
-    if proc.returncode not in ok:  # audit exits 1 when it finds violations
-        raise RuntimeError(f"{argv[0]} exited {proc.returncode}")
+    # audit exits 1 when it finds violations, and 2 for an incomplete audit as for a crash: a
+    # crash is never a timing (a stale build once "ran" public-100k in half the time, exit 2).
+    if proc.returncode not in ok or b"internal error" in proc.stderr:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {' '.join(last)}")
     cpu = float(user) + float(system)
     return elapsed, cpu, int(peak_kb) / 1024, proc.stdout.decode(errors="replace")
 
@@ -163,6 +165,9 @@ def audit_for(tree: Path | None) -> tuple[list[str] | None, dict[str, str]]:
     else:
         print(f"auditor from {tree.resolve()}")
         command, env["PYTHONPATH"] = [sys.executable, "-m", "auditor"], str(tree.resolve())
+        # python -m puts the working directory first on sys.path: started inside another
+        # checkout (bench/every_shape.py from /work/main), it would time that checkout.
+        env["PYTHONSAFEPATH"] = "1"
     if command is not None:  # the first run compiles and caches: not timed
         warm = [*command, str(WARM_UP), "-f", "json", "-o", os.devnull, "-q", "--allow", "US"]
         subprocess.run(warm, env=env, capture_output=True, check=False)
