@@ -142,23 +142,15 @@ def tools(audit: list[str], db: str | None) -> dict[str, Callable[[str], list[st
     }  # fmt: skip
 
 
-def time_runs(
-    argvs: list[list[str]], runs: int, env: dict[str, str] | None
-) -> tuple[float, float, float]:
-    """Wall, CPU (each the median of ``runs`` passes over every file), peak RSS (MB)."""
-    passes = []
-    for _ in range(runs):
-        wall = cpu = rss = 0.0
-        for argv in argvs:
-            # The audit exits 2 when a bound left something unjudged: timed all the same.
-            w, c, r, _out = run_timed(argv, ok=(0, 1, 2), env=env)
-            wall, cpu, rss = wall + w, cpu + c, max(rss, r)
-        passes.append((wall, cpu, rss))
-    return (
-        statistics.median(p[0] for p in passes),
-        statistics.median(p[1] for p in passes),
-        max(p[2] for p in passes),
-    )
+def time_pass(argvs: list[list[str]], env: dict[str, str] | None) -> tuple[float, float, float]:
+    """Wall and CPU seconds over every file of a shape, and the largest peak RSS (MB)."""
+    wall = cpu = rss = 0.0
+    for argv in argvs:
+        # The audit exits 2 when a bound left something unjudged: timed all the same (a crash
+        # is refused by run_timed).
+        w, c, r, _out = run_timed(argv, ok=(0, 1, 2), env=env)
+        wall, cpu, rss = wall + w, cpu + c, max(rss, r)
+    return wall, cpu, rss
 
 
 def bench(shape: Shape, options: argparse.Namespace, audit: list[str],
@@ -171,8 +163,9 @@ def bench(shape: Shape, options: argparse.Namespace, audit: list[str],
     size = sum(os.path.getsize(f) for f in files) / 1e6
     print(f"\n{shape.name}: {len(files)} file(s), {size:.0f} MB, {shape.packets:,} packets"
           f" (load average {os.getloadavg()[0]:.1f})")  # fmt: skip
-    print(f"  {'tool':20} {'wall s':>8} {'cpu s':>8} {'RSS MB':>7} {'tshark/x (cpu)':>15}")
-    rows = []
+    print(f"  {'tool':20} {'wall s':>8} {'cpu s':>8} {'RSS MB':>7} {'tshark/x (cpu)':>15}"
+          f" {'paired':>8}")  # fmt: skip
+    commands: dict[str, tuple[list[list[str]], dict[str, str] | None]] = {}
     for name, argv in tools(audit, options.db).items():
         if shutil.which(argv("x")[0]) is None and not name.startswith("audit"):
             print(f"  {name:20} (not installed)")
@@ -181,15 +174,36 @@ def bench(shape: Shape, options: argparse.Namespace, audit: list[str],
             argvs = [["sh", "-c", f"gzip -dc {f} | {' '.join(argv('-'))}"] for f in files]
         else:
             argvs = [argv(f) for f in files]
-        try:
-            chosen_env = env if name.startswith("audit") else None
-            rows.append((name, *time_runs(argvs, options.runs, chosen_env)))
-        except RuntimeError as error:
-            print(f"  {name:20} failed: {error}")
-    reference = next((cpu for name, _w, cpu, _r in rows if name.startswith("tshark")), None)
-    for name, wall, cpu, rss in rows:
-        ratio = f"{reference / cpu:14.1f}x" if reference and cpu else " " * 15
-        print(f"  {name:20} {wall:8.2f} {cpu:8.2f} {rss:7.0f} {ratio}")
+        commands[name] = (argvs, env if name.startswith("audit") else None)
+    # Every pass runs each tool once, in turn: the machine's speed drifts by a third between
+    # minutes (capinfos alone 0.14 -> 0.27 s the same morning), so each ratio is also taken
+    # within a pass ("paired": the median of the passes' ratios), beside the ratio of medians.
+    passes: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    failed: dict[str, str] = {}
+    for _ in range(options.runs):
+        for name, (argvs, chosen_env) in commands.items():
+            if name in failed:
+                continue
+            try:
+                passes[name].append(time_pass(argvs, chosen_env))
+            except RuntimeError as error:
+                failed[name] = str(error)
+    tshark = next((name for name in passes if name.startswith("tshark")), None)
+    for name, got in passes.items():
+        if name in failed:
+            print(f"  {name:20} failed: {failed[name]}")
+            continue
+        wall = statistics.median(p[0] for p in got)
+        cpu = statistics.median(p[1] for p in got)
+        reference = passes.get(tshark or "", [])
+        ratio = paired = ""
+        if reference and tshark not in failed and cpu:
+            ratio = f"{statistics.median(p[1] for p in reference) / cpu:.1f}x"
+            # A tool that failed in a later pass has fewer: its passes pair with the first ones.
+            pairs = zip(reference, got, strict=False)
+            paired = f"{statistics.median(t[1] / a[1] for t, a in pairs):.1f}x"
+        print(f"  {name:20} {wall:8.2f} {cpu:8.2f} {max(p[2] for p in got):7.0f} {ratio:>15}"
+              f" {paired:>8}")  # fmt: skip
     if stages and shape.files == 1:
         subprocess.run([sys.executable, str(HERE / "stages.py"), files[0], "--allow", "US,CA,EU"],
                        check=False, env=env)  # fmt: skip
