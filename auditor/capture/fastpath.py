@@ -73,12 +73,19 @@ IPV6_AT_ETH = struct.Struct(">B3xHBx36s9xB")
 TAGGED_IPV4 = struct.Struct(">HBxH2xHxB2x12s9xB")
 
 
+# What the readers and the endpoint tally take from the compiled loop. A build older than the
+# source (a checkout pulled past its in-place build) lacks some: the pure-Python loops run then,
+# as `audit --version` says, rather than an audit ending in an ImportError half-way.
+NEEDED: Final = ("pcap_records", "epb_records", "udp_payload_kind", "pair_rows", "pack_rows",
+                 "tally_rows")
+
+
 def _built() -> bool:
     try:
-        from auditor.capture import _loop  # noqa: F401
+        from auditor.capture import _loop
     except ImportError:
         return False
-    return True
+    return all(hasattr(_loop, name) for name in NEEDED)
 
 
 # Whether this install has the compiled packet loops (_loop.c, built by setup.py when a C

@@ -56,6 +56,25 @@ def built() -> None:
         pytest.skip("this install has no compiled packet loop (AUDITOR_REQUIRE_COMPILED=1 fails)")
 
 
+@pytest.mark.parametrize("missing", [*fastpath.NEEDED, None])
+def test_a_build_older_than_the_source_is_not_taken(
+    monkeypatch: pytest.MonkeyPatch, missing: str | None
+) -> None:
+    """An in-place build a checkout was pulled past lacks the newer functions: the pure-Python
+    loops run then, rather than an audit ending in an ImportError half-way (seen: tally_rows)."""
+    import types
+
+    stale = types.ModuleType("auditor.capture._loop")
+    for name in fastpath.NEEDED:
+        if name != missing:
+            setattr(stale, name, print)
+    monkeypatch.setitem(sys.modules, "auditor.capture._loop", stale)
+    import auditor.capture
+
+    monkeypatch.setattr(auditor.capture, "_loop", stale, raising=False)
+    assert fastpath._built() is (missing is None)
+
+
 def test_the_compiled_loop_is_built_where_ci_requires_it() -> None:
     """.ci/run exports AUDITOR_REQUIRE_COMPILED=1: a build that failed silently (the extension
     is optional) must not pass CI on the pure-Python loops alone."""
