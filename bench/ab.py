@@ -4,10 +4,11 @@
                        [--runs 8]
 
 Each run is `python -m auditor bench/data/SHAPE.pcap --allow US,EU -f json -o /dev/null -q
---workers 1` with PYTHONPATH set to the tree, started from the temporary directory (python -m
-puts the working directory first on sys.path: started inside a checkout, it would time that
-checkout whatever PYTHONPATH says). The trees take turns run by run, so a change in the
-machine's load falls on both; the min and median of each are printed with the load average.
+--workers 1` (for a shape that is a folder, small-files-100: one such run per file, added up),
+with PYTHONPATH set to the tree, started from the temporary directory (python -m puts the
+working directory first on sys.path: started inside a checkout, it would time that checkout
+whatever PYTHONPATH says). The trees take turns run by run, so a change in the machine's load
+falls on both; the min and median of each are printed with the load average.
 """
 
 from __future__ import annotations
@@ -38,22 +39,32 @@ def timed(tree: str, capture: Path) -> tuple[float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
+def _captures(shape: str) -> list[Path]:
+    """The shape's capture, or each file of its folder (small-files-100): none when missing."""
+    folder = DATA / shape
+    if folder.is_dir():
+        return sorted(folder.iterdir())
+    capture = DATA / f"{shape}.pcap"
+    return [capture] if capture.exists() else []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", required=True, help="NAME=PATH, twice or more")
-    parser.add_argument("--only", help="comma-separated shapes (bench/data/SHAPE.pcap)")
+    parser.add_argument("--only", help="comma-separated shapes (bench/data/SHAPE.pcap or folder)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each tree per shape")
     args = parser.parse_args()
     trees = dict(item.split("=", 1) for item in args.tree)
     for shape in args.only.split(",") if args.only else DEFAULT_SHAPES:
-        capture = DATA / f"{shape}.pcap"
-        if not capture.exists():
-            print(f"{capture}: missing (bench/every_shape.py --only {shape} writes it)")
+        captures = _captures(shape)
+        if not captures:
+            print(f"{DATA / shape}[.pcap]: missing (bench/every_shape.py --only {shape} writes it)")
             return 2
         runs: dict[str, list[tuple[float, int]]] = {name: [] for name in trees}
         for _ in range(args.runs):
             for name, tree in trees.items():
-                runs[name].append(timed(tree, capture))
+                each = [timed(tree, capture) for capture in captures]
+                runs[name].append((sum(c for c, _ in each), max(r for _, r in each)))
         load = os.getloadavg()[0]
         for name, got in runs.items():
             cpu = [seconds for seconds, _ in got]

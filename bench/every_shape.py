@@ -201,7 +201,9 @@ def bench(shape: Shape, options: argparse.Namespace, audit: list[str],
             ratio = f"{statistics.median(p[1] for p in reference) / cpu:.1f}x"
             # A tool that failed in a later pass has fewer: its passes pair with the first ones.
             pairs = zip(reference, got, strict=False)
-            paired = f"{statistics.median(t[1] / a[1] for t, a in pairs):.1f}x"
+            # A pass too short for the clock (capinfos over small files: 0 CPU s) has no ratio.
+            ratios = [t[1] / a[1] for t, a in pairs if a[1]]
+            paired = f"{statistics.median(ratios):.1f}x" if ratios else ""
         print(f"  {name:20} {wall:8.2f} {cpu:8.2f} {max(p[2] for p in got):7.0f} {ratio:>15}"
               f" {paired:>8}")  # fmt: skip
     if stages and shape.files == 1:
