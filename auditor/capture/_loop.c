@@ -1060,14 +1060,196 @@ done:
     return out;
 }
 
+/* Reading a chunk's packed rows (columns.row_layout: big-endian, no padding) in place. */
+
+#define ROW_TAIL 94 /* columns.COUNTS's size: ">qqqqddqBBdIdqd" */
+
+static inline unsigned long long
+be_bytes(const unsigned char *p, int n)
+{
+    unsigned long long v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The round-trip stage's pass over a chunk's packed rows (geo/roundtrips.py's _trip_rows, its
+ * oracle): only the three delays of a row are read until one says it is timed, and only a
+ * timed row's addresses become objects (a row's 18-tuple cost ~1,900 instructions to make). */
+
+#define NO_DELAY (-1.0) /* columns.NO_DELAY */
+#define TCP 6
+#define UDP 17
+
+/* What trip_rows works with; every object borrowed from its arguments. */
+typedef struct {
+    PyObject *hosts, *found;
+    PyObject *handshake, *dns, *quic, *stun, *server_side; /* roundtrips.KINDS */
+} Tripping;
+
+/* roundtrips._sample: found[(address, kind)] = [seconds, samples], or the shorter seconds and
+ * the samples added up. 0, or -1 with an error set. */
+static int
+sample(const Tripping *tp, PyObject *address, PyObject *kind, double seconds, long long samples)
+{
+    PyObject *at = PyTuple_Pack(2, address, kind);
+    if (!at)
+        return -1;
+    int status = -1;
+    PyObject *minimum = PyDict_GetItemWithError(tp->found, at); /* borrowed */
+    PyObject *time = NULL, *count = NULL;
+    if (!minimum) {
+        if (PyErr_Occurred())
+            goto done;
+        PyObject *made = PyList_New(2);
+        time = PyFloat_FromDouble(seconds);
+        count = PyLong_FromLongLong(samples);
+        if (!made || !time || !count) {
+            Py_XDECREF(made);
+            goto done;
+        }
+        PyList_SET_ITEM(made, 0, Py_NewRef(time));
+        PyList_SET_ITEM(made, 1, Py_NewRef(count));
+        status = PyDict_SetItem(tp->found, at, made);
+        Py_DECREF(made);
+        goto done;
+    }
+    if (!PyList_CheckExact(minimum) || PyList_GET_SIZE(minimum) != 2) {
+        PyErr_SetString(PyExc_TypeError, "trip_rows: a found entry is not [seconds, samples]");
+        goto done;
+    }
+    Py_INCREF(minimum); /* the comparison may run Python code */
+    time = PyFloat_FromDouble(seconds);
+    int shorter = time ? PyObject_RichCompareBool(time, PyList_GET_ITEM(minimum, 0), Py_LT) : -1;
+    if (shorter > 0)
+        shorter = PyList_SetItem(minimum, 0, Py_NewRef(time));
+    if (shorter >= 0) {
+        count = PyLong_FromLongLong(samples);
+        PyObject *sum = count ? PyNumber_Add(PyList_GET_ITEM(minimum, 1), count) : NULL;
+        status = sum ? PyList_SetItem(minimum, 1, sum) : -1;
+    }
+    Py_DECREF(minimum);
+done:
+    Py_DECREF(at);
+    Py_XDECREF(time);
+    Py_XDECREF(count);
+    return status;
+}
+
+/* One packed row's round trips (see _trip_rows): 0, or -1 with an error set. */
+static int
+trip_row(const Tripping *tp, const unsigned char *p, Py_ssize_t width, long proto,
+         int has_start, double start, double guard)
+{
+    const unsigned char *q = p + 2 * width + 4;
+    double delay = PyFloat_Unpack8((const char *)q + 58, 0);
+    double stun_delay = PyFloat_Unpack8((const char *)q + 70, 0);
+    double ack_delay = PyFloat_Unpack8((const char *)q + 86, 0);
+    if (delay == NO_DELAY && stun_delay == NO_DELAY && ack_delay == NO_DELAY)
+        return 0; /* most flows: nothing to time */
+    PyObject *a = NULL, *b = PyBytes_FromStringAndSize((const char *)p + width, width);
+    if (!b)
+        return -1;
+    int status = -1;
+    int b_is_host = PySet_Contains(tp->hosts, b);
+    if (b_is_host < 0)
+        goto done;
+    if (b_is_host) {
+        status = 0;
+        if (ack_delay != NO_DELAY) { /* a capture on the server */
+            a = PyBytes_FromStringAndSize((const char *)p, width);
+            int a_is_host = a ? PySet_Contains(tp->hosts, a) : -1;
+            if (a_is_host < 0)
+                status = -1;
+            else if (!a_is_host)
+                status = sample(tp, a, tp->server_side, ack_delay, 1);
+        }
+        goto done;
+    }
+    PyObject *kind = NULL;
+    if (proto == TCP) {
+        kind = tp->handshake;
+    } else if (proto == UDP) {
+        if (be_bytes(p + 2 * width + 2, 2) == 53) /* roundtrips.DNS_PORT */
+            kind = tp->dns;
+        else if (has_start && !(PyFloat_Unpack8((const char *)q + 32, 0) - start < guard))
+            kind = tp->quic; /* not a flow the capture may have joined half-way */
+    }
+    if (kind && delay != NO_DELAY && sample(tp, b, kind, delay, 1) < 0)
+        goto done;
+    if (stun_delay != NO_DELAY /* b answered a's STUN requests (matched by transaction) */
+        && sample(tp, b, tp->stun, stun_delay, (long long)be_bytes(q + 78, 8)) < 0)
+        goto done;
+    status = 0;
+done:
+    Py_XDECREF(a);
+    Py_DECREF(b);
+    return status;
+}
+
+PyDoc_STRVAR(trip_rows_doc,
+"trip_rows(data, width, count, proto, hosts, capture_start, guard, kinds, found, /)\n--\n\n"
+"roundtrips._trip_rows on a chunk's first ``count`` packed rows: their delays into ``found``.");
+
+static PyObject *
+trip_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "trip_rows takes 9 arguments");
+        return NULL;
+    }
+    Py_ssize_t width = PyLong_AsSsize_t(args[1]);
+    if (width == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t count = PyLong_AsSsize_t(args[2]);
+    if (count == -1 && PyErr_Occurred())
+        return NULL;
+    long proto = PyLong_AsLong(args[3]);
+    if (proto == -1 && PyErr_Occurred())
+        return NULL;
+    Tripping tp = {args[4], args[8]};
+    int has_start = args[5] != Py_None;
+    double start = has_start ? PyFloat_AsDouble(args[5]) : 0.0;
+    if (start == -1.0 && PyErr_Occurred())
+        return NULL;
+    double guard = PyFloat_AsDouble(args[6]);
+    if (guard == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!PyAnySet_Check(tp.hosts) || !PyDict_Check(tp.found)
+        || !PyArg_ParseTuple(args[7], "OOOOO:trip_rows", &tp.handshake, &tp.dns, &tp.quic,
+                             &tp.stun, &tp.server_side)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "trip_rows takes a set of hosts and a dict");
+        return NULL;
+    }
+    if (width < 0 || width > (PY_SSIZE_T_MAX - 4 - ROW_TAIL) / 2) {
+        PyErr_SetString(PyExc_ValueError, "trip_rows: no such address width");
+        return NULL;
+    }
+    Py_ssize_t size = 2 * width + 4 + ROW_TAIL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int status = 0;
+    if (count < 0 || count > view.len / size) {
+        PyErr_SetString(PyExc_ValueError, "trip_rows: rows outside the data");
+        status = -1;
+    }
+    const unsigned char *data = view.buf;
+    for (Py_ssize_t i = 0; status == 0 && i < count; i++)
+        status = trip_row(&tp, data + i * size, width, proto, has_start, start, guard);
+    PyBuffer_Release(&view);
+    if (status < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* The endpoint tally (endpoints.py's _tally_rows): each flow's server side decided and added to
  * its server's counts. In Python the loop cost about 2 us a flow, most of the endpoint stage of
  * a capture with 100k servers; here, the rows' own objects are what the Python loop would store
  * (ints stay ints, times the rows' floats), and what only Python does stays Python: is_local for
  * a flow neither the SYN nor the ports decide, and _Tally for a server seen twice. */
 
-#define TCP 6
-#define UDP 17
 #define ROW_FIELDS 15 /* a row's fields up to its payload kinds, all tally_rows reads */
 /* endpoints.py's ranks of the server rules */
 #define SYN_RANK 3
@@ -1608,6 +1790,7 @@ static PyMethodDef methods[] = {
     {"epb_records", epb_records, METH_VARARGS, epb_records_doc},
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"pair_rows", (PyCFunction)(void (*)(void))pair_rows, METH_FASTCALL, pair_rows_doc},
+    {"trip_rows", (PyCFunction)(void (*)(void))trip_rows, METH_FASTCALL, trip_rows_doc},
     {"tally_rows", (PyCFunction)(void (*)(void))tally_rows, METH_FASTCALL, tally_rows_doc},
     {"iso_times", (PyCFunction)(void (*)(void))iso_times, METH_FASTCALL, iso_times_doc},
     {"lines_text", (PyCFunction)(void (*)(void))lines_text, METH_FASTCALL, lines_text_doc},

@@ -5,6 +5,7 @@ this install has them, and their own Python loops otherwise, with the same resul
 packet short of a budget, a new direction with room) are done in C, as it does them."""
 
 from collections.abc import Callable, Container, Iterable
+from mmap import mmap
 from typing import Any, TypeVar
 
 from auditor.capture.columns import Row
@@ -104,3 +105,18 @@ def lines_text(
     first line and ``separator`` before every other, each line its parts in order (a str the
     same in every line, or the line's item of a list: a str, or an exact int written as
     int.__repr__ writes it)."""
+
+def trip_rows(
+    data: bytes | bytearray | mmap,
+    width: int,
+    count: int,
+    proto: int,
+    hosts: set[Any] | frozenset[Any],
+    capture_start: float | None,
+    guard: float,
+    kinds: tuple[Any, Any, Any, Any, Any],
+    found: dict[Any, list[float]],
+    /,
+) -> None:
+    """roundtrips._trip_rows, compiled, on the first ``count`` packed rows of ``data``: each
+    timed row's delays into ``found``, without making the row."""
