@@ -21,16 +21,18 @@ import ipaddress
 import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from itertools import repeat
+from typing import TypeVar
 
 from auditor.addresses import literal_value
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 
 _HEADER = "network,platform,kind"
 _NONE = 0xFFFFFFFF  # a segment no range holds
@@ -169,8 +171,7 @@ class RangeIndex:
         if values is None:
             return list(map(self.row_of, addresses))
         at_position = [None, *(None if row == _NONE else row for row in self.v4.rows)]
-        positions = map(bisect.bisect_right, repeat(self.v4.starts), values)
-        return list(map(at_position.__getitem__, positions))
+        return segment_items(self.v4.starts, at_position, values)
 
     def to_bytes(self, csv_text: str) -> bytes:
         """The index file for the CSV ``csv_text`` (the rows this index was built from).
@@ -208,6 +209,27 @@ class RangeIndex:
         return cls(
             _Table(v4_starts, v4_rows), _Table(v6_starts, v6_rows), _rows_after_header(csv_text)
         )
+
+
+def segment_items_in_python(
+    starts: Sequence[int], items: list[T], values: list[int]
+) -> list[T]:
+    """items[bisect_right(starts, value)] of each value: the compiled segment_items' oracle
+    (auditor/geo/_tree.c), and what runs without it."""
+    return list(map(items.__getitem__, map(bisect.bisect_right, repeat(starts), values)))
+
+
+def _built_segment_items() -> Callable[[Sequence[int], list[T], list[int]], list[T]]:
+    try:
+        from auditor.geo._tree import segment_items as compiled
+    except ImportError:  # no C compiler at install, or a build older than this file
+        return segment_items_in_python
+    return compiled
+
+
+# public-100k's 100k raw IPv4 servers among the bundled 10k IPv4 segments: ~0.05 CPU s by a
+# map of bisect_right (each comparison of two ints a call), ~0.003 s compiled.
+segment_items = _built_segment_items()
 
 
 def _ipv4_values(addresses: Sequence[str | bytes]) -> list[int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import pickle
 import random
 import struct
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditor import platform_ranges
 from auditor.attribution import PLATFORM_ASNS
 from auditor.capture import read_capture
 from auditor.capture.columns import FlowColumns, address_key
@@ -200,3 +202,71 @@ def test_each_range_is_found_by_its_raw_addresses() -> None:
         raw = address_key(text)
         assert raw is not None
         assert ranges.row_of(raw) == ranges.row_of(text)
+
+
+_segments_compiled = (
+    None
+    if platform_ranges.segment_items is platform_ranges.segment_items_in_python
+    else platform_ranges.segment_items
+)
+
+
+def test_segment_items_is_built_where_required() -> None:
+    """.ci/run exports AUDITOR_REQUIRE_COMPILED=1: a build that failed silently fails here."""
+    if os.environ.get("AUDITOR_REQUIRE_COMPILED") != "1":
+        pytest.skip("AUDITOR_REQUIRE_COMPILED is not set")
+    assert _segments_compiled is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, (1 << 32) - 1), max_size=40),
+    st.lists(st.integers(0, (1 << 32) - 1), max_size=40),
+    st.booleans(),
+)
+def test_compiled_segment_items_are_the_oracles(
+    starts: list[int], values: list[int], as_tuple: bool
+) -> None:
+    """items[bisect_right(starts, value)] at C speed, against the map of bisect: at each
+    start, one below and one past it (equal starts among them), and at the ends of IPv4."""
+    if _segments_compiled is None:
+        pytest.skip("this install has no compiled segment_items")
+    starts.sort()
+    near = [at + step for at in starts for step in (-1, 0, 1) if 0 <= at + step < 1 << 32]
+    values = [*values, *near, 0, (1 << 32) - 1]
+    items: list[object] = [object() for _ in range(len(starts) + 1)]
+    given_starts = tuple(starts) if as_tuple else starts
+    found = _segments_compiled(given_starts, items, values)
+    expected = platform_ranges.segment_items_in_python(given_starts, items, values)
+    assert len(found) == len(expected)
+    assert all(a is b for a, b in zip(found, expected, strict=True))
+
+
+def test_compiled_segment_items_refuse_what_they_cannot_bisect() -> None:
+    if _segments_compiled is None:
+        pytest.skip("this install has no compiled segment_items")
+    for starts, items, values, error in (
+        ([1, 2], [0, 1, 2], [1 << 32], ValueError),  # past 32 bits
+        ([1, 2], [0, 1, 2], [-1], ValueError),
+        ([2, 1], [0, 1, 2], [1], ValueError),  # not sorted
+        ([1, 2], [0, 1], [1], ValueError),  # items not one longer
+        ([1, 2], [0, 1, 2], [1.0], TypeError),
+        ([1, True], [0, 1, 2], [1], TypeError),  # a bool is no int here
+        ({1, 2}, [0, 1, 2], [1], TypeError),
+    ):
+        with pytest.raises(error):
+            _segments_compiled(starts, items, values)  # type: ignore[arg-type] # refused
+
+
+def test_rows_of_by_the_python_bisection_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rows_of of many raw IPv4 addresses, with segment_items compiled and by its oracle."""
+    rng = random.Random(11)  # noqa: S311 - test data
+    ranges = bundled_ranges()
+    texts = [*_in_ranges(rng, 300), *(str(ipaddress.IPv4Address(rng.getrandbits(32)))
+                                      for _ in range(300))]  # fmt: skip
+    raws = [raw for raw in map(address_key, texts) if raw is not None and len(raw) == 4]
+    found = ranges.rows_of(raws)
+    monkeypatch.setattr(platform_ranges, "segment_items", platform_ranges.segment_items_in_python)
+    assert ranges.rows_of(raws) == found == [ranges.row_of(raw) for raw in raws]
+    assert any(row is not None for row in found)
+    assert None in found

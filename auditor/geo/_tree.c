@@ -92,11 +92,94 @@ parts(PyObject *item, uint64_t *hi, uint64_t *lo, int *v6)
     return 0;
 }
 
+/* The int object of each distinct end a walk met, so that the addresses ending on one value
+ * share one object and group() tells them alike by identity: an open-addressed table of
+ * (value, object) pairs, doubled when half full. */
+typedef struct {
+    uint32_t *values;
+    PyObject **objects; /* NULL: an empty slot; each held (a new reference) */
+    size_t mask;        /* the slot count less one, a power of two less one */
+    size_t used;
+} EndTable;
+
+static void
+ends_free(EndTable *table)
+{
+    if (table->objects != NULL)
+        for (size_t i = 0; i <= table->mask; i++)
+            Py_XDECREF(table->objects[i]);
+    PyMem_Free(table->values);
+    PyMem_Free(table->objects);
+    table->values = NULL;
+    table->objects = NULL;
+}
+
+static int
+ends_init(EndTable *table, size_t slots)
+{
+    table->values = PyMem_Calloc(slots, sizeof(uint32_t));
+    table->objects = PyMem_Calloc(slots, sizeof(PyObject *));
+    table->mask = slots - 1;
+    table->used = 0;
+    if (table->values == NULL || table->objects == NULL) {
+        ends_free(table);
+        PyErr_NoMemory();
+        return 0;
+    }
+    return 1;
+}
+
+static inline size_t
+end_slot(const EndTable *table, uint32_t value)
+{
+    size_t slot = (size_t)(value * 2654435761u) & table->mask;
+    while (table->objects[slot] != NULL && table->values[slot] != value)
+        slot = (slot + 1) & table->mask;
+    return slot;
+}
+
+/* The table's object for value (a new reference), made and kept when first asked; NULL with an
+ * exception if memory fails. */
+static PyObject *
+end_object(EndTable *table, uint32_t value)
+{
+    size_t slot = end_slot(table, value);
+    if (table->objects[slot] != NULL) {
+        Py_INCREF(table->objects[slot]);
+        return table->objects[slot];
+    }
+    if (2 * (table->used + 1) > table->mask + 1) {
+        EndTable bigger;
+        if (!ends_init(&bigger, 2 * (table->mask + 1)))
+            return NULL;
+        for (size_t i = 0; i <= table->mask; i++)
+            if (table->objects[i] != NULL) {
+                size_t to = end_slot(&bigger, table->values[i]);
+                bigger.values[to] = table->values[i];
+                bigger.objects[to] = table->objects[i]; /* the reference moves */
+                table->objects[i] = NULL;
+            }
+        bigger.used = table->used;
+        ends_free(table);
+        *table = bigger;
+        slot = end_slot(table, value);
+    }
+    PyObject *made = PyLong_FromUnsignedLong(value);
+    if (made == NULL)
+        return NULL;
+    table->values[slot] = value;
+    table->objects[slot] = made;
+    table->used++;
+    Py_INCREF(made);
+    return made;
+}
+
 /* walk(tree, node_count, record_size, bits, addresses) -> (ends, depths)
  * tree: the search tree section (node_count nodes, at least); bits: 32 or 128, the tree's
  * address width (metadata ip_version 4 or 6); addresses: a list of spots. ends: the value each
  * walk ends on (None for an IPv6 address in an IPv4 tree); depths: bytes, how many bits each
- * walk took (an IPv4 address in a 128-bit tree as ::a.b.c.d: 96 more than its prefix). */
+ * walk took (an IPv4 address in a 128-bit tree as ::a.b.c.d: 96 more than its prefix).
+ * Addresses whose walks end on one value are given one int object for it. */
 static PyObject *
 walk(PyObject *self, PyObject *args)
 {
@@ -109,6 +192,9 @@ walk(PyObject *self, PyObject *args)
         return NULL;
     PyObject *ends = NULL, *depths = NULL, *result = NULL;
     PyObject *end = NULL; /* the value the walk before ended on */
+    EndTable table = {NULL, NULL, 0, 0};
+    if (!ends_init(&table, 64))
+        goto done;
     uint32_t node_count = (uint32_t)node_count_arg;
     size_t node_bytes = (size_t)record_size / 4;
     if (record_size != 24 && record_size != 28 && record_size != 32) {
@@ -172,7 +258,7 @@ walk(PyObject *self, PyObject *args)
             last_hi = hi;
             last_lo = lo;
             Py_XDECREF(end);
-            end = PyLong_FromUnsignedLong(value);
+            end = end_object(&table, value);
             if (end == NULL)
                 goto done;
         }
@@ -182,6 +268,7 @@ walk(PyObject *self, PyObject *args)
     }
     result = PyTuple_Pack(2, ends, depths);
 done:
+    ends_free(&table);
     Py_XDECREF(end);
     Py_XDECREF(ends);
     Py_XDECREF(depths);
@@ -189,8 +276,199 @@ done:
     return result;
 }
 
+/* group(columns) -> (firsts, index)
+ * columns: a non-empty list of lists of one length. Rows alike hold the same objects (by
+ * identity) in every column. index: each row's group, numbered in the order first met;
+ * firsts: each group's first row. As bulk.group_in_python, without a key tuple per row. */
+static PyObject *
+group(PyObject *self, PyObject *columns)
+{
+    if (!PyList_CheckExact(columns) || PyList_GET_SIZE(columns) == 0) {
+        PyErr_SetString(PyExc_TypeError, "columns is a non-empty list of lists");
+        return NULL;
+    }
+    Py_ssize_t width = PyList_GET_SIZE(columns);
+    Py_ssize_t count = -1;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        PyObject *column = PyList_GET_ITEM(columns, c);
+        if (!PyList_CheckExact(column)) {
+            PyErr_SetString(PyExc_TypeError, "columns is a non-empty list of lists");
+            return NULL;
+        }
+        if (count >= 0 && PyList_GET_SIZE(column) != count) {
+            PyErr_SetString(PyExc_ValueError, "the columns differ in length");
+            return NULL;
+        }
+        count = PyList_GET_SIZE(column);
+    }
+    PyObject **cells = NULL; /* row-major copies of the item pointers (borrowed) */
+    Py_ssize_t *table = NULL, *firsts = NULL;
+    PyObject *index = NULL, *first_list = NULL, *result = NULL;
+    size_t slots = 16;
+    while (slots < 2 * (size_t)count)
+        slots <<= 1;
+    if ((size_t)count > PY_SSIZE_T_MAX / sizeof(PyObject *) / (size_t)width) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    cells = PyMem_Malloc(sizeof(PyObject *) * (size_t)(count * width) + 1);
+    table = PyMem_Malloc(sizeof(Py_ssize_t) * slots);
+    firsts = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)count + 1);
+    index = PyList_New(count);
+    if (cells == NULL || table == NULL || firsts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (index == NULL)
+        goto done;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        PyObject *column = PyList_GET_ITEM(columns, c);
+        for (Py_ssize_t row = 0; row < count; row++)
+            cells[row * width + c] = PyList_GET_ITEM(column, row);
+    }
+    for (size_t i = 0; i < slots; i++)
+        table[i] = -1;
+    size_t mask = slots - 1;
+    Py_ssize_t groups = 0;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        PyObject **items = cells + row * width;
+        uint64_t hash = 1469598103934665603ull;
+        for (Py_ssize_t c = 0; c < width; c++)
+            hash = (hash ^ ((uintptr_t)items[c] >> 4)) * 1099511628211ull;
+        size_t slot = (size_t)(hash ^ (hash >> 29)) & mask;
+        Py_ssize_t found;
+        for (;;) {
+            found = table[slot];
+            if (found < 0)
+                break;
+            PyObject **held = cells + firsts[found] * width;
+            Py_ssize_t c = 0;
+            while (c < width && held[c] == items[c])
+                c++;
+            if (c == width)
+                break;
+            slot = (slot + 1) & mask;
+        }
+        if (found < 0) {
+            found = groups++;
+            firsts[found] = row;
+            table[slot] = found;
+        }
+        PyObject *number = PyLong_FromSsize_t(found);
+        if (number == NULL)
+            goto done;
+        PyList_SET_ITEM(index, row, number);
+    }
+    first_list = PyList_New(groups);
+    if (first_list == NULL)
+        goto done;
+    for (Py_ssize_t g = 0; g < groups; g++) {
+        PyObject *number = PyLong_FromSsize_t(firsts[g]);
+        if (number == NULL)
+            goto done;
+        PyList_SET_ITEM(first_list, g, number);
+    }
+    result = PyTuple_Pack(2, first_list, index);
+done:
+    PyMem_Free(cells);
+    PyMem_Free(table);
+    PyMem_Free(firsts);
+    Py_XDECREF(first_list);
+    Py_XDECREF(index);
+    return result;
+}
+
+/* A list of ints each at least 0 and below 2**32, as words; 0 with an exception otherwise. */
+static int
+words_of(PyObject *list, uint32_t **out, Py_ssize_t *length)
+{
+    if (!PyList_CheckExact(list) && !PyTuple_CheckExact(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list or tuple of ints is wanted");
+        return 0;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(list);
+    PyObject **items = PySequence_Fast_ITEMS(list);
+    uint32_t *words = PyMem_Malloc(sizeof(uint32_t) * (size_t)count + 1);
+    if (words == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyLong_CheckExact(items[i])) {
+            PyMem_Free(words);
+            PyErr_SetString(PyExc_TypeError, "a list or tuple of ints is wanted");
+            return 0;
+        }
+        int overflow = 0;
+        long long value = PyLong_AsLongLongAndOverflow(items[i], &overflow);
+        if (value == -1 && PyErr_Occurred()) {
+            PyMem_Free(words);
+            return 0;
+        }
+        if (overflow != 0 || value < 0 || value > (long long)UINT32_MAX) {
+            PyMem_Free(words);
+            PyErr_SetString(PyExc_ValueError, "an int below 0 or past 2**32 - 1");
+            return 0;
+        }
+        words[i] = (uint32_t)value;
+    }
+    *out = words;
+    *length = count;
+    return 1;
+}
+
+/* segment_items(starts, items, values) -> [items[bisect_right(starts, value)] for each value]
+ * starts: sorted ints of 32 bits (a list or tuple); items: a list one longer; values: a list
+ * of ints of 32 bits. What auditor/platform_ranges._segment_items_in_python gives. */
+static PyObject *
+segment_items(PyObject *self, PyObject *args)
+{
+    PyObject *starts_arg, *items, *values_arg;
+    if (!PyArg_ParseTuple(args, "OO!O!", &starts_arg, &PyList_Type, &items, &PyList_Type,
+                          &values_arg))
+        return NULL;
+    uint32_t *starts = NULL, *values = NULL;
+    Py_ssize_t nstarts = 0, nvalues = 0;
+    PyObject *result = NULL;
+    if (!words_of(starts_arg, &starts, &nstarts) || !words_of(values_arg, &values, &nvalues))
+        goto done;
+    if (PyList_GET_SIZE(items) != nstarts + 1) {
+        PyErr_SetString(PyExc_ValueError, "items is one longer than starts");
+        goto done;
+    }
+    for (Py_ssize_t i = 1; i < nstarts; i++)
+        if (starts[i - 1] > starts[i]) {
+            PyErr_SetString(PyExc_ValueError, "starts is not sorted");
+            goto done;
+        }
+    result = PyList_New(nvalues);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < nvalues; i++) {
+        uint32_t value = values[i];
+        Py_ssize_t low = 0, high = nstarts; /* bisect_right */
+        while (low < high) {
+            Py_ssize_t middle = low + (high - low) / 2;
+            if (value < starts[middle])
+                high = middle;
+            else
+                low = middle + 1;
+        }
+        PyObject *item = PyList_GET_ITEM(items, low);
+        Py_INCREF(item);
+        PyList_SET_ITEM(result, i, item);
+    }
+done:
+    PyMem_Free(starts);
+    PyMem_Free(values);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Where each address's walk down a MaxMind DB search tree ends."},
+    {"group", group, METH_O, "Rows alike by the identities of their items: (firsts, index)."},
+    {"segment_items", segment_items, METH_VARARGS,
+     "items[bisect_right(starts, value)] of each value, for 32-bit ints."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,13 +18,16 @@ from auditor.model import Location
 from tests.geo.conftest import MakeDb
 
 
-@pytest.fixture(autouse=True, params=["by-network", "walked"])
+@pytest.fixture(autouse=True, params=["by-network", "walked", "walked, grouped in Python"])
 def _each_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test here twice: each network asked, and each tree walked (where compiled)."""
-    if request.param == "walked" and bulk.walk is None:
+    """Every test here three times: each network asked, and each tree walked (where compiled),
+    with the answers grouped by the compiled group (where built) and by its Python oracle."""
+    walked = request.param.startswith("walked")
+    if walked and bulk.walk is None:
         pytest.skip("this install has no compiled tree walk")
-    per_address = 1 << 40 if request.param == "walked" else 0
-    monkeypatch.setattr(bulk, "_TREE_BYTES_PER_ADDRESS", per_address)
+    monkeypatch.setattr(bulk, "_TREE_BYTES_PER_ADDRESS", 1 << 40 if walked else 0)
+    if request.param.endswith("in Python"):
+        monkeypatch.setattr(bulk, "group", bulk.group_in_python)
 
 
 def _alone(paths: list[str], ips: list[str]) -> list[Location | str]:

@@ -94,6 +94,9 @@ def test_each_walk_ends_where_the_reader_finds_the_address(path: str) -> None:
             assert prefix_len == (max(depth - 96, 0) if v4_in_v6 else depth), _spot_text(at)
         # One end, one record: the reader decodes what the walk ended on, nothing else.
         assert records.setdefault(end, record) == record, _spot_text(at)
+    # Equal ends are one object, so that bulk.group tells the addresses of one end by identity.
+    distinct = {id(end) for end in ends if end is not None}
+    assert len(distinct) == len({end for end in ends if end is not None})
 
 
 def _addresses(rng: random.Random, count: int) -> list[str]:
