@@ -194,7 +194,10 @@ def _places(locator: Locator, columns: list[list[Answer]], count: int) -> list[P
     # answers of one group are the same objects.
     firsts, index = group(columns)  # type: ignore[arg-type] # a list of lists of answers
     place = locator.place
-    places = [place(tuple([column[row] for column in columns])) for row in firsts]
+    # Each group's answers, from its first row: by maps and a zip (a list display per group
+    # cost ~0.5 us each of 22.8k).
+    held = zip(*[list(map(column.__getitem__, firsts)) for column in columns], strict=True)
+    places = list(map(place, held))
     return list(map(places.__getitem__, index))
 
 

@@ -205,7 +205,11 @@ def judge_findings(
     databases to weigh share one Judgement: a million servers in a few countries are judged a
     few times, and hold a few reasons, not a million.
     """
-    by_ip = locations if isinstance(locations, Mapping) else {loc.ip: loc for loc in locations}
+    if isinstance(locations, Mapping):
+        by_ip = locations
+    else:  # as a dict display would make it (the last location of an address holds), by maps
+        listed = locations if isinstance(locations, list | tuple) else list(locations)
+        by_ip = dict(zip(map(_IP, listed), listed, strict=True))
     if not policy.roles and not evidence:
         return _Shared().findings(endpoints, by_ip, policy)
     located, weighed = by_ip.get, (evidence or {}).get
@@ -296,6 +300,7 @@ class _Shared:
 _JUDGED_FIELDS = attrgetter(
     "address_class", "flags", "is_anycast", "country", "registered_country", "represented_country"
 )
+_IP = attrgetter("ip")
 _ANSWER_SETS = 100_000  # past this many places' answers, the remembered countries start again
 
 

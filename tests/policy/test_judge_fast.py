@@ -117,3 +117,17 @@ def test_shared_judgements_are_each_findings_own(
     assert found == _defined(endpoints, by_ip, policy)
     # and as an iterator of endpoints, with an empty evidence mapping
     assert judge_findings(iter(endpoints), by_ip, policy, {}) == found
+
+
+def test_the_last_location_of_an_address_holds_in_any_iterable() -> None:
+    """Locations given as a sequence or an iterator are read as a dict display reads them:
+    of two for one address, the later holds."""
+    ip = IPS[0]
+    first, last = Location(ip, country="US"), Location(ip, country="CN")
+    policy = parse_policy(["US"])
+    endpoints = [_endpoint(ip)]
+    expected = _defined(endpoints, {ip: last}, policy)
+    other = _defined(endpoints, {ip: first}, policy)
+    assert expected[0].judgement.verdict is not other[0].judgement.verdict
+    for given_locations in ([first, last], (first, last), iter([first, last])):
+        assert judge_findings(endpoints, given_locations, policy) == expected
