@@ -1244,6 +1244,61 @@ trip_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* columns.Texts.texts's IPv4 addresses: socket.inet_ntop(AF_INET, raw) through a partial cost
+ * ~3,000 instructions an address (argument parsing, the libc call, a str from a C string):
+ * 100k public servers, 0.05 s of the endpoint stage. The same dotted text, written here. */
+
+/* ``value`` (0..255) in decimal at ``to``, no leading zeros: where the text ends. */
+static inline char *
+octet(char *to, unsigned value)
+{
+    if (value >= 100)
+        *to++ = (char)('0' + value / 100);
+    if (value >= 10)
+        *to++ = (char)('0' + value / 10 % 10);
+    *to++ = (char)('0' + value % 10);
+    return to;
+}
+
+PyDoc_STRVAR(ipv4_texts_doc,
+"ipv4_texts(raws, /)\n--\n\n"
+"Each 4-byte address of the list ``raws`` as socket.inet_ntop(AF_INET, raw) writes it.");
+
+static PyObject *
+ipv4_texts(PyObject *module, PyObject *raws)
+{
+    if (!PyList_Check(raws)) {
+        PyErr_SetString(PyExc_TypeError, "ipv4_texts takes a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(raws);
+    PyObject *texts = PyList_New(n);
+    if (!texts)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *raw = PyList_GET_ITEM(raws, i); /* no Python code runs in this loop */
+        if (!PyBytes_CheckExact(raw) || PyBytes_GET_SIZE(raw) != 4) {
+            PyErr_SetString(PyExc_ValueError, "ipv4_texts: not a 4-byte address");
+            Py_DECREF(texts);
+            return NULL;
+        }
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(raw);
+        char text[16], *end = text;
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                *end++ = '.';
+            end = octet(end, p[k]);
+        }
+        PyObject *s = PyUnicode_FromStringAndSize(text, end - text);
+        if (!s) {
+            Py_DECREF(texts);
+            return NULL;
+        }
+        PyList_SET_ITEM(texts, i, s);
+    }
+    return texts;
+}
+
 /* The endpoint tally (endpoints.py's _tally_rows): each flow's server side decided and added to
  * its server's counts. In Python the loop cost about 2 us a flow, most of the endpoint stage of
  * a capture with 100k servers; here, the rows' own objects are what the Python loop would store
@@ -1791,6 +1846,7 @@ static PyMethodDef methods[] = {
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"pair_rows", (PyCFunction)(void (*)(void))pair_rows, METH_FASTCALL, pair_rows_doc},
     {"trip_rows", (PyCFunction)(void (*)(void))trip_rows, METH_FASTCALL, trip_rows_doc},
+    {"ipv4_texts", ipv4_texts, METH_O, ipv4_texts_doc},
     {"tally_rows", (PyCFunction)(void (*)(void))tally_rows, METH_FASTCALL, tally_rows_doc},
     {"iso_times", (PyCFunction)(void (*)(void))iso_times, METH_FASTCALL, iso_times_doc},
     {"lines_text", (PyCFunction)(void (*)(void))lines_text, METH_FASTCALL, lines_text_doc},

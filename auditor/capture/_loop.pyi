@@ -120,3 +120,6 @@ def trip_rows(
 ) -> None:
     """roundtrips._trip_rows, compiled, on the first ``count`` packed rows of ``data``: each
     timed row's delays into ``found``, without making the row."""
+
+def ipv4_texts(raws: list[bytes], /) -> list[str]:
+    """socket.inet_ntop(AF_INET, raw) of each 4-byte address (columns.Texts.texts's IPv4)."""

@@ -77,7 +77,7 @@ TAGGED_IPV4 = struct.Struct(">HBxH2xHxB2x12s9xB")
 # source (a checkout pulled past its in-place build) lacks some: the pure-Python loops run then,
 # as `audit --version` says, rather than an audit ending in an ImportError half-way.
 NEEDED: Final = ("pcap_records", "epb_records", "udp_payload_kind", "pair_rows", "pack_rows",
-                 "tally_rows", "trip_rows")
+                 "tally_rows", "trip_rows", "ipv4_texts")
 
 
 def _built() -> bool:
