@@ -149,8 +149,7 @@ class EndpointLines:
         own = self._own_of(endpoints)
         return (
             '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
-            ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
-            ", ", list(map(_HEAD, spots)), list(map(_SPOT_ANSWERS, spots)),
+            list(map(_HEAD, spots)), list(map(_SPOT_ANSWERS, spots)),
             ', "packets": ', list(map(_PACKETS, endpoints)),
             ', "bytes": ', list(map(_BYTES, endpoints)),
             ', "flows": ', list(map(_FLOWS, endpoints)),
