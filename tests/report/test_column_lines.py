@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.report import column_lines
@@ -61,6 +61,7 @@ def _parts(draw: st.DrawFn) -> Parts:
 
 
 @given(_TEXTS, _TEXTS, _parts())
+@settings(deadline=None)  # a loaded machine's first call can take most of a second
 def test_python_lines_are_each_line_by_hand(opener: str, separator: str, parts: Parts) -> None:
     wanted = _by_hand(opener, separator, parts) if any(
         isinstance(part, list) and part for part in parts
@@ -70,8 +71,29 @@ def test_python_lines_are_each_line_by_hand(opener: str, separator: str, parts: 
 
 
 @given(_TEXTS, _TEXTS, _parts())
+@settings(deadline=None)  # a loaded machine's first call can take most of a second
 def test_compiled_lines_are_the_python_lines(opener: str, separator: str, parts: Parts) -> None:
-    assert _compiled(opener, separator, parts) == python_lines_text(opener, separator, parts)
+    compiled = _compiled(opener, separator, parts)
+    python = python_lines_text(opener, separator, parts)
+    assert compiled == python
+    # The str's own ASCII flag (one-byte lines are written in one pass, their widest character
+    # followed as they go): == compares one-byte data alike whatever the flag says.
+    assert compiled.isascii() == python.isascii()
+
+
+def test_compiled_lines_longer_than_the_kept_buffer() -> None:
+    """One-byte lines grow the buffer kept between calls (from 64 KiB) several times, then a
+    short chunk and a wide one after them are still their own."""
+    long = ("é" * 70_000, "b" * 300_000)
+    for parts in [
+        ("{", list(long), [2**70, -1], "}"),
+        ("x", ["é", "a"], [1, 2]),
+        ("x", ["é", "a" * 100_000], ["\u0100", "b"]),
+        ("x", ["a"], [10**30]),
+    ]:
+        compiled = _compiled("[", ",\n", parts)
+        assert compiled == _by_hand("[", ",\n", parts)
+        assert compiled.isascii() == python_lines_text("[", ",\n", parts).isascii()
 
 
 @pytest.mark.parametrize(
@@ -138,3 +160,12 @@ def test_reports_use_the_python_lines_without_the_compiled_loop(
     """Without the compiled loop lines_text is python_lines_text's."""
     monkeypatch.setattr(column_lines, "_compiled_lines", lambda: None)
     assert lines_text("<", "|", (["a", "b"], [1, 2])) == "<a1|b2"
+
+
+@pytest.mark.parametrize(("opener", "separator"), [("é", ",\n"), ("[", ",\xff"), ("[", "\u0100")])
+def test_compiled_lines_as_wide_as_their_opener_or_separator(opener: str, separator: str) -> None:
+    """Lines all ASCII but for the opener or the separator: the text is as wide as those."""
+    parts: Parts = ("a", ["x", "y"], [1, 2])
+    compiled = _compiled(opener, separator, parts)
+    assert compiled == _by_hand(opener, separator, parts)
+    assert compiled.isascii() is False
