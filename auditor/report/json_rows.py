@@ -25,10 +25,10 @@ from auditor.model import (
     Verdict,
 )
 from auditor.report.column_lines import Parts, each_line, lines_text
-from auditor.report.escape import clean, clean_each, clean_optional
+from auditor.report.escape import clean, clean_optional
 from auditor.report.evidence_view import answer_json
 from auditor.report.json_spots import Spots
-from auditor.report.json_text import ONE_LINE, remember
+from auditor.report.json_text import ONE_LINE, remember, string_column
 from auditor.report.json_text import STRING as _STRING
 from auditor.report.json_text import optional_text as _optional
 from auditor.report.json_text import raw_text as _raw
@@ -147,8 +147,9 @@ class EndpointLines:
         locations = list(map(_LOCATION, findings))
         spots = self._spots.of(findings, endpoints, locations)
         own = self._own_of(endpoints)
+        quote, addresses = string_column(list(map(_IP, endpoints)))
         return (
-            '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
+            '{"ip": ' + quote, addresses, quote,
             list(map(_HEAD, spots)), list(map(_SPOT_ANSWERS, spots)),
             ', "packets": ', list(map(_PACKETS, endpoints)),
             ', "bytes": ', list(map(_BYTES, endpoints)),
@@ -253,9 +254,10 @@ def sighting_chunk(findings: list[Finding]) -> list[str]:
 
 def _sighting_parts(findings: list[Finding]) -> Parts:
     endpoints = list(map(_ENDPOINT, findings))
+    quote, addresses = string_column(list(map(_IP, endpoints)))
     return (
-        '{"ip": ', list(map(_STRING, clean_each(list(map(_IP, endpoints))))),
-        ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
+        '{"ip": ' + quote, addresses,
+        quote + ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
         ', "packets": ', list(map(_PACKETS, endpoints)),
         ', "bytes": ', list(map(_BYTES, endpoints)),
         ', "flows": ', list(map(_FLOWS, endpoints)),

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from auditor.report.escape import clean
+from auditor.report.escape import clean, clean_each
 
 # What json_format's whole-line encoder writes: ", " and ": " between items, text as it is.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
@@ -61,6 +61,19 @@ def scalar_text(value: object) -> str:
     if type(value) is float and math.isfinite(value):
         return float.__repr__(value)
     return ONE_LINE(value)
+
+
+def string_column(texts: list[str]) -> tuple[str, list[str]]:
+    """Each outside text cleaned and encoded, as STRING(clean(text)) writes it, in two parts:
+    the quote that goes on each side of every item, and the items. When the whole column is
+    printable ASCII without a quote or a backslash (every address of a report), clean() keeps
+    each text and STRING only adds the quotes: the texts are given as they are and the quote is
+    '"' (~100,000 STRING calls at 100k servers, twice: the endpoints and the capture's section).
+    Otherwise each text is cleaned and encoded, and the quote is ""."""
+    joined = "".join(texts)
+    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+        return '"', texts
+    return "", list(map(STRING, clean_each(texts)))
 
 
 def optional_text(text: str | None) -> str:

@@ -268,3 +268,28 @@ def test_clean_each_escapes_one_hostile_text_among_safe_ones() -> None:
     assert cleaned[2] == texts[2]
     assert "\x1b" not in cleaned[1]
     assert cleaned[1] == clean(HOSTILE["ansi"])
+
+
+# Addresses as captures give them, and texts with what clean() or the encoder must change: a
+# quote, a backslash, control and format characters, non-ASCII.
+_ADDRESSY = st.text(alphabet=st.sampled_from('0123456789abcdef.:"\\\x1b\x7f\u202eé '), max_size=6)
+
+
+@given(st.lists(_ADDRESSY | st.sampled_from(list(HOSTILE.values())), max_size=8))
+def test_string_column_is_the_encoding_of_each_cleaned_text(texts: list[str]) -> None:
+    """Each item between the column's quotes is STRING(clean(text)); the texts are given as they
+    are only when that is so (printable ASCII without a quote or a backslash)."""
+    quote, column = json_text.string_column(texts)
+    assert [quote + item + quote for item in column] == [
+        json.dumps(clean(t), ensure_ascii=False) for t in texts
+    ]
+    safe = all(t.isascii() and t.isprintable() and '"' not in t and "\\" not in t for t in texts)
+    assert (quote == '"') is safe
+
+
+@pytest.mark.parametrize("hostile", ['1.2.3.4"', "a\\u0022", "\x1b[31m", "\u202e1", "é", "a\x7f"])
+def test_string_column_encodes_a_whole_column_with_one_hostile_address(hostile: str) -> None:
+    texts = ["192.0.2.1", hostile, "2001:db8::1"]
+    quote, column = json_text.string_column(texts)
+    assert quote == ""
+    assert column == [json.dumps(clean(t), ensure_ascii=False) for t in texts]
