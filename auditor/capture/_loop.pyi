@@ -123,3 +123,7 @@ def trip_rows(
 
 def ipv4_texts(raws: list[bytes], /) -> list[str]:
     """socket.inet_ntop(AF_INET, raw) of each 4-byte address (columns.Texts.texts's IPv4)."""
+
+def attribute_columns(objects: list[Any], names: tuple[str, ...], /) -> tuple[list[Any], ...]:
+    """report.columns.python_attribute_columns, compiled: for each name (at most 16), the list of
+    that attribute of every object, each object's attributes read before the next's."""

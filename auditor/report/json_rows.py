@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import islice
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from auditor.model import (
@@ -25,6 +25,7 @@ from auditor.model import (
     Verdict,
 )
 from auditor.report.column_lines import Parts, each_line, lines_text
+from auditor.report.columns import attribute_columns
 from auditor.report.escape import clean, clean_optional
 from auditor.report.evidence_view import answer_json
 from auditor.report.json_spots import Spots
@@ -88,23 +89,20 @@ def own_part(finding: Finding) -> dict[str, Any]:
 # report's peak memory grew by 14 MB at 100k servers and the report was no faster.
 CHUNK = 512
 
-_ENDPOINT = attrgetter("endpoint")
-_LOCATION = attrgetter("location")
-_JUDGEMENT = attrgetter("judgement")
-_VERDICT = attrgetter("judgement.verdict")
-_IP = attrgetter("ip")
-# An endpoint's ports, names, platform and server reason, and its roles by identity (the
-# roles stage shares one tuple per kind of endpoint; a RoleClaim hashes in Python).
-_OWN_FIELDS = attrgetter("ports", "protocols", "hostnames", "platform", "platform_basis", "reason")
-_ROLES = attrgetter("roles")
+# What a chunk reads of its findings and their endpoints, a column a name (columns.py).
+_FINDING_NAMES = ("endpoint", "location")
+# An endpoint's own columns; then the ports, names, platform and server reason and its roles
+# by identity (the roles stage shares one tuple per kind of endpoint; a RoleClaim hashes in
+# Python), which key its _own_text; then the captures, which a spot's key takes.
+_OWN_NAMES = ("ports", "protocols", "hostnames", "platform", "platform_basis", "reason", "roles")
+_ENDPOINT_NAMES = (
+    "ip", "packets", "bytes", "flows", "first_seen", "last_seen", "first_frame", *_OWN_NAMES,
+    "captures",
+)  # fmt: skip
+_CAPTURES_AT = len(_OWN_NAMES)  # the captures' place among the columns after first_frame
+_SIGHTING_NAMES = ("ip", "packets", "bytes", "flows", "first_frame", "first_seen", "last_seen")
 OwnKey = tuple[tuple[Hashable, ...], int]
 OwnEntry = tuple[str, tuple[RoleClaim, ...]]  # the text, and the roles held
-_PACKETS = attrgetter("packets")
-_BYTES = attrgetter("bytes")
-_FLOWS = attrgetter("flows")
-_FIRST_FRAME = attrgetter("first_frame")
-_FIRST_SEEN = attrgetter("first_seen")
-_LAST_SEEN = attrgetter("last_seen")
 _VERDICT_TEXT = {verdict: _STRING(verdict.value) for verdict in Verdict}
 
 
@@ -143,28 +141,30 @@ class EndpointLines:
 
     def _parts(self, findings: list[Finding]) -> Parts:
         """The lines' parts (column_lines.lines_text): every column worked out in one pass."""
-        endpoints = list(map(_ENDPOINT, findings))
-        locations = list(map(_LOCATION, findings))
-        spots = self._spots.of(findings, endpoints, locations)
-        own = self._own_of(endpoints)
-        quote, addresses = string_column(list(map(_IP, endpoints)))
+        endpoints, locations = attribute_columns(findings, _FINDING_NAMES)
+        (addresses, packets, sizes, flows, first_seen, last_seen, first_frames,
+         *own_fields) = attribute_columns(endpoints, _ENDPOINT_NAMES)  # fmt: skip
+        spots = self._spots.of(findings, endpoints, locations, own_fields[_CAPTURES_AT])
+        own = self._own_of(endpoints, own_fields[:_CAPTURES_AT])
+        quote, addresses = string_column(addresses)
         return (
             '{"ip": ' + quote, addresses, quote,
             list(map(_HEAD, spots)), list(map(_SPOT_ANSWERS, spots)),
-            ', "packets": ', list(map(_PACKETS, endpoints)),
-            ', "bytes": ', list(map(_BYTES, endpoints)),
-            ', "flows": ', list(map(_FLOWS, endpoints)),
+            ', "packets": ', packets,
+            ', "bytes": ', sizes,
+            ', "flows": ', flows,
             own,
-            json_times(list(map(_FIRST_SEEN, endpoints))),
-            ', "last_seen": ', json_times(list(map(_LAST_SEEN, endpoints))),
-            ', "first_frame": ', list(map(_FIRST_FRAME, endpoints)),
+            json_times(first_seen),
+            ', "last_seen": ', json_times(last_seen),
+            ', "first_frame": ', first_frames,
             list(map(_TAIL, spots)), list(map(_EVIDENCE_ANSWERS, spots)), list(map(_END, spots)),
         )
 
-    def _own_of(self, endpoints: list[ServerEndpoint]) -> list[str]:
-        """Each endpoint's _own_text, looked up by a key made in C."""
-        keys: list[OwnKey] = list(zip(map(_OWN_FIELDS, endpoints), map(id, map(_ROLES, endpoints)),
-                                      strict=True))
+    def _own_of(self, endpoints: list[ServerEndpoint], fields: list[list[Any]]) -> list[str]:
+        """Each endpoint's _own_text, looked up by a key made in C from its _OWN_NAMES
+        columns (`fields`, the roles last)."""
+        *named, roles = fields
+        keys: list[OwnKey] = list(zip(zip(*named, strict=True), map(id, roles), strict=True))
         found = list(map(self._own.get, keys))
         if None in found:
             for index, entry in enumerate(found):
@@ -253,19 +253,26 @@ def sighting_chunk(findings: list[Finding]) -> list[str]:
 
 
 def _sighting_parts(findings: list[Finding]) -> Parts:
-    endpoints = list(map(_ENDPOINT, findings))
-    quote, addresses = string_column(list(map(_IP, endpoints)))
+    endpoints, judgements = attribute_columns(findings, _SIGHTING_FINDING_NAMES)
+    (addresses, packets, sizes, flows, first_frames, first_seen,
+     last_seen) = attribute_columns(endpoints, _SIGHTING_NAMES)  # fmt: skip
+    (verdicts,) = attribute_columns(judgements, _VERDICT_NAME)
+    quote, addresses = string_column(addresses)
     return (
         '{"ip": ' + quote, addresses,
-        quote + ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, map(_VERDICT, findings))),
-        ', "packets": ', list(map(_PACKETS, endpoints)),
-        ', "bytes": ', list(map(_BYTES, endpoints)),
-        ', "flows": ', list(map(_FLOWS, endpoints)),
-        ', "first_frame": ', list(map(_FIRST_FRAME, endpoints)),
-        ', "first_seen": ', json_times(list(map(_FIRST_SEEN, endpoints))),
-        ', "last_seen": ', json_times(list(map(_LAST_SEEN, endpoints))),
+        quote + ', "verdict": ', list(map(_VERDICT_TEXT.__getitem__, verdicts)),
+        ', "packets": ', packets,
+        ', "bytes": ', sizes,
+        ', "flows": ', flows,
+        ', "first_frame": ', first_frames,
+        ', "first_seen": ', json_times(first_seen),
+        ', "last_seen": ', json_times(last_seen),
         "}",
     )
+
+
+_SIGHTING_FINDING_NAMES = ("endpoint", "judgement")
+_VERDICT_NAME = ("verdict",)
 
 
 def _texts(

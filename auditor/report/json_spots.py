@@ -20,6 +20,7 @@ from types import NoneType
 from typing import Any
 
 from auditor.model import (
+    Acceptance,
     CountryAnswer,
     Evidence,
     Finding,
@@ -30,6 +31,7 @@ from auditor.model import (
     Verdict,
 )
 from auditor.report import json_text
+from auditor.report.columns import attribute_columns
 from auditor.report.escape import clean
 from auditor.report.evidence_view import confidence, evidence_json
 from auditor.report.json_places import BARE_END, PlaceTexts
@@ -82,8 +84,6 @@ def is_bare(evidence: Evidence) -> bool:
 _ANSWERS = attrgetter("answers")
 _CAPTURES = attrgetter("captures")
 _JUDGEMENT = attrgetter("judgement")
-_ACCEPTANCE = attrgetter("acceptance")
-_EVIDENCE = attrgetter("evidence")
 _EVIDENCE_LISTS = attrgetter("round_trips", "bounds", "hints", "refutations", "set_aside")
 _COUNTRY = attrgetter("country")
 _ENDPOINT = attrgetter("endpoint")
@@ -94,13 +94,16 @@ _TEXT = itemgetter(0)
 VERDICT_KEY = {verdict: f', "verdict": {STRING(verdict.value)}, ' for verdict in Verdict}
 # A place is every field of a location but its address, and its answers by identity (the
 # locator shares one tuple per place; the spot holds it, so the id is never another's).
-_PLACE_FIELDS = attrgetter(
+_PLACE_NAMES = (
     "country", "registered_country", "represented_country", "city", "asn", "org",
     "address_class", "is_anycast", "accuracy_radius", "flags",
-)
-_ASN = attrgetter("asn")
+)  # fmt: skip
+_PLACE_FIELDS = attrgetter(*_PLACE_NAMES)
+_ASN_AT, _ANYCAST_AT, _RADIUS_AT = map(_PLACE_NAMES.index, ("asn", "is_anycast", "accuracy_radius"))
+# What a chunk reads of its findings and their locations, a column a name (columns.py).
+_FINDING_NAMES = ("judgement", "evidence", "acceptance")
+_LOCATION_NAMES = ("answers", *_PLACE_NAMES)
 _RADIUS = attrgetter("accuracy_radius")
-_ANYCAST = attrgetter("is_anycast")
 _WRITTEN_ONE_WAY = {int, NoneType}
 SpotKey = tuple[int, tuple[Hashable, ...], tuple[str, ...], int]
 
@@ -119,22 +122,26 @@ class Spots:
         self._captures: dict[tuple[str, ...], str] = {}
 
     def of(
-        self, findings: list[Finding], endpoints: list[ServerEndpoint], locations: list[Location]
+        self, findings: list[Finding], endpoints: list[ServerEndpoint], locations: list[Location],
+        captures: list[tuple[str, ...]],
     ) -> list[Spot]:
-        """Each finding's spot, looked up by a key made in C (its place, its captures, its
-        judgement's identity); the spots the chunk meets first made together (_made)."""
+        """Each finding's spot (`captures` its endpoint's), looked up by a key made in C (its
+        place, its captures, its judgement's identity); the spots the chunk meets first made
+        together (_made)."""
+        judgements, evidences, acceptances = attribute_columns(findings, _FINDING_NAMES)
+        answers, *fields = attribute_columns(locations, _LOCATION_NAMES)
         # Fields equal under == but written differently (an ASN 1, 1.0 or True) must never
         # share a text: a chunk holding any such number shares nothing (none does in practice).
         keys: list[SpotKey] | None = None
-        if _written_one_way(locations):
+        if _written_one_way(fields):
             keys = list(zip(
-                map(id, map(_ANSWERS, locations)), map(_PLACE_FIELDS, locations),
-                map(_CAPTURES, endpoints), map(id, map(_JUDGEMENT, findings)), strict=True,
+                map(id, answers), zip(*fields, strict=True), captures, map(id, judgements),
+                strict=True,
             ))  # fmt: skip
             found: list[Spot | None] = list(map(self._spots.get, keys))
         else:
             found = [None] * len(findings)
-        own = _own_tails(findings)
+        own = _own_tails(evidences, acceptances)
         if own is not None:
             for index in compress(range(len(own)), own):
                 found[index] = self._own_spot(findings[index], keys is not None)
@@ -265,17 +272,19 @@ class Spots:
         return text
 
 
-def _written_one_way(locations: list[Location]) -> bool:
-    """Every ASN and radius an int or None, every anycast a bool, by exact type: the place's
-    fields are then written as they compare."""
-    numbers = set(map(type, map(_ASN, locations)))
-    numbers.update(map(type, map(_RADIUS, locations)))
-    return numbers <= _WRITTEN_ONE_WAY and set(map(type, map(_ANYCAST, locations))) == {bool}
+def _written_one_way(fields: list[list[Any]]) -> bool:
+    """Every ASN and radius an int or None, every anycast a bool, by exact type, among the
+    _PLACE_NAMES columns: the place's fields are then written as they compare."""
+    numbers = set(map(type, fields[_ASN_AT]))
+    numbers.update(map(type, fields[_RADIUS_AT]))
+    return numbers <= _WRITTEN_ONE_WAY and set(map(type, fields[_ANYCAST_AT])) == {bool}
 
 
-def _own_tails(findings: list[Finding]) -> list[bool] | None:
-    """Which findings have evidence or an acceptance of their own; None when none has."""
-    evidences = list(map(_EVIDENCE, findings))
+def _own_tails(
+    evidences: list[Evidence], acceptances: list[Acceptance | None]
+) -> list[bool] | None:
+    """Which findings (their evidence and acceptance columns) have evidence or an acceptance
+    of their own; None when none has."""
     # Most findings share one empty Evidence: the lists are then looked at once.
     if len(set(map(id, evidences))) == 1 and is_bare(evidences[0]):
         own = None
@@ -283,7 +292,6 @@ def _own_tails(findings: list[Finding]) -> list[bool] | None:
         own = list(map(any, map(_EVIDENCE_LISTS, evidences)))
         if True not in own:
             own = None
-    acceptances = list(map(_ACCEPTANCE, findings))
     if acceptances.count(None) == len(acceptances):
         return own
     accepted = [acceptance is not None for acceptance in acceptances]
